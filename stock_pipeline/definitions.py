@@ -1,0 +1,27 @@
+"""The code location: ``dagster dev`` and ``workspace.yaml`` load ``defs`` from here."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+
+from stock_pipeline.defs.market_data import build_market_data_assets
+from stock_pipeline.defs.partitions import make_partitions
+from stock_pipeline.defs.resources import DuckDBWarehouse, PipelineSettings
+from stock_pipeline.settings import Settings
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    settings = settings or Settings.from_env()
+    partitions_def = make_partitions(settings)
+    data_assets, data_checks = build_market_data_assets(partitions_def)
+    return Definitions(
+        assets=[*data_assets],
+        asset_checks=[*data_checks],
+        resources={"settings": PipelineSettings(), "warehouse": DuckDBWarehouse()},
+        # One process per run instead of one per step: steps of this lineage run in
+        # order anyway, and each process would pay the pandas/JAX imports again.
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,125 @@
+"""Run the lineage through Dagster from Python: what the CLI (and benchmarks) call.
+
+Runs go through the instance in ``DAGSTER_HOME`` so they show up in the UI
+exactly like runs launched there, with the same asset code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from dagster import AssetKey, DagsterInstance, Definitions
+
+from stock_pipeline.calendar import trading_days
+from stock_pipeline.defs.partitions import TICKERS_PARTITION, validate_ticker
+from stock_pipeline.settings import Settings
+
+DATA_ASSETS = ("raw_ohlcv", "indicators")
+QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """``DAGSTER_HOME``, defaulting to <data_dir>/dagster_home with the project's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        with resources.as_file(resources.files("stock_pipeline") / "dagster.yaml") as bundled:
+            shutil.copyfile(bundled, config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def register_tickers(instance: DagsterInstance, tickers: list[str]) -> list[str]:
+    """Add tickers as dynamic partitions; returns the ones that were new."""
+    symbols = [validate_ticker(t) for t in tickers]
+    known = set(instance.get_dynamic_partitions(TICKERS_PARTITION))
+    new = [t for t in dict.fromkeys(symbols) if t not in known]
+    if new:
+        instance.add_dynamic_partitions(TICKERS_PARTITION, new)
+    return new
+
+
+@dataclass
+class RunOutcome:
+    label: str
+    run_id: str
+    success: bool
+    errors: list[str] = field(default_factory=list)
+
+
+def _step_errors(result) -> list[str]:
+    errors = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            info = event.event_specific_data.error
+            errors.append(f"{event.step_key}: {info.message.strip() if info else event.message}")
+    return errors
+
+
+def resolve_selection(defs: Definitions, select: str) -> list[str]:
+    known = [key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()]
+    if select.strip() == "*":
+        return known
+    names = [s.strip() for s in select.split(",") if s.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"--select: unknown asset(s) {unknown}; known: {sorted(known)}")
+    return names
+
+
+def materialize(
+    defs: Definitions,
+    instance: DagsterInstance,
+    tickers: list[str],
+    start: dt.date,
+    end: dt.date,
+    select: str = "*",
+    settings: Settings | None = None,
+) -> list[RunOutcome]:
+    """Materialize ``select`` for ``tickers``: data assets on every session in start..end.
+
+    One run per ticker (a ranged run, one provider request for the whole range),
+    like a single-run backfill launched from the UI.
+    """
+    settings = settings or Settings.from_env()
+    if start < settings.start_date:
+        raise ValueError(
+            f"--start {start} is before the first date partition {settings.start_date} "
+            "(set STOCK_PIPELINE_START to go further back)"
+        )
+    sessions = trading_days(start, end, settings.exchange)
+    if not sessions:
+        raise ValueError(f"no trading day between {start} and {end}")
+    names = resolve_selection(defs, select)
+    register_tickers(instance, tickers)
+    job = defs.resolve_implicit_global_asset_job_def()
+    outcomes = []
+    data_selection = [AssetKey(n) for n in names if n in DATA_ASSETS]
+    for ticker in tickers:
+        if data_selection:
+            result = job.execute_in_process(
+                instance=instance,
+                asset_selection=data_selection,
+                tags={
+                    "dagster/asset_partition_range_start": f"{sessions[0]}|{ticker}",
+                    "dagster/asset_partition_range_end": f"{sessions[-1]}|{ticker}",
+                    "stock_pipeline/trigger": "cli",
+                },
+                run_config=QUIET_LOGGING,
+                raise_on_error=False,
+            )
+            outcomes.append(
+                RunOutcome(
+                    f"{ticker} data {sessions[0]}..{sessions[-1]}",
+                    result.run_id,
+                    result.success,
+                    _step_errors(result),
+                )
+            )
+    return outcomes

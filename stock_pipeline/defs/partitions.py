@@ -1,0 +1,96 @@
+"""Ticker x trading-day partitions shared by every asset of the lineage.
+
+Keys read ``<date>|<ticker>`` (Dagster orders dimensions by name). The date
+dimension is daily in New York time with ``end_offset=1``, so the partition of
+today exists from midnight and an evening run can materialize the same day;
+weekends and exchange holidays are excluded, so every date key is a session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+
+from dagster import (
+    DailyPartitionsDefinition,
+    DimensionPartitionMapping,
+    DynamicPartitionsDefinition,
+    IdentityPartitionMapping,
+    MultiPartitionKey,
+    MultiPartitionMapping,
+    MultiPartitionsDefinition,
+    TimeWindowPartitionMapping,
+)
+
+from stock_pipeline.calendar import calendar_end, weekday_holidays
+from stock_pipeline.settings import Settings
+
+TICKERS_PARTITION = "tickers"
+FORBIDDEN_KEY_CHARACTERS = "|,[]"
+WEEKEND_CRONS = ["0 0 * * 6", "0 0 * * 0"]
+
+ticker_partitions = DynamicPartitionsDefinition(name=TICKERS_PARTITION)
+
+
+def make_date_partitions(settings: Settings) -> DailyPartitionsDefinition:
+    holidays = weekday_holidays(settings.start_date, calendar_end(), settings.exchange)
+    return DailyPartitionsDefinition(
+        start_date=settings.start_date.isoformat(),
+        timezone=settings.exchange_timezone,
+        end_offset=1,
+        exclusions=[*WEEKEND_CRONS, *(dt.datetime(d.year, d.month, d.day) for d in holidays)],
+    )
+
+
+def make_partitions(settings: Settings) -> MultiPartitionsDefinition:
+    return MultiPartitionsDefinition(
+        {"date": make_date_partitions(settings), "ticker": ticker_partitions}
+    )
+
+
+def lookback_mapping(trading_days: int) -> MultiPartitionMapping:
+    """Same ticker, the date and the ``trading_days`` sessions before it."""
+    return MultiPartitionMapping(
+        {
+            "date": DimensionPartitionMapping(
+                "date",
+                TimeWindowPartitionMapping(
+                    start_offset=-trading_days, allow_nonexistent_upstream_partitions=True
+                ),
+            ),
+            "ticker": DimensionPartitionMapping("ticker", IdentityPartitionMapping()),
+        }
+    )
+
+
+def validate_ticker(ticker: str) -> str:
+    """A ticker usable as a partition key, or a ValueError that says why not."""
+    symbol = ticker.strip()
+    if not symbol:
+        raise ValueError("empty ticker symbol")
+    bad = sorted({c for c in symbol if c in FORBIDDEN_KEY_CHARACTERS or c.isspace()})
+    if bad:
+        raise ValueError(
+            f"ticker {ticker!r} contains {' '.join(repr(c) for c in bad)}: Dagster partition "
+            f"keys cannot hold {' '.join(FORBIDDEN_KEY_CHARACTERS)} or whitespace"
+        )
+    return symbol
+
+
+def split_key(key: str | MultiPartitionKey) -> tuple[str, dt.date]:
+    """(ticker, date) of a ``date|ticker`` partition key."""
+    if isinstance(key, MultiPartitionKey):
+        dims = key.keys_by_dimension
+        return dims["ticker"], dt.date.fromisoformat(dims["date"])
+    day, ticker = str(key).split("|", 1)
+    return ticker, dt.date.fromisoformat(day)
+
+
+def dates_by_ticker(keys: Iterable[str | MultiPartitionKey]) -> dict[str, list[dt.date]]:
+    """Group a run's partition keys: ticker -> sorted dates."""
+    grouped: dict[str, list[dt.date]] = defaultdict(list)
+    for key in keys:
+        ticker, day = split_key(key)
+        grouped[ticker].append(day)
+    return {ticker: sorted(days) for ticker, days in sorted(grouped.items())}
