@@ -26,6 +26,15 @@ def _run_dates(context: AssetExecutionContext | AssetCheckExecutionContext) -> d
     return dates_by_ticker(context.partition_keys)
 
 
+def _check_tickers(context: AssetCheckExecutionContext, con, table: str) -> list[str]:
+    """The run's tickers, or every stored ticker when the check runs on its own."""
+    if context.has_partition_key or context.has_partition_key_range:
+        return list(_run_dates(context))
+    return [
+        row[0] for row in con.execute(f"SELECT DISTINCT ticker FROM {table} ORDER BY 1").fetchall()
+    ]
+
+
 def _fail_tickers(errors: dict[str, str], metadata: dict) -> None:
     if errors:
         raise Failure(
@@ -107,9 +116,8 @@ def build_market_data_assets(partitions_def):
     def ohlc_sanity(
         context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
-        tickers = list(_run_dates(context))
         with warehouse.connect() as con:
-            bad = ingest.ohlc_violations(con, tickers)
+            bad = ingest.ohlc_violations(con, _check_tickers(context, con, "ohlcv"))
         return AssetCheckResult(
             passed=bad.empty,
             metadata={
@@ -124,9 +132,8 @@ def build_market_data_assets(partitions_def):
     def ohlcv_unique_dates(
         context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
-        tickers = list(_run_dates(context))
         with warehouse.connect() as con:
-            dups = ingest.duplicate_dates(con, "ohlcv", tickers)
+            dups = ingest.duplicate_dates(con, "ohlcv", _check_tickers(context, con, "ohlcv"))
         return AssetCheckResult(
             passed=dups.empty,
             metadata={"duplicated_dates": len(dups)},
@@ -141,11 +148,10 @@ def build_market_data_assets(partitions_def):
         settings: PipelineSettings,
         warehouse: DuckDBWarehouse,
     ) -> AssetCheckResult:
-        wanted = _run_dates(context)
         exchange = settings.get().exchange
         gaps: dict[str, list[str]] = {}
         with warehouse.connect() as con:
-            for ticker in wanted:
+            for ticker in _check_tickers(context, con, "ohlcv"):
                 missing = ingest.trading_day_gaps(con, ticker, exchange)
                 if missing:
                     gaps[ticker] = [d.isoformat() for d in missing[:PREVIEW_ROWS]]
@@ -160,7 +166,7 @@ def build_market_data_assets(partitions_def):
     ) -> AssetCheckResult:
         bad: dict[str, dict[str, list[str]]] = {}
         with warehouse.connect() as con:
-            for ticker in _run_dates(context):
+            for ticker in _check_tickers(context, con, "indicators"):
                 cells = ingest.non_finite_after_warmup(con, ticker)
                 if cells:
                     bad[ticker] = {c: [d.isoformat() for d in ds[:5]] for c, ds in cells.items()}
