@@ -1,0 +1,84 @@
+"""The command line against a real Dagster instance in DAGSTER_HOME (SQLite)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+from stock_pipeline.cli import main
+from stock_pipeline.settings import Settings
+from stock_pipeline_tests.conftest import synthetic_bars, write_csv
+
+
+@pytest.fixture
+def home(data_dir, tmp_path, monkeypatch):
+    path = tmp_path / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(path))
+    return path
+
+
+def test_materialize_registers_tickers_and_runs_through_the_instance(home, capsys) -> None:
+    code = main(
+        ["materialize", "--tickers", "^GSPC", "--start", "2018-12-17", "--end", "2018-12-31"]
+    )
+    assert code == 0, capsys.readouterr()
+    assert (home / "dagster.yaml").exists()
+    with DagsterInstance.get() as instance:
+        assert instance.get_dynamic_partitions("tickers") == ["^GSPC"]
+        runs = instance.get_runs(RunsFilter(tags={"stock_pipeline/trigger": "cli"}))
+        assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS]
+    with duckdb.connect(str(Settings.from_env().warehouse), read_only=True) as con:
+        days = con.execute("SELECT count(*) FROM indicators WHERE ticker = '^GSPC'").fetchone()
+    assert days[0] == 10  # sessions 17-31 Dec 2018, without the 24th-25th closures
+
+
+def test_materialize_exit_code_names_the_failed_ticker(home, csv_dir, capsys) -> None:
+    bars = synthetic_bars(5, seed=1)
+    write_csv(csv_dir, "OK", bars)
+    (csv_dir / "BAD.csv").write_bytes(b"\x00\x01\x02 not a csv")
+    first, last = (bars["date"].iloc[i].date().isoformat() for i in (0, -1))
+    code = main(["materialize", "--tickers", "OK,BAD", "--start", first, "--end", last])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "ok     OK" in out and "FAILED BAD" in out and "BAD.csv" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tickers", "A|B", "--start", "2018-01-02", "--end", "2018-01-05"], "'|'"),
+        (
+            ["--tickers", "^GSPC", "--start", "2010-01-04", "--end", "2018-01-05"],
+            "STOCK_PIPELINE_START",
+        ),
+        (
+            [
+                "--tickers",
+                "^GSPC",
+                "--start",
+                "2018-01-02",
+                "--end",
+                "2018-01-05",
+                "--select",
+                "nope",
+            ],
+            "nope",
+        ),
+    ],
+)
+def test_bad_arguments_are_rejected_with_a_message(home, capsys, args, message) -> None:
+    assert main(["materialize", *args]) == 2
+    assert message in capsys.readouterr().err
+    with DagsterInstance.get() as instance:
+        assert instance.get_runs() == []
+
+
+def test_demo_runs_offline_on_the_sample(data_dir, home, capsys) -> None:
+    assert main(["demo", "--start", "2018-11-01"]) == 0
+    out = capsys.readouterr().out
+    assert "^GSPC" in out and "^IXIC" in out and "warehouse.duckdb" in out
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        counts = dict(con.execute("SELECT ticker, count(*) FROM indicators GROUP BY 1").fetchall())
+    # Nov 2018: 22 weekdays less Thanksgiving; Dec: 21 less the 5th (mourning) and 25th.
+    assert counts == {"^GSPC": 21 + 19, "^IXIC": 21 + 19}
