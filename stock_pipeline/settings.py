@@ -7,10 +7,15 @@ location behaves the same under ``dagster dev``, the daemon and the CLI.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 SOURCE_NAMES = ("yfinance", "sample", "csv", "alphavantage")
 
@@ -40,6 +45,60 @@ class SourceSettings(BaseModel):
         return value
 
 
+DEFAULT_FEATURES: tuple[str, ...] = (
+    "log_return",
+    "close_to_sma_20",
+    "close_to_sma_50",
+    "macd_hist_rel",
+    "rsi_14",
+    "bb_pctb",
+    "bb_width",
+    "atr_rel",
+    "volatility_20",
+    "volume_change",
+)
+
+
+class FeatureSettings(BaseModel):
+    """What ``windowed_tensors`` builds: per-day feature rows, windows and the target."""
+
+    columns: tuple[str, ...] = Field(
+        DEFAULT_FEATURES, description="Feature names from stock_pipeline.features.FEATURES"
+    )
+    window: int = Field(60, ge=2, description="T: trading days in one input window")
+    horizon: int = Field(1, ge=1, description="h: predict the h-day-ahead target")
+    target: Literal["return", "direction", "price"] = Field(
+        "return",
+        description="return: h-day log return; direction: up (1) / down (0); price: close at t+h",
+    )
+
+
+class ModelSettings(BaseModel):
+    """The LSTM and its training (``lstm_model``)."""
+
+    lstm_units: tuple[int, ...] = Field((64, 64), description="Units of each stacked LSTM layer")
+    dropout: float = Field(0.2, ge=0, lt=1, description="Dropout after each LSTM layer")
+    loss: Literal["mse", "huber"] = "mse"
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(100, ge=1, description="Upper bound; EarlyStopping usually ends sooner")
+    patience: int = Field(10, ge=1, description="EarlyStopping patience (epochs)")
+    validation_fraction: float = Field(
+        0.2, gt=0, lt=1, description="Tail of the training span used for early stopping"
+    )
+    min_train_samples: int = Field(
+        100, ge=1, description="Fewest training windows (before validation) a fit accepts"
+    )
+    seed: int = 42
+    retrain_every: int = Field(
+        21, ge=1, description="Trading days between full retrains; warm-start fine-tunes between"
+    )
+    fine_tune_epochs: int = Field(5, ge=1, description="Epochs of a nightly warm-start update")
+    fine_tune_samples: int = Field(
+        252, ge=1, description="Most recent windows a warm-start update trains on"
+    )
+
+
 class Settings(BaseModel):
     """Top-level configuration. ``Settings.from_env()`` is what the pipeline uses."""
 
@@ -51,28 +110,67 @@ class Settings(BaseModel):
     exchange: str = Field("XNYS", description="exchange_calendars code for trading days")
     exchange_timezone: str = "America/New_York"
     source: SourceSettings = SourceSettings()
+    features: FeatureSettings = FeatureSettings()
+    model: ModelSettings = ModelSettings()
 
     @property
     def warehouse(self) -> Path:
         return self.warehouse_path or self.data_dir / "warehouse.duckdb"
 
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults, then the YAML file in ``STOCK_PIPELINE_CONFIG``, then ``STOCK_PIPELINE_*``."""
         env = os.environ if environ is None else environ
-        data_dir = Path(env.get("STOCK_PIPELINE_DATA_DIR", "data"))
-        source = SourceSettings(
-            name=env.get("STOCK_PIPELINE_SOURCE", "yfinance"),
-            csv_dir=env.get("STOCK_PIPELINE_CSV_DIR") or None,
-            alphavantage_api_key=env.get("ALPHAVANTAGE_API_KEY") or None,
-        )
-        start = env.get("STOCK_PIPELINE_START")
+        values: dict[str, Any] = {}
+        config_file = env.get("STOCK_PIPELINE_CONFIG")
+        if config_file:
+            values = _load_yaml(Path(config_file))
+        source = dict(values.get("source") or {})
+        for key, var in (
+            ("name", "STOCK_PIPELINE_SOURCE"),
+            ("csv_dir", "STOCK_PIPELINE_CSV_DIR"),
+            ("alphavantage_api_key", "ALPHAVANTAGE_API_KEY"),
+        ):
+            if env.get(var):
+                source[key] = env[var]
+        values["source"] = source
+        for key, var in (
+            ("data_dir", "STOCK_PIPELINE_DATA_DIR"),
+            ("warehouse_path", "STOCK_PIPELINE_WAREHOUSE"),
+            ("start_date", "STOCK_PIPELINE_START"),
+        ):
+            if env.get(var):
+                values[key] = env[var]
         try:
-            start_date = dt.date.fromisoformat(start) if start else dt.date(2015, 1, 2)
-        except ValueError as exc:
-            raise ValueError(f"STOCK_PIPELINE_START={start!r} is not a YYYY-MM-DD date") from exc
-        return cls(
-            data_dir=data_dir,
-            warehouse_path=env.get("STOCK_PIPELINE_WAREHOUSE") or None,
-            start_date=start_date,
-            source=source,
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            where = f"{config_file} and " if config_file else ""
+            raise ValueError(
+                f"invalid settings (from {where}STOCK_PIPELINE_* variables): {exc}"
+            ) from exc
+
+    def fingerprint(self, *sections: str) -> str:
+        """Short hash of the named sections: a model is reusable only while it is unchanged."""
+        payload = json.dumps(
+            {name: getattr(self, name).model_dump(mode="json") for name in sections},
+            sort_keys=True,
         )
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"STOCK_PIPELINE_CONFIG={path}: cannot read settings: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ValueError(f"STOCK_PIPELINE_CONFIG={path}: expected a mapping of settings")
+    return loaded

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 INDICATOR_COLUMNS: list[str] = [
@@ -61,6 +62,33 @@ TABLES: dict[str, str] = {
             PRIMARY KEY (ticker, date)
         )""",
 }
+
+TABLES["features"] = """
+        CREATE TABLE IF NOT EXISTS features (
+            ticker VARCHAR NOT NULL,
+            feature_set VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            x DOUBLE[] NOT NULL,
+            PRIMARY KEY (ticker, feature_set, date)
+        )"""
+TABLES["feature_sets"] = """
+        CREATE TABLE IF NOT EXISTS feature_sets (
+            feature_set VARCHAR PRIMARY KEY,
+            columns VARCHAR[] NOT NULL,
+            window_length INTEGER NOT NULL,
+            horizon INTEGER NOT NULL,
+            target_kind VARCHAR NOT NULL
+        )"""
+TABLES["forecasts"] = """
+        CREATE TABLE IF NOT EXISTS forecasts (
+            ticker VARCHAR NOT NULL,
+            asof_date DATE NOT NULL,
+            target_date DATE NOT NULL,
+            target_kind VARCHAR NOT NULL,
+            predicted DOUBLE NOT NULL,
+            model_version VARCHAR NOT NULL,
+            PRIMARY KEY (ticker, asof_date, target_kind)
+        )"""
 
 LOCK_RETRY_SECONDS = 60.0
 
@@ -117,7 +145,7 @@ def upsert_frame(
             col_list = ", ".join(columns)
             con.execute(
                 f"INSERT OR REPLACE INTO {table} ({col_list}) SELECT {col_list} FROM _incoming"
-            )
+            ).fetchall()  # DuckDB 2 wants every result consumed before the next statement
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -187,6 +215,59 @@ def read_indicators(
     frame = con.execute(
         f"SELECT date, {', '.join(INDICATOR_COLUMNS)} FROM indicators "
         f"WHERE ticker = ?{where} ORDER BY date",
+        [ticker, *params],
+    ).df()
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def upsert_features(
+    con: duckdb.DuckDBPyConnection,
+    ticker: str,
+    feature_set: str,
+    dates: Sequence[dt.date],
+    values: np.ndarray,
+) -> int:
+    frame = pd.DataFrame(
+        {
+            "ticker": ticker,
+            "feature_set": feature_set,
+            "date": list(dates),
+            "x": np.asarray(values, dtype="float64").tolist(),
+        }
+    )
+    return upsert_frame(con, "features", frame, ["ticker", "feature_set", "date"])
+
+
+def read_features(
+    con: duckdb.DuckDBPyConnection, ticker: str, feature_set: str, end: dt.date
+) -> pd.DataFrame:
+    """Stored feature rows up to ``end`` with the adj_close and log_return of each date."""
+    frame = con.execute(
+        """
+        SELECT f.date, f.x, o.adj_close, i.log_return
+        FROM features f
+        JOIN ohlcv o USING (ticker, date)
+        JOIN indicators i USING (ticker, date)
+        WHERE f.ticker = ? AND f.feature_set = ? AND f.date <= ?
+        ORDER BY f.date
+        """,
+        [ticker, feature_set, end],
+    ).df()
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def read_joined(
+    con: duckdb.DuckDBPyConnection, ticker: str, end: dt.date | None = None
+) -> pd.DataFrame:
+    """ohlcv joined with indicators for one ticker, oldest first."""
+    where, params = _date_filter(None, end)
+    frame = con.execute(
+        f"SELECT o.date, o.open, o.high, o.low, o.close, o.adj_close, o.volume, "
+        f"{', '.join('i.' + c for c in INDICATOR_COLUMNS)} "
+        f"FROM ohlcv o JOIN indicators i USING (ticker, date) "
+        f"WHERE o.ticker = ?{where.replace('date', 'o.date')} ORDER BY o.date",
         [ticker, *params],
     ).df()
     frame["date"] = pd.to_datetime(frame["date"])

@@ -22,20 +22,20 @@ DUCKDB_POOL = "duckdb_writer"
 PREVIEW_ROWS = 20
 
 
-def _run_dates(context: AssetExecutionContext | AssetCheckExecutionContext) -> dict:
+def run_dates(context: AssetExecutionContext | AssetCheckExecutionContext) -> dict:
     return dates_by_ticker(context.partition_keys)
 
 
 def _check_tickers(context: AssetCheckExecutionContext, con, table: str) -> list[str]:
     """The run's tickers, or every stored ticker when the check runs on its own."""
     if context.has_partition_key or context.has_partition_key_range:
-        return list(_run_dates(context))
+        return list(run_dates(context))
     return [
         row[0] for row in con.execute(f"SELECT DISTINCT ticker FROM {table} ORDER BY 1").fetchall()
     ]
 
 
-def _fail_tickers(errors: dict[str, str], metadata: dict) -> None:
+def fail_tickers(errors: dict[str, str], metadata: dict) -> None:
     if errors:
         raise Failure(
             description=f"{len(errors)} ticker(s) failed: " + " | ".join(errors.values()),
@@ -55,7 +55,7 @@ def build_market_data_assets(partitions_def):
     def raw_ohlcv(
         context: AssetExecutionContext, settings: PipelineSettings, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
-        wanted = _run_dates(context)
+        wanted = run_dates(context)
         source = settings.market_data()
         with warehouse.connect() as con:
             results = ingest.ingest_bars(con, source, wanted)
@@ -81,7 +81,7 @@ def build_market_data_assets(partitions_def):
             ),
             "missing_trading_days": sum(len(r.missing_dates) for r in results),
         }
-        _fail_tickers({r.ticker: r.error for r in results if r.error}, metadata)
+        fail_tickers({r.ticker: r.error for r in results if r.error}, metadata)
         return MaterializeResult(metadata=metadata)
 
     @asset(
@@ -97,7 +97,7 @@ def build_market_data_assets(partitions_def):
         ),
     )
     def indicators(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> MaterializeResult:
-        wanted = _run_dates(context)
+        wanted = run_dates(context)
         with warehouse.connect() as con:
             results = [ingest.update_indicators(con, t, days) for t, days in wanted.items()]
         written = [r for r in results if r.error is None]
@@ -109,7 +109,7 @@ def build_market_data_assets(partitions_def):
             "history_rows_used": sum(r.history_rows for r in written),
             "warmup_null_cells": sum(r.warmup_null_cells for r in written),
         }
-        _fail_tickers({r.ticker: r.error for r in results if r.error}, metadata)
+        fail_tickers({r.ticker: r.error for r in results if r.error}, metadata)
         return MaterializeResult(metadata=metadata)
 
     @asset_check(asset=raw_ohlcv, description="prices > 0, low <= open/close <= high, volume >= 0")

@@ -94,3 +94,20 @@ def dates_by_ticker(keys: Iterable[str | MultiPartitionKey]) -> dict[str, list[d
         ticker, day = split_key(key)
         grouped[ticker].append(day)
     return {ticker: sorted(days) for ticker, days in sorted(grouped.items())}
+
+
+def contiguous_runs(registered: list[str], wanted: Iterable[str]) -> list[list[str]]:
+    """Split ``wanted`` tickers into runs of neighbours in the registry order.
+
+    A ranged run over ``d|A .. d|C`` covers every ticker registered between A and C,
+    so one run can only cover tickers that are adjacent in that order.
+    """
+    position = {t: i for i, t in enumerate(registered)}
+    ordered = sorted({t for t in wanted if t in position}, key=position.__getitem__)
+    groups: list[list[str]] = []
+    for ticker in ordered:
+        if groups and position[groups[-1][-1]] == position[ticker] - 1:
+            groups[-1].append(ticker)
+        else:
+            groups.append([ticker])
+    return groups
