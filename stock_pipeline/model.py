@@ -45,6 +45,7 @@ def time_split(samples: int, validation_fraction: float, gap: int) -> Split:
 
 
 def build_model(window: int, n_features: int, settings: ModelSettings, target: str) -> keras.Model:
+    keras.utils.set_random_seed(settings.seed)  # initial weights are part of reproducibility
     inputs = keras.Input((window, n_features))
     x = inputs
     for i, units in enumerate(settings.lstm_units):

@@ -79,3 +79,26 @@ def csv_dir(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("STOCK_PIPELINE_SOURCE", "csv")
     monkeypatch.setenv("STOCK_PIPELINE_CSV_DIR", str(folder))
     return folder
+
+
+SMALL_MODEL_YAML = """
+features:
+  window: 10
+model:
+  lstm_units: [8]
+  epochs: 4
+  patience: 2
+  batch_size: 32
+  min_train_samples: 30
+  retrain_every: 3
+  fine_tune_epochs: 2
+"""
+
+
+@pytest.fixture
+def small_model(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny LSTM configuration so tests train in seconds."""
+    path = tmp_path / "settings.yaml"
+    path.write_text(SMALL_MODEL_YAML)
+    monkeypatch.setenv("STOCK_PIPELINE_CONFIG", str(path))
+    return path

@@ -1,0 +1,167 @@
+"""windowed_tensors and lstm_model through Dagster: the as-of property end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from dagster import DagsterInstance
+
+from stock_pipeline import forecasting, ingest, storage
+from stock_pipeline.definitions import build_definitions
+from stock_pipeline.defs import launch
+from stock_pipeline.settings import Settings
+from stock_pipeline_tests.conftest import synthetic_bars, write_csv
+
+CHAIN = "windowed_tensors,lstm_model"
+
+
+def run_pipeline(
+    monkeypatch, root: Path, bars_by_ticker: dict, asof: dt.date, tickers=None
+) -> tuple[Settings, list]:
+    """Materialize data assets over all bars, then the model chain as of ``asof``."""
+    csv, data = root / "csv", root / "data"
+    for ticker, bars in bars_by_ticker.items():
+        write_csv(csv, ticker, bars)
+    monkeypatch.setenv("STOCK_PIPELINE_SOURCE", "csv")
+    monkeypatch.setenv("STOCK_PIPELINE_CSV_DIR", str(csv))
+    monkeypatch.setenv("STOCK_PIPELINE_DATA_DIR", str(data))
+    settings = Settings.from_env()
+    defs, instance = build_definitions(settings), DagsterInstance.ephemeral()
+    tickers = tickers or list(bars_by_ticker)
+    any_bars = next(iter(bars_by_ticker.values()))
+    first, last = any_bars["date"].iloc[0].date(), any_bars["date"].iloc[-1].date()
+    data_runs = launch.materialize(
+        defs, instance, tickers, first, last, "raw_ohlcv,indicators", settings
+    )
+    assert all(o.success for o in data_runs), [o.errors for o in data_runs]
+    return settings, launch.materialize(defs, instance, tickers, asof, asof, CHAIN, settings)
+
+
+def test_perturbing_bars_after_d_changes_nothing_as_of_d(small_model, tmp_path, monkeypatch):
+    bars = synthetic_bars(220, seed=11)
+    d = bars["date"].iloc[180].date()
+    future = bars.copy()
+    rng = np.random.default_rng(5)
+    scale = rng.uniform(0.7, 1.4, len(bars) - 181)
+    for col in ("open", "high", "low", "close", "adj_close"):
+        future.loc[181:, col] *= scale
+    future.loc[181:, "volume"] *= rng.uniform(0.5, 2.0, len(bars) - 181)
+
+    results = {}
+    for name, frame in (("original", bars), ("perturbed", future)):
+        settings, outcomes = run_pipeline(monkeypatch, tmp_path / name, {"AAA": frame}, d)
+        assert [o.success for o in outcomes] == [True], outcomes[0].errors
+        with storage.connect(settings.warehouse, read_only=True) as con:
+            fs = forecasting.feature_set_id(settings.features)
+            rows = storage.read_features(con, "AAA", fs, bars["date"].iloc[-1].date())
+            forecast = con.execute("SELECT predicted, target_date FROM forecasts").fetchall()
+            ohlcv_rows = con.execute("SELECT count(*) FROM ohlcv").fetchall()[0][0]
+        folder = forecasting.ticker_dir(settings.models_dir, "AAA") / d.isoformat()
+        results[name] = (rows, forecast, json.loads((folder / "bundle.json").read_text()))
+        assert ohlcv_rows == 220  # the future bars are in the warehouse...
+
+    (rows_a, fc_a, bundle_a), (rows_b, fc_b, bundle_b) = results.values()
+    # ...but partition d stored feature rows up to d only, identical in both worlds,
+    assert rows_a["date"].max().date() == d and rows_b["date"].max().date() == d
+    assert np.array_equal(np.vstack(rows_a["x"]), np.vstack(rows_b["x"]))
+    # and trained the same model, to the bit, with the same forecast for the next session.
+    assert fc_a == fc_b and fc_a[0][1] == bars["date"].iloc[181].date()
+    assert bundle_a["scaler"] == bundle_b["scaler"]
+    assert bundle_a["best_val_loss"] == bundle_b["best_val_loss"]
+
+
+def test_lstm_metadata_and_forecast_row(small_model, tmp_path, monkeypatch):
+    bars = synthetic_bars(150, seed=2)
+    d = bars["date"].iloc[-1].date()
+    settings, outcomes = run_pipeline(monkeypatch, tmp_path, {"M1": bars}, d)
+    assert outcomes[-1].success, outcomes[-1].errors
+    with storage.connect(settings.warehouse, read_only=True) as con:
+        (row,) = con.execute(
+            "SELECT ticker, asof_date, target_kind, predicted, model_version FROM forecasts"
+        ).fetchall()
+    assert row[:3] == ("M1", d, "return") and np.isfinite(row[3])
+    bundle = json.loads(
+        (
+            forecasting.ticker_dir(settings.models_dir, "M1") / d.isoformat() / "bundle.json"
+        ).read_text()
+    )
+    assert bundle["features"]["columns"] == list(settings.features.columns)
+    assert len(bundle["scaler"]["mean"]) == len(settings.features.columns)
+    assert bundle["model_version"] == row[4] and bundle["mode"] == "full"
+
+
+def test_warm_start_between_full_retrains(small_model, data_dir, monkeypatch):
+    settings = Settings.from_env()
+    bars = synthetic_bars(160, seed=4)
+    days = [t.date() for t in bars["date"]]
+    with storage.connect(settings.warehouse) as con:
+        storage.upsert_ohlcv(con, "W", bars, "test")
+        ingest.update_indicators(con, "W", days)
+        forecasting.update_feature_rows(con, "W", days[-1], settings.features)
+    modes = [forecasting.train_asof("W", d, settings).mode for d in days[-5:]]
+    # retrain_every=3 in the small config: full, then warm starts until 3 sessions passed
+    assert modes == ["full", "warm_start", "warm_start", "full", "warm_start"]
+    changed = settings.model_copy(
+        update={"model": settings.model.model_copy(update={"dropout": 0.1})}
+    )
+    rerun = forecasting.train_asof("W", days[-1], changed)
+    assert (rerun.mode, rerun.reason) == ("full", "configuration changed")
+
+
+def test_too_few_rows_says_how_many(small_model, tmp_path, monkeypatch):
+    bars = synthetic_bars(90, seed=3)  # 41 usable rows after the 49-row warm-up
+    d = bars["date"].iloc[-1].date()
+    _, outcomes = run_pipeline(monkeypatch, tmp_path, {"TINY": bars}, d)
+    assert not outcomes[-1].success
+    message = " ".join(outcomes[-1].errors)
+    assert "TINY" in message and "41 usable feature rows" in message
+    needed = 10 - 1 + 1 + 30 + 1 + 8  # window-1 + h + min_train + gap + validation
+    assert f"need at least {needed}" in message
+
+
+def test_nan_in_features_fails_that_ticker_only(small_model, tmp_path, monkeypatch):
+    good, bad = synthetic_bars(120, seed=6), synthetic_bars(120, seed=7)
+    root = tmp_path / "run"
+    d = good["date"].iloc[-1].date()
+    settings, _ = run_pipeline(monkeypatch, root, {"GOOD": good, "BAD": bad}, d)
+    broken_day = bad["date"].iloc[100].date()
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute(
+            "UPDATE indicators SET rsi_14 = NULL WHERE ticker = 'BAD' AND date = ?", [broken_day]
+        )
+        con.execute("DELETE FROM features")
+    defs, instance = build_definitions(settings), DagsterInstance.ephemeral()
+    outcomes = launch.materialize(
+        defs, instance, ["GOOD", "BAD"], d, d, "windowed_tensors", settings
+    )
+    assert not outcomes[-1].success
+    message = " ".join(outcomes[-1].errors)
+    assert "BAD" in message and "rsi_14" in message and str(broken_day) in message
+    with storage.connect(settings.warehouse, read_only=True) as con:
+        counts = dict(con.execute("SELECT ticker, count(*) FROM features GROUP BY 1").fetchall())
+    assert counts == {"GOOD": 120 - 49}
+
+
+@pytest.mark.parametrize("target", ["direction", "price"])
+def test_other_target_kinds_train_and_forecast(target, small_model, data_dir, monkeypatch):
+    settings = Settings.from_env()
+    settings = settings.model_copy(
+        update={"features": settings.features.model_copy(update={"target": target})}
+    )
+    bars = synthetic_bars(150, seed=9)
+    days = [t.date() for t in bars["date"]]
+    with storage.connect(settings.warehouse) as con:
+        storage.upsert_ohlcv(con, "K", bars, "test")
+        ingest.update_indicators(con, "K", days)
+        forecasting.update_feature_rows(con, "K", days[-1], settings.features)
+    run = forecasting.train_asof("K", days[-1], settings)
+    if target == "direction":
+        assert 0.0 <= run.predicted <= 1.0
+    else:  # a price near the last close, in price units
+        last = bars["adj_close"].iloc[-1]
+        assert 0.7 * last < run.predicted < 1.3 * last
