@@ -79,7 +79,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with DagsterInstance.get() as instance:
         outcomes = launch.materialize(defs, instance, tickers, start, end, "*", settings)
     code = _report(outcomes)
-    print(f"warehouse (DuckDB): {settings.warehouse.resolve()}")
+    from stock_pipeline.forecasting import summary_lines
+
+    print(f"\nAs of {end}:")
+    for line in summary_lines(settings, tickers, end):
+        print(f"  {line}")
+    print(f"\nwarehouse (DuckDB): {settings.warehouse.resolve()}")
+    print(f"models:             {settings.models_dir.resolve()}")
     print(f"Dagster instance:   {home}  (see the runs: DAGSTER_HOME={home} dagster dev)")
     return code
 

@@ -265,3 +265,85 @@ def train_asof(ticker: str, asof: dt.date, settings: Settings) -> ModelRun:
         model_version=version,
         model_path=path,
     )
+
+
+@dataclass
+class EvaluationRun:
+    ticker: str
+    asof: dt.date
+    metrics: pd.DataFrame
+    verdict: Any
+    folds: int
+    folds_trained: int
+    folds_reused: int
+    predictions: int
+    seconds: float
+    span: tuple[dt.date, dt.date]
+
+
+def evaluate_asof(ticker: str, asof: dt.date, settings: Settings) -> EvaluationRun:
+    """Walk-forward evaluation as of d; writes ``predictions`` and ``evaluation_metrics``."""
+    import time
+
+    from stock_pipeline import evaluation
+
+    started = time.perf_counter()
+    with storage.connect(settings.warehouse) as con:
+        table = load_feature_table(con, ticker, asof, settings.features)
+    cache = evaluation.FoldCache(
+        ticker_dir(settings.models_dir, ticker), evaluation.cache_key_config(settings)
+    )
+    result = evaluation.walk_forward(table, len(table) - 1, settings, cache)
+    frame = result.predictions
+    metrics = evaluation.score(frame, settings.features.target, settings.features.horizon)
+    outcome = evaluation.verdict(metrics, ticker)
+    predictions = frame[["date", "fold", "model", "predicted", "actual", "target_date"]].assign(
+        ticker=ticker, asof_date=asof
+    )
+    predictions["date"] = predictions["date"].dt.date
+    predictions["target_date"] = predictions["target_date"].dt.date
+    metric_rows = metrics.assign(ticker=ticker, asof_date=asof)
+    metric_rows["fold"] = metric_rows["fold"].astype("Int64")
+    with storage.connect(settings.warehouse) as con:
+        storage.replace_asof(
+            con, {"predictions": predictions, "evaluation_metrics": metric_rows}, ticker, asof
+        )
+    return EvaluationRun(
+        ticker=ticker,
+        asof=asof,
+        metrics=metrics,
+        verdict=outcome,
+        folds=len(result.folds),
+        folds_trained=result.folds_trained,
+        folds_reused=result.folds_reused,
+        predictions=len(frame) // len(evaluation.MODELS),
+        seconds=time.perf_counter() - started,
+        span=(frame["date"].min().date(), frame["date"].max().date()),
+    )
+
+
+def summary_lines(settings: Settings, tickers: list[str], asof: dt.date) -> list[str]:
+    """One plain line per ticker: the forecast and whether the LSTM beat naive, with p."""
+    from stock_pipeline import evaluation
+
+    lines = []
+    with storage.connect(settings.warehouse, read_only=True) as con:
+        for ticker in tickers:
+            fc = con.execute(
+                "SELECT target_date, predicted, target_kind FROM forecasts "
+                "WHERE ticker = ? AND asof_date = ?",
+                [ticker, asof],
+            ).fetchall()
+            metrics = con.execute(
+                "SELECT model, fold, metric, value FROM evaluation_metrics "
+                "WHERE ticker = ? AND asof_date = ?",
+                [ticker, asof],
+            ).df()
+            forecast = (
+                f"forecast for {fc[0][0]}: {fc[0][1]:+.5f} ({fc[0][2]})" if fc else "no forecast"
+            )
+            if metrics.empty:
+                lines.append(f"{ticker}: {forecast}; not evaluated")
+            else:
+                lines.append(f"{evaluation.verdict(metrics, ticker).text}; {forecast}")
+    return lines

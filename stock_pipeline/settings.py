@@ -99,6 +99,33 @@ class ModelSettings(BaseModel):
     )
 
 
+class EvaluationSettings(BaseModel):
+    """Walk-forward evaluation (``walk_forward_evaluation``)."""
+
+    span_sessions: int | None = Field(
+        756,
+        ge=1,
+        description="Sessions evaluated, ending at the as-of date (756 = 3 years); "
+        "null = the whole history",
+    )
+    retrain_every: int = Field(21, ge=1, description="R: sessions per fold (a model per fold)")
+    window_kind: Literal["expanding", "rolling"] = "expanding"
+    rolling_sessions: int = Field(1260, ge=10, description="Training rows of a rolling window")
+    embargo: int | None = Field(
+        None,
+        ge=0,
+        description="Sessions between the last training label and the first "
+        "prediction; null = the horizon h (never less than h)",
+    )
+    full_retrain_every_folds: int = Field(
+        12,
+        ge=1,
+        description="Folds in a warm-start chain: fold k is trained from scratch when "
+        "k is a multiple of this, else fine-tuned from fold k-1",
+    )
+    arima_order: tuple[int, int, int] = Field((1, 0, 1), description="ARIMA(p, d, q) baseline")
+
+
 class Settings(BaseModel):
     """Top-level configuration. ``Settings.from_env()`` is what the pipeline uses."""
 
@@ -112,6 +139,7 @@ class Settings(BaseModel):
     source: SourceSettings = SourceSettings()
     features: FeatureSettings = FeatureSettings()
     model: ModelSettings = ModelSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
 
     @property
     def warehouse(self) -> Path:

@@ -90,6 +90,28 @@ TABLES["forecasts"] = """
             PRIMARY KEY (ticker, asof_date, target_kind)
         )"""
 
+TABLES["predictions"] = """
+        CREATE TABLE IF NOT EXISTS predictions (
+            ticker VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            fold INTEGER NOT NULL,
+            model VARCHAR NOT NULL,
+            predicted DOUBLE,
+            actual DOUBLE NOT NULL,
+            asof_date DATE NOT NULL,
+            target_date DATE NOT NULL,
+            PRIMARY KEY (ticker, asof_date, model, date)
+        )"""
+TABLES["evaluation_metrics"] = """
+        CREATE TABLE IF NOT EXISTS evaluation_metrics (
+            ticker VARCHAR NOT NULL,
+            asof_date DATE NOT NULL,
+            model VARCHAR NOT NULL,
+            fold INTEGER,
+            metric VARCHAR NOT NULL,
+            value DOUBLE
+        )"""
+
 LOCK_RETRY_SECONDS = 60.0
 
 
@@ -153,6 +175,33 @@ def upsert_frame(
     finally:
         con.unregister("_incoming")
     return len(frame)
+
+
+def replace_asof(
+    con: duckdb.DuckDBPyConnection,
+    tables: dict[str, pd.DataFrame],
+    ticker: str,
+    asof: dt.date,
+) -> dict[str, int]:
+    """Replace every row of (ticker, asof_date) in each table, all in one transaction."""
+    written = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, frame in tables.items():
+            con.execute(
+                f"DELETE FROM {table} WHERE ticker = ? AND asof_date = ?", [ticker, asof]
+            ).fetchall()
+            if not frame.empty:
+                con.register("_incoming", frame)
+                cols = ", ".join(frame.columns)
+                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming").fetchall()
+                con.unregister("_incoming")
+            written[table] = len(frame)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return written
 
 
 def upsert_ohlcv(

@@ -144,4 +144,47 @@ def build_forecast_assets(partitions_def):
         fail_tickers(errors, metadata)
         return MaterializeResult(metadata=metadata)
 
-    return [windowed_tensors, lstm_model]
+    @asset(
+        partitions_def=partitions_def,
+        deps=[lstm_model],
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name="evaluation",
+        kinds={"keras", "statsmodels", "duckdb"},
+        description=(
+            "Walk-forward evaluation as of d: LSTM vs naive, drift and ARIMA on the same "
+            "dates, fold models cached; tables `predictions` and `evaluation_metrics`, and "
+            "a Diebold-Mariano test of the LSTM against the naive forecast."
+        ),
+    )
+    def walk_forward_evaluation(
+        context: AssetExecutionContext, settings: PipelineSettings
+    ) -> MaterializeResult:
+        cfg = settings.get()
+        items = [(t, d) for t, days in run_dates(context).items() for d in days]
+        runs, errors = _per_item(items, lambda t, d: forecasting.evaluate_asof(t, d, cfg))
+        for run in runs:
+            context.log.info(run.verdict.text)
+        metadata: dict[str, Any] = {
+            "verdicts": MetadataValue.md("\n".join(f"- {r.verdict.text}" for r in runs) or "none"),
+            "folds_trained": sum(r.folds_trained for r in runs),
+            "folds_reused": sum(r.folds_reused for r in runs),
+        }
+        if len(runs) == 1:
+            (r,) = runs
+            overall = r.metrics[r.metrics["fold"].isna()]
+            table = overall.pivot(index="model", columns="metric", values="value")
+            metadata.update(
+                metrics=MetadataValue.md(table.round(5).to_markdown()),
+                skill=float(r.verdict.skill),
+                dm_stat=float(r.verdict.dm_stat),
+                dm_pvalue=float(r.verdict.dm_pvalue),
+                lstm_beats_naive=bool(r.verdict.beats_naive and r.verdict.significant),
+                folds=r.folds,
+                predictions=r.predictions,
+                span=f"{r.span[0]} .. {r.span[1]}",
+                seconds=round(r.seconds, 2),
+            )
+        fail_tickers(errors, metadata)
+        return MaterializeResult(metadata=metadata)
+
+    return [windowed_tensors, lstm_model, walk_forward_evaluation]
