@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from stock_pipeline import forecasting, ingest, storage
 from stock_pipeline.definitions import build_definitions
@@ -165,3 +165,42 @@ def test_other_target_kinds_train_and_forecast(target, small_model, data_dir, mo
     else:  # a price near the last close, in price units
         last = bars["adj_close"].iloc[-1]
         assert 0.7 * last < run.predicted < 1.3 * last
+
+
+def test_walk_forward_asset_writes_predictions_and_metrics(small_model, tmp_path, monkeypatch):
+    bars = synthetic_bars(170, seed=12)
+    d = bars["date"].iloc[-1].date()
+    csv = tmp_path / "csv"
+    write_csv(csv, "WF", bars)
+    monkeypatch.setenv("STOCK_PIPELINE_SOURCE", "csv")
+    monkeypatch.setenv("STOCK_PIPELINE_CSV_DIR", str(csv))
+    settings = Settings.from_env()
+    defs, instance = build_definitions(settings), DagsterInstance.ephemeral()
+    first = bars["date"].iloc[0].date()
+    outcomes = launch.materialize(defs, instance, ["WF"], first, d, "*", settings)
+    assert all(o.success for o in outcomes), [o.errors for o in outcomes]
+    with storage.connect(settings.warehouse, read_only=True) as con:
+        preds = con.execute("SELECT * FROM predictions").df()
+        metrics = con.execute("SELECT * FROM evaluation_metrics").df()
+    assert set(preds["model"]) == {"lstm", "naive", "drift", "arima"}
+    per_model = preds.groupby("model")["date"].apply(lambda s: tuple(sorted(s)))
+    assert per_model.nunique() == 1
+    assert (preds["date"] < preds["target_date"]).all() and (preds["asof_date"].dt.date == d).all()
+    assert preds["target_date"].max().date() <= d  # only outcomes known by d are scored
+    overall = metrics[metrics["fold"].isna() & (metrics["model"] == "lstm")]
+    assert {
+        "rmse",
+        "mae",
+        "mape",
+        "direction_accuracy",
+        "direction_ci_low",
+        "direction_ci_high",
+        "skill",
+        "dm_stat",
+        "dm_pvalue",
+    } <= set(overall["metric"])
+    assert metrics["fold"].notna().any()
+    mat = instance.fetch_materializations(AssetKey("walk_forward_evaluation"), limit=1).records[0]
+    meta = mat.asset_materialization.metadata
+    assert 0 <= meta["dm_pvalue"].value <= 1 and meta["folds_trained"].value >= 1
+    assert "naive" in meta["metrics"].value
