@@ -25,10 +25,10 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def summarize(samples: list[float]) -> dict[str, object]:
+def summarize(samples: list[float], unit: str = "s") -> dict[str, object]:
     return {
-        "median_s": round(statistics.median(samples), 3),
-        "runs_s": [round(s, 3) for s in samples],
+        f"median_{unit}": round(statistics.median(samples), 3),
+        f"runs_{unit}": [round(s, 3) for s in samples],
     }
 
 

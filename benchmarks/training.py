@@ -124,8 +124,8 @@ def main() -> None:
         {
             "date": dt.date.today().isoformat(),
             "epochs_for_throughput": args.epochs,
-            "samples_per_second_in_asset": summarize(asset),
-            "samples_per_second_bare_fit": summarize(bare),
+            "samples_per_second_in_asset": summarize(asset, "per_s"),
+            "samples_per_second_bare_fit": summarize(bare, "per_s"),
             "nightly_full_retrain_s": summarize(full),
             "nightly_warm_start_s": summarize(warm),
             "nightly_last_run": info,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
+from stock_pipeline.defs.backtest_assets import build_backtest_assets
 from stock_pipeline.defs.forecast_assets import build_forecast_assets
 from stock_pipeline.defs.market_data import build_market_data_assets
 from stock_pipeline.defs.partitions import make_partitions
@@ -15,8 +16,13 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings.from_env()
     partitions_def = make_partitions(settings)
     data_assets, data_checks = build_market_data_assets(partitions_def)
+    forecast_assets = build_forecast_assets(partitions_def)
     return Definitions(
-        assets=[*data_assets, *build_forecast_assets(partitions_def)],
+        assets=[
+            *data_assets,
+            *forecast_assets,
+            *build_backtest_assets(partitions_def, forecast_assets[-1]),
+        ],
         asset_checks=[*data_checks],
         resources={"settings": PipelineSettings(), "warehouse": DuckDBWarehouse()},
         # One process per run instead of one per step: steps of this lineage run in

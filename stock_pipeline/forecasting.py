@@ -347,3 +347,171 @@ def summary_lines(settings: Settings, tickers: list[str], asof: dt.date) -> list
             else:
                 lines.append(f"{evaluation.verdict(metrics, ticker).text}; {forecast}")
     return lines
+
+
+@dataclass
+class BacktestRun:
+    ticker: str
+    asof: dt.date
+    metrics: pd.DataFrame  # strategy, metric, value
+    report_path: Path
+    preview_png_base64: str
+    days: int
+    stops: int
+    breaker_trips: int
+
+
+def report_dir(settings: Settings, ticker: str, asof: dt.date) -> Path:
+    return settings.reports_dir / quote(ticker, safe="") / asof.isoformat()
+
+
+def backtest_asof(ticker: str, asof: dt.date, settings: Settings) -> BacktestRun:
+    """Backtest the out-of-sample predictions of (ticker, asof); write tables and the report."""
+    from stock_pipeline import backtest, evaluation, report
+
+    with storage.connect(settings.warehouse, read_only=True) as con:
+        preds = con.execute(
+            "SELECT p.date, p.model, p.predicted, p.actual, p.fold, o.adj_close AS close, "
+            "t.adj_close AS actual_price FROM predictions p "
+            "JOIN ohlcv o ON o.ticker = p.ticker AND o.date = p.date "
+            "JOIN ohlcv t ON t.ticker = p.ticker AND t.date = p.target_date "
+            "WHERE p.ticker = ? AND p.asof_date = ? ORDER BY p.date",
+            [ticker, asof],
+        ).df()
+        if preds.empty:
+            raise ValueError(
+                f"{ticker}: no predictions as of {asof}; materialize walk_forward_evaluation first"
+            )
+        first = preds["date"].min()
+        bars = con.execute(
+            "SELECT o.date, o.open, o.close, o.adj_close, i.volatility_20 FROM ohlcv o "
+            "JOIN indicators i USING (ticker, date) WHERE o.ticker = ? AND o.date BETWEEN ? AND ? "
+            "ORDER BY o.date",
+            [ticker, first, asof],
+        ).df()
+        fold_metrics = con.execute(
+            "SELECT model, fold, metric, value FROM evaluation_metrics "
+            "WHERE ticker = ? AND asof_date = ?",
+            [ticker, asof],
+        ).df()
+    preds["date"] = pd.to_datetime(preds["date"])
+    bars["date"] = pd.to_datetime(bars["date"])
+    path = backtest.MarketPath.from_bars(bars)
+    lstm_rows = preds[preds["model"] == "lstm"]
+    implied, _ = evaluation.implied_return(lstm_rows, settings.features.target)
+    by_date = pd.Series(implied, index=lstm_rows["date"].to_numpy().astype("datetime64[D]"))
+    predicted = by_date.reindex(path.dates).to_numpy()
+    sims = backtest.run_strategies(path, predicted, settings.backtest)
+    daily = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "date": sim.dates.astype("datetime64[ns]"),
+                    "strategy": name,
+                    "position": sim.position,
+                    "return": sim.returns,
+                    "equity": sim.equity,
+                }
+            )
+            for name, sim in sims.items()
+        ],
+        ignore_index=True,
+    )
+    metric_rows = pd.DataFrame(
+        [
+            {"strategy": name, "metric": k, "value": v}
+            for name, sim in sims.items()
+            for k, v in backtest.metrics(sim, settings.backtest).items()
+        ]
+    )
+    with storage.connect(settings.warehouse) as con:
+        storage.replace_asof(
+            con,
+            {
+                "backtest_daily": daily.assign(
+                    ticker=ticker, asof_date=asof, date=daily["date"].dt.date
+                ),
+                "backtest_metrics": metric_rows.assign(ticker=ticker, asof_date=asof),
+            },
+            ticker,
+            asof,
+        )
+    verdict = evaluation.verdict(fold_metrics, ticker) if not fold_metrics.empty else None
+    rendered = report.render_report(
+        report.ReportInputs(
+            ticker=ticker,
+            asof=asof,
+            daily=daily,
+            metrics=metric_rows,
+            predictions=preds[["date", "model", "predicted", "actual"]],
+            fold_metrics=fold_metrics,
+            dm_text=verdict.text if verdict else f"{ticker}: not evaluated",
+            conventions=backtest.CONVENTIONS,
+            config=settings.model_dump(
+                mode="json", include={"features", "model", "evaluation", "backtest"}
+            ),
+        ),
+        report_dir(settings, ticker, asof),
+    )
+    return BacktestRun(
+        ticker=ticker,
+        asof=asof,
+        metrics=metric_rows,
+        report_path=rendered.html_path,
+        preview_png_base64=rendered.preview_png_base64,
+        days=len(path.dates) - 1,
+        stops=sims["lstm"].stops,
+        breaker_trips=sims["lstm"].breaker_trips,
+    )
+
+
+def summarize_backtests(settings: Settings) -> pd.DataFrame:
+    """Rank tickers (their latest backtest) by skill and net Sharpe; flag where the LSTM lost."""
+    with storage.connect(settings.warehouse) as con:
+        frame = con.execute(
+            """
+            WITH latest AS (
+                SELECT ticker, max(asof_date) AS asof_date FROM backtest_metrics GROUP BY ticker
+            ),
+            sharpe AS (
+                SELECT b.ticker, b.asof_date,
+                       max(value) FILTER (WHERE strategy = 'lstm') AS lstm_sharpe,
+                       max(value) FILTER (WHERE strategy = 'naive') AS naive_sharpe,
+                       max(value) FILTER (WHERE strategy = 'buy_and_hold') AS buy_and_hold_sharpe
+                FROM backtest_metrics b JOIN latest USING (ticker, asof_date)
+                WHERE metric = 'sharpe' GROUP BY ALL
+            ),
+            ev AS (
+                SELECT e.ticker, e.asof_date,
+                       max(value) FILTER (WHERE metric = 'skill') AS skill,
+                       max(value) FILTER (WHERE metric = 'dm_pvalue') AS dm_pvalue,
+                       max(value) FILTER (WHERE metric = 'dm_stat') AS dm_stat
+                FROM evaluation_metrics e JOIN latest USING (ticker, asof_date)
+                WHERE model = 'lstm' AND fold IS NULL GROUP BY ALL
+            )
+            SELECT * FROM sharpe LEFT JOIN ev USING (ticker, asof_date) ORDER BY ticker
+            """
+        ).df()
+        if frame.empty:
+            return frame
+        frame["rank_skill"] = frame["skill"].rank(ascending=False, method="min").astype("Int64")
+        frame["rank_sharpe"] = (
+            frame["lstm_sharpe"].rank(ascending=False, method="min").astype("Int64")
+        )
+        # "lost": not significantly better than naive (or worse), or a lower net Sharpe
+        frame["lost_to_naive"] = ~((frame["dm_stat"] < 0) & (frame["dm_pvalue"] < 0.05)) | (
+            frame["lstm_sharpe"].fillna(-np.inf) < frame["naive_sharpe"].fillna(0)
+        )
+        frame["lost_to_buy_and_hold"] = frame["lstm_sharpe"].fillna(-np.inf) < frame[
+            "buy_and_hold_sharpe"
+        ].fillna(-np.inf)
+        frame["report_path"] = [
+            str(report_dir(settings, t, d) / "report.html")
+            for t, d in zip(
+                frame["ticker"], pd.to_datetime(frame["asof_date"]).dt.date, strict=True
+            )
+        ]
+        out = frame.drop(columns=["dm_stat"])
+        con.execute("DELETE FROM backtest_summary").fetchall()
+        storage.upsert_frame(con, "backtest_summary", out, ["ticker"])
+    return out.sort_values(["rank_skill", "ticker"])

@@ -126,6 +126,59 @@ class EvaluationSettings(BaseModel):
     arima_order: tuple[int, int, int] = Field((1, 0, 1), description="ARIMA(p, d, q) baseline")
 
 
+class BacktestSettings(BaseModel):
+    """Trading rules, costs and risk controls (``backtest_report``)."""
+
+    rule: Literal["long_flat", "long_short"] = "long_flat"
+    execution: Literal["next_open", "next_close"] = Field(
+        "next_open", description="A signal formed at the close of t trades at t+1's open or close"
+    )
+    threshold_bps: float | None = Field(
+        None,
+        ge=0,
+        description="Trade only when |predicted return| exceeds this; null = the "
+        "round-trip cost, 2 x (cost + slippage)",
+    )
+    sizing: Literal["fixed", "vol_target"] = "fixed"
+    position_size: float = Field(1.0, gt=0, description="Fixed sizing: fraction of equity")
+    target_volatility: float = Field(0.15, gt=0, description="vol_target: annual volatility aim")
+    max_position: float = Field(1.0, gt=0, description="vol_target: cap on the position")
+    cost_bps: float = Field(5.0, ge=0, description="Commission per unit of position traded")
+    slippage_bps: float = Field(5.0, ge=0, description="Slippage per unit of position traded")
+    stop_loss: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Exit when a position has lost this fraction since entry; "
+        "re-enter only on a fresh signal",
+    )
+    max_drawdown_stop: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Circuit breaker: go flat when equity falls this far below its peak",
+    )
+    breaker_cooldown: int = Field(
+        21, ge=1, description="Sessions flat after the breaker trips; the peak then resets"
+    )
+    risk_free_rate: float = Field(0.0, description="Annual risk-free rate for Sharpe/Sortino")
+    periods_per_year: int = 252
+
+    @property
+    def trade_cost(self) -> float:
+        """Cost per unit of position changed, as a fraction of equity."""
+        return (self.cost_bps + self.slippage_bps) / 1e4
+
+    @property
+    def threshold(self) -> float:
+        bps = (
+            self.threshold_bps
+            if self.threshold_bps is not None
+            else 2 * (self.cost_bps + self.slippage_bps)
+        )
+        return bps / 1e4
+
+
 class Settings(BaseModel):
     """Top-level configuration. ``Settings.from_env()`` is what the pipeline uses."""
 
@@ -140,6 +193,7 @@ class Settings(BaseModel):
     features: FeatureSettings = FeatureSettings()
     model: ModelSettings = ModelSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    backtest: BacktestSettings = BacktestSettings()
 
     @property
     def warehouse(self) -> Path:

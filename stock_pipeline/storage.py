@@ -112,6 +112,42 @@ TABLES["evaluation_metrics"] = """
             value DOUBLE
         )"""
 
+TABLES["backtest_daily"] = """
+        CREATE TABLE IF NOT EXISTS backtest_daily (
+            ticker VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            asof_date DATE NOT NULL,
+            strategy VARCHAR NOT NULL,
+            position DOUBLE NOT NULL,
+            "return" DOUBLE NOT NULL,
+            equity DOUBLE NOT NULL,
+            PRIMARY KEY (ticker, asof_date, strategy, date)
+        )"""
+TABLES["backtest_metrics"] = """
+        CREATE TABLE IF NOT EXISTS backtest_metrics (
+            ticker VARCHAR NOT NULL,
+            asof_date DATE NOT NULL,
+            strategy VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            value DOUBLE,
+            PRIMARY KEY (ticker, asof_date, strategy, metric)
+        )"""
+TABLES["backtest_summary"] = """
+        CREATE TABLE IF NOT EXISTS backtest_summary (
+            ticker VARCHAR PRIMARY KEY,
+            asof_date DATE NOT NULL,
+            skill DOUBLE,
+            dm_pvalue DOUBLE,
+            lstm_sharpe DOUBLE,
+            naive_sharpe DOUBLE,
+            buy_and_hold_sharpe DOUBLE,
+            rank_skill INTEGER,
+            rank_sharpe INTEGER,
+            lost_to_naive BOOLEAN,
+            lost_to_buy_and_hold BOOLEAN,
+            report_path VARCHAR
+        )"""
+
 LOCK_RETRY_SECONDS = 60.0
 
 
@@ -193,7 +229,7 @@ def replace_asof(
             ).fetchall()
             if not frame.empty:
                 con.register("_incoming", frame)
-                cols = ", ".join(frame.columns)
+                cols = ", ".join(f'"{c}"' for c in frame.columns)
                 con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming").fetchall()
                 con.unregister("_incoming")
             written[table] = len(frame)

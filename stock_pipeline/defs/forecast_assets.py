@@ -18,7 +18,7 @@ from stock_pipeline.defs.market_data import DUCKDB_POOL, fail_tickers, run_dates
 from stock_pipeline.defs.resources import DuckDBWarehouse, PipelineSettings
 
 
-def _per_item(
+def per_item(
     items: Iterable[tuple[str, Any]], work: Callable[[str, Any], Any]
 ) -> tuple[list[Any], dict[str, str]]:
     """Run ``work`` per (ticker, date); one failure is recorded, the rest go on."""
@@ -31,7 +31,7 @@ def _per_item(
     return done, errors
 
 
-def _table(rows: list[dict[str, Any]]) -> MetadataValue:
+def table_md(rows: list[dict[str, Any]]) -> MetadataValue:
     return MetadataValue.md(pd.DataFrame(rows).to_markdown(index=False) if rows else "none")
 
 
@@ -57,7 +57,7 @@ def build_forecast_assets(partitions_def):
         with warehouse.connect() as con:
             # Rows are causal, so the latest date of each ticker covers the earlier ones.
             items = [(t, days[-1]) for t, days in wanted.items()]
-            results, errors = _per_item(
+            results, errors = per_item(
                 items,
                 lambda t, d: forecasting.update_feature_rows(con, t, d, cfg.features),
             )
@@ -70,7 +70,7 @@ def build_forecast_assets(partitions_def):
             ),
             "bytes_stored": sum(r.bytes_stored for r in results),
             "rows_stored": sum(r.rows_new for r in results),
-            "per_ticker": _table(
+            "per_ticker": table_md(
                 [
                     {
                         "ticker": r.ticker,
@@ -102,14 +102,14 @@ def build_forecast_assets(partitions_def):
     def lstm_model(context: AssetExecutionContext, settings: PipelineSettings) -> MaterializeResult:
         cfg = settings.get()
         items = [(t, d) for t, days in run_dates(context).items() for d in days]
-        runs, errors = _per_item(items, lambda t, d: forecasting.train_asof(t, d, cfg))
+        runs, errors = per_item(items, lambda t, d: forecasting.train_asof(t, d, cfg))
         for run in runs:
             context.log.info(
                 f"{run.ticker} {run.asof}: {run.mode} ({run.reason}); {run.epochs_run} epochs, "
                 f"forecast {run.predicted:.6g} for {run.target_date}"
             )
         metadata: dict[str, Any] = {
-            "models": _table(
+            "models": table_md(
                 [
                     {
                         "ticker": r.ticker,
@@ -161,7 +161,7 @@ def build_forecast_assets(partitions_def):
     ) -> MaterializeResult:
         cfg = settings.get()
         items = [(t, d) for t, days in run_dates(context).items() for d in days]
-        runs, errors = _per_item(items, lambda t, d: forecasting.evaluate_asof(t, d, cfg))
+        runs, errors = per_item(items, lambda t, d: forecasting.evaluate_asof(t, d, cfg))
         for run in runs:
             context.log.info(run.verdict.text)
         metadata: dict[str, Any] = {

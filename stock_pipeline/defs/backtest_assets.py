@@ -1,0 +1,86 @@
+"""Assets ``backtest_report`` (per ticker x date) and ``backtest_summary`` (cross-ticker)."""
+
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from stock_pipeline import forecasting
+from stock_pipeline.defs.forecast_assets import per_item, table_md
+from stock_pipeline.defs.market_data import fail_tickers, run_dates
+from stock_pipeline.defs.resources import PipelineSettings
+
+HEADLINE = ("total_return", "cagr", "sharpe", "max_drawdown", "exposure", "trades", "costs")
+
+
+def build_backtest_assets(partitions_def, upstream):
+    @asset(
+        partitions_def=partitions_def,
+        deps=[upstream],
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name="evaluation",
+        kinds={"duckdb", "html"},
+        description=(
+            "Backtest of the out-of-sample predictions (signal at the close of t, traded at "
+            "t+1, costs charged) vs the naive rule and buy-and-hold; tables `backtest_daily`, "
+            "`backtest_metrics` and an HTML tearsheet with PNG charts."
+        ),
+    )
+    def backtest_report(
+        context: AssetExecutionContext, settings: PipelineSettings
+    ) -> MaterializeResult:
+        cfg = settings.get()
+        items = [(t, d) for t, days in run_dates(context).items() for d in days]
+        runs, errors = per_item(items, lambda t, d: forecasting.backtest_asof(t, d, cfg))
+        metadata: dict[str, Any] = {
+            "reports": MetadataValue.md(
+                "\n".join(f"- {r.ticker} {r.asof}: `{r.report_path}`" for r in runs) or "none"
+            )
+        }
+        if len(runs) == 1:
+            (r,) = runs
+            table = r.metrics[r.metrics["metric"].isin(HEADLINE)].pivot(
+                index="metric", columns="strategy", values="value"
+            )
+            metadata.update(
+                headline=MetadataValue.md(table.reindex(HEADLINE).round(4).to_markdown()),
+                report_path=MetadataValue.path(str(r.report_path)),
+                equity_preview=MetadataValue.md(
+                    f"![equity curves](data:image/png;base64,{r.preview_png_base64})"
+                ),
+                days=r.days,
+                stop_losses=r.stops,
+                breaker_trips=r.breaker_trips,
+            )
+        fail_tickers(errors, metadata)
+        return MaterializeResult(metadata=metadata)
+
+    @asset(
+        deps=[backtest_report],
+        group_name="evaluation",
+        kinds={"duckdb"},
+        description=(
+            "Every ticker's latest backtest ranked by skill and by net Sharpe, with flags "
+            "where the LSTM lost to naive or to buy-and-hold (table `backtest_summary`)."
+        ),
+    )
+    def backtest_summary(settings: PipelineSettings) -> MaterializeResult:
+        frame = forecasting.summarize_backtests(settings.get())
+        shown = frame.drop(columns=["report_path"]) if not frame.empty else frame
+        return MaterializeResult(
+            metadata={
+                "tickers": len(frame),
+                "lost_to_naive": int(frame["lost_to_naive"].sum()) if len(frame) else 0,
+                "lost_to_buy_and_hold": int(frame["lost_to_buy_and_hold"].sum())
+                if len(frame)
+                else 0,
+                "ranking": table_md(shown.round(4).to_dict("records")),
+            }
+        )
+
+    return [backtest_report, backtest_summary]
