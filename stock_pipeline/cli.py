@@ -84,10 +84,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nAs of {end}:")
     for line in summary_lines(settings, tickers, end):
         print(f"  {line}")
+    print("\nreports:")
+    for ticker in tickers:
+        path = latest_report(settings, ticker, end)
+        print(f"  {ticker}: {path if path else 'none'}")
     print(f"\nwarehouse (DuckDB): {settings.warehouse.resolve()}")
     print(f"models:             {settings.models_dir.resolve()}")
     print(f"Dagster instance:   {home}  (see the runs: DAGSTER_HOME={home} dagster dev)")
     return code
+
+
+def latest_report(settings, ticker: str, asof: dt.date | None = None):
+    """The report of ``asof`` (or the newest one) for ``ticker``, or None."""
+    from urllib.parse import quote
+
+    folder = settings.reports_dir / quote(ticker, safe="")
+    if asof is not None:
+        path = folder / asof.isoformat() / "report.html"
+        return path.resolve() if path.exists() else None
+    found = sorted(folder.glob("*/report.html"))
+    return found[-1].resolve() if found else None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from stock_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    path = latest_report(settings, args.ticker, args.asof)
+    if path is None:
+        when = f"as of {args.asof}" if args.asof else "yet"
+        print(
+            f"stock-pipeline: no report for {args.ticker} {when} under {settings.reports_dir}",
+            file=sys.stderr,
+        )
+        return 1
+    print(path)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(path.as_uri())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--end", type=_date, required=True, help="last (as-of) date, YYYY-MM-DD")
     mat.add_argument("--select", default="*", help="comma-separated asset names, or * (default)")
     mat.set_defaults(func=cmd_materialize)
+
+    rep = sub.add_parser("report", help="print (or open) the latest backtest report of a ticker")
+    rep.add_argument("ticker")
+    rep.add_argument("--asof", type=_date, help="the report of this as-of date")
+    rep.add_argument("--open", action="store_true", help="open it in the browser")
+    rep.set_defaults(func=cmd_report)
     return parser
 
 

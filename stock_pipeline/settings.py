@@ -179,6 +179,18 @@ class BacktestSettings(BaseModel):
         return bps / 1e4
 
 
+class AutomationSettings(BaseModel):
+    """The nightly refresh and the freshness check."""
+
+    nightly_cron: str = Field(
+        "30 18 * * 1-5", description="Nightly refresh, exchange time; holidays are skipped"
+    )
+    market_close: dt.time = Field(dt.time(16, 0), description="Regular session close")
+    bar_due_hours: float = Field(
+        4.0, gt=0, description="A session's bar must be stored this long after the close"
+    )
+
+
 class Settings(BaseModel):
     """Top-level configuration. ``Settings.from_env()`` is what the pipeline uses."""
 
@@ -194,6 +206,8 @@ class Settings(BaseModel):
     model: ModelSettings = ModelSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     backtest: BacktestSettings = BacktestSettings()
+    automation: AutomationSettings = AutomationSettings()
+    watchlist_path: Path = Field(Path("watchlist.yaml"), description="The declared universe")
 
     @property
     def warehouse(self) -> Path:
@@ -228,6 +242,7 @@ class Settings(BaseModel):
             ("data_dir", "STOCK_PIPELINE_DATA_DIR"),
             ("warehouse_path", "STOCK_PIPELINE_WAREHOUSE"),
             ("start_date", "STOCK_PIPELINE_START"),
+            ("watchlist_path", "STOCK_PIPELINE_WATCHLIST"),
         ):
             if env.get(var):
                 values[key] = env[var]

@@ -20,7 +20,17 @@ def home(data_dir, tmp_path, monkeypatch):
 
 def test_materialize_registers_tickers_and_runs_through_the_instance(home, capsys) -> None:
     code = main(
-        ["materialize", "--tickers", "^GSPC", "--start", "2018-12-17", "--end", "2018-12-31"]
+        [
+            "materialize",
+            "--tickers",
+            "^GSPC",
+            "--start",
+            "2018-12-17",
+            "--end",
+            "2018-12-31",
+            "--select",
+            "raw_ohlcv,indicators",
+        ]
     )
     assert code == 0, capsys.readouterr()
     assert (home / "dagster.yaml").exists()
@@ -38,7 +48,19 @@ def test_materialize_exit_code_names_the_failed_ticker(home, csv_dir, capsys) ->
     write_csv(csv_dir, "OK", bars)
     (csv_dir / "BAD.csv").write_bytes(b"\x00\x01\x02 not a csv")
     first, last = (bars["date"].iloc[i].date().isoformat() for i in (0, -1))
-    code = main(["materialize", "--tickers", "OK,BAD", "--start", first, "--end", last])
+    code = main(
+        [
+            "materialize",
+            "--tickers",
+            "OK,BAD",
+            "--start",
+            first,
+            "--end",
+            last,
+            "--select",
+            "raw_ohlcv",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "ok     OK" in out and "FAILED BAD" in out and "BAD.csv" in out
@@ -74,11 +96,15 @@ def test_bad_arguments_are_rejected_with_a_message(home, capsys, args, message) 
         assert instance.get_runs() == []
 
 
-def test_demo_runs_offline_on_the_sample(data_dir, home, capsys) -> None:
-    assert main(["demo", "--start", "2018-11-01"]) == 0
+def test_demo_runs_offline_on_the_sample(data_dir, home, small_model, capsys) -> None:
+    assert main(["demo", "--start", "2018-06-01"]) == 0
     out = capsys.readouterr().out
     assert "^GSPC" in out and "^IXIC" in out and "warehouse.duckdb" in out
+    assert "the naive forecast" in out and "p=" in out  # the verdict, per ticker
+    assert "report.html" in out
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
         counts = dict(con.execute("SELECT ticker, count(*) FROM indicators GROUP BY 1").fetchall())
-    # Nov 2018: 22 weekdays less Thanksgiving; Dec: 21 less the 5th (mourning) and 25th.
-    assert counts == {"^GSPC": 21 + 19, "^IXIC": 21 + 19}
+        summary = con.execute("SELECT count(*) FROM backtest_summary").fetchall()[0][0]
+    # Jun-Dec 2018: 152 weekdays less Jul 4, Sep 3, Nov 22, Dec 5 and Dec 25.
+    assert counts == {"^GSPC": 152 - 5, "^IXIC": 152 - 5}
+    assert summary == 2

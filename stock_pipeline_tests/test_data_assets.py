@@ -18,6 +18,7 @@ from stock_pipeline.settings import Settings
 from stock_pipeline_tests.conftest import synthetic_bars, write_csv
 
 NY = ZoneInfo("America/New_York")
+DATA = "raw_ohlcv,indicators"
 
 
 def _checks(result) -> dict[str, bool]:
@@ -57,7 +58,7 @@ def test_backfill_writes_rows_once_and_checks_pass(data_dir, instance) -> None:
     start, end = dt.date(2018, 9, 4), dt.date(2018, 12, 31)
     sessions = trading_days(start, end)
     for _ in range(2):  # rematerializing must not duplicate anything
-        outcomes = launch.materialize(defs, instance, ["^GSPC"], start, end, "*", settings)
+        outcomes = launch.materialize(defs, instance, ["^GSPC"], start, end, DATA, settings)
         assert [o.success for o in outcomes] == [True]
     assert _count(settings, "SELECT count(*) FROM ohlcv") == len(sessions)
     assert _count(settings, "SELECT count(*) FROM indicators") == len(sessions)
@@ -97,7 +98,7 @@ def test_failing_ticker_leaves_others_untouched(csv_dir, instance) -> None:
     write_csv(csv_dir, "GOOD", good)
     (csv_dir / "EMPTY.csv").write_text("")
     start, end = good["date"].iloc[0].date(), good["date"].iloc[-1].date()
-    outcomes = launch.materialize(defs, instance, ["GOOD", "EMPTY", "MISSING"], start, end)
+    outcomes = launch.materialize(defs, instance, ["GOOD", "EMPTY", "MISSING"], start, end, DATA)
     assert [o.success for o in outcomes] == [True, False, False]
     assert "EMPTY.csv" in " ".join(outcomes[1].errors)
     assert "MISSING.csv" in " ".join(outcomes[2].errors)
@@ -162,7 +163,9 @@ def test_checks_fail_on_bad_stored_data(csv_dir, instance) -> None:
     bars = synthetic_bars(80, seed=8)
     write_csv(csv_dir, "CHK", bars)
     days = [d.date() for d in bars["date"]]
-    assert all(o.success for o in launch.materialize(defs, instance, ["CHK"], days[0], days[-1]))
+    assert all(
+        o.success for o in launch.materialize(defs, instance, ["CHK"], days[0], days[-1], DATA)
+    )
     assert all(_checks(_run_checks(defs, instance)).values())
 
     with duckdb.connect(str(settings.warehouse)) as con:

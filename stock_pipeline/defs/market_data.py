@@ -56,9 +56,12 @@ def build_market_data_assets(partitions_def):
         context: AssetExecutionContext, settings: PipelineSettings, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
         wanted = run_dates(context)
-        source = settings.market_data()
+        results = []
+        groups = settings.sources_for(list(wanted))
         with warehouse.connect() as con:
-            results = ingest.ingest_bars(con, source, wanted)
+            for name, tickers in groups.items():
+                source = settings.market_data(name)
+                results += ingest.ingest_bars(con, source, {t: wanted[t] for t in tickers})
         rejected = [str(r) for res in results for r in res.rejected]
         for res in results:
             for note in res.notes:
@@ -70,7 +73,7 @@ def build_market_data_assets(partitions_def):
                 )
         written = [r for r in results if r.error is None]
         metadata = {
-            "source": source.name,
+            "source": ", ".join(groups),
             "tickers": MetadataValue.json([r.ticker for r in results]),
             "rows_written": sum(r.rows_written for r in written),
             "first_date": str(min((r.first_date for r in written), default="")),

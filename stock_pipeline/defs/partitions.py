@@ -25,9 +25,9 @@ from dagster import (
 
 from stock_pipeline.calendar import calendar_end, weekday_holidays
 from stock_pipeline.settings import Settings
+from stock_pipeline.watchlist import check_symbol
 
 TICKERS_PARTITION = "tickers"
-FORBIDDEN_KEY_CHARACTERS = "|,[]"
 WEEKEND_CRONS = ["0 0 * * 6", "0 0 * * 0"]
 
 ticker_partitions = DynamicPartitionsDefinition(name=TICKERS_PARTITION)
@@ -66,16 +66,7 @@ def lookback_mapping(trading_days: int) -> MultiPartitionMapping:
 
 def validate_ticker(ticker: str) -> str:
     """A ticker usable as a partition key, or a ValueError that says why not."""
-    symbol = ticker.strip()
-    if not symbol:
-        raise ValueError("empty ticker symbol")
-    bad = sorted({c for c in symbol if c in FORBIDDEN_KEY_CHARACTERS or c.isspace()})
-    if bad:
-        raise ValueError(
-            f"ticker {ticker!r} contains {' '.join(repr(c) for c in bad)}: Dagster partition "
-            f"keys cannot hold {' '.join(FORBIDDEN_KEY_CHARACTERS)} or whitespace"
-        )
-    return symbol
+    return check_symbol(ticker)
 
 
 def split_key(key: str | MultiPartitionKey) -> tuple[str, dt.date]:

@@ -12,6 +12,7 @@ from dagster import ConfigurableResource
 from stock_pipeline import storage
 from stock_pipeline.settings import Settings, SourceSettings
 from stock_pipeline.sources import MarketDataSource, make_source
+from stock_pipeline.watchlist import WatchlistEntry, load_watchlist
 
 
 class PipelineSettings(ConfigurableResource):
@@ -39,8 +40,28 @@ class PipelineSettings(ConfigurableResource):
             updates["source"] = SourceSettings(**source)
         return settings.model_copy(update=updates)
 
-    def market_data(self) -> MarketDataSource:
-        return make_source(self.get().source)
+    def market_data(self, name: str | None = None) -> MarketDataSource:
+        settings = self.get().source
+        if name is not None and name != settings.name:
+            settings = settings.model_copy(update={"name": name})
+        return make_source(settings)
+
+    def watchlist(self) -> list[WatchlistEntry]:
+        """Entries of the watchlist file ([] when there is none)."""
+        path = self.get().watchlist_path
+        return load_watchlist(path) if path.exists() else []
+
+    def sources_for(self, tickers: list[str]) -> dict[str, list[str]]:
+        """Source name -> tickers: the watchlist's per-ticker source, else the default."""
+        default = self.get().source.name
+        try:
+            chosen = {e.ticker: e.source for e in self.watchlist() if e.source}
+        except ValueError:
+            chosen = {}  # a broken watchlist is reported by its sensor, not here
+        groups: dict[str, list[str]] = {}
+        for ticker in tickers:
+            groups.setdefault(chosen.get(ticker, default), []).append(ticker)
+        return groups
 
 
 class DuckDBWarehouse(ConfigurableResource):
