@@ -39,3 +39,20 @@ def weekday_holidays(start: dt.date, end: dt.date, exchange: str = "XNYS") -> li
 
 def is_trading_day(day: dt.date, exchange: str = "XNYS") -> bool:
     return bool(trading_days(day, day, exchange))
+
+
+def latest_due_session(
+    now: dt.datetime, close: dt.time, due_hours: float, exchange: str = "XNYS"
+) -> dt.date:
+    """The newest session whose bar should be stored by ``now`` (exchange-local time).
+
+    A session's bar is due ``due_hours`` after its close; before that, the previous
+    session is the newest one that must be there.
+    """
+    today = now.date()
+    recent = trading_days(today - dt.timedelta(days=14), today, exchange)
+    for day in reversed(recent):
+        due = dt.datetime.combine(day, close) + dt.timedelta(hours=due_hours)
+        if now.replace(tzinfo=None) >= due:
+            return day
+    raise ValueError(f"no session of {exchange} in the two weeks before {today}")

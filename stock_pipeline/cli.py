@@ -58,6 +58,29 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     return _report(outcomes)
 
 
+def cmd_add_ticker(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from stock_pipeline.definitions import build_definitions
+    from stock_pipeline.defs import launch
+    from stock_pipeline.defs.partitions import validate_ticker
+    from stock_pipeline.settings import Settings
+
+    symbols = [validate_ticker(t) for t in args.tickers]  # all rejected before any is added
+    settings = Settings.from_env()
+    home = launch.ensure_dagster_home(settings)
+    defs = build_definitions(settings)
+    with DagsterInstance.get() as instance:
+        submitted = launch.submit_backfills(defs, instance, symbols, args.start, settings)
+    for b in submitted:
+        print(
+            f"submitted backfill {b.backfill_id} for {b.ticker}: data assets on {b.sessions} "
+            f"sessions {b.first}..{b.last}, model chain as of {b.last}"
+        )
+    print(f"the daemon of {home} runs them (dagster dev, or dagster-daemon run)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
@@ -147,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--end", type=_date, required=True, help="last (as-of) date, YYYY-MM-DD")
     mat.add_argument("--select", default="*", help="comma-separated asset names, or * (default)")
     mat.set_defaults(func=cmd_materialize)
+
+    add = sub.add_parser(
+        "add-ticker", help="register tickers and submit their history backfill to the daemon"
+    )
+    add.add_argument("tickers", nargs="+", help="symbols, e.g. AAPL ^GSPC BRK-B")
+    add.add_argument("--start", type=_date, help="first date (default STOCK_PIPELINE_START)")
+    add.set_defaults(func=cmd_add_ticker)
 
     rep = sub.add_parser("report", help="print (or open) the latest backtest report of a ticker")
     rep.add_argument("ticker")

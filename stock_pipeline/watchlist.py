@@ -47,7 +47,7 @@ def load_watchlist(path: Path) -> list[WatchlistEntry]:
     """Entries of the watchlist file; a ValueError names the file and the bad entry."""
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: a date like 02-30
         raise ValueError(f"watchlist {path}: cannot read: {exc}") from exc
     items = data.get("tickers") if isinstance(data, dict) else None
     if not isinstance(items, list):

@@ -153,3 +153,58 @@ def run_asof(job, instance, tickers: list[str], day: dt.date, selection) -> RunO
     )
     label = f"{','.join(tickers)} model chain as of {day}"
     return RunOutcome(label, result.run_id, result.success, _step_errors(result))
+
+
+@dataclass
+class SubmittedBackfill:
+    ticker: str
+    backfill_id: str
+    first: dt.date
+    last: dt.date
+    sessions: int
+
+
+def submit_backfills(
+    defs: Definitions,
+    instance: DagsterInstance,
+    tickers: list[str],
+    start: dt.date | None,
+    settings: Settings,
+    now: dt.datetime | None = None,
+) -> list[SubmittedBackfill]:
+    """Register tickers and submit one asset backfill each for the daemon to run.
+
+    Each backfill covers the data assets over the ticker's history (a single run, one
+    provider request) and the model chain for the latest due session.
+    """
+    import time
+
+    from dagster._core.execution.backfill import PartitionBackfill
+    from dagster._core.utils import make_new_backfill_id
+
+    from stock_pipeline.defs.automation import backfill_days, backfill_subset
+
+    symbols = [validate_ticker(t) for t in tickers]
+    register_tickers(instance, symbols)
+    now = now or dt.datetime.now(dt.UTC)
+    graph = defs.resolve_asset_graph()
+    submitted = []
+    for ticker in dict.fromkeys(symbols):
+        days = backfill_days(settings, start, now)
+        if not days:
+            raise ValueError(f"{ticker}: no session between {start} and now")
+        backfill = PartitionBackfill.from_asset_graph_subset(
+            backfill_id=make_new_backfill_id(),
+            backfill_timestamp=time.time(),
+            tags={"stock_pipeline/new_ticker": ticker, "stock_pipeline/trigger": "cli"},
+            dynamic_partitions_store=instance,
+            asset_graph_subset=backfill_subset(graph, ticker, days),
+            title=f"add {ticker}",
+            description=f"history {days[0]}..{days[-1]} and the model chain as of {days[-1]}",
+            run_config=None,
+        )
+        instance.add_backfill(backfill)
+        submitted.append(
+            SubmittedBackfill(ticker, backfill.backfill_id, days[0], days[-1], len(days))
+        )
+    return submitted
