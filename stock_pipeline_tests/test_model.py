@@ -5,9 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stock_pipeline import model as lstm
 from stock_pipeline.features import windows
 from stock_pipeline.settings import ModelSettings
+
+
+def _lstm():
+    """Import keras on first use, not at collection: a keras/JAX import during collection
+    breaks Dagster's stderr capture in the CLI tests that run before this module."""
+    from stock_pipeline import model
+
+    return model
+
 
 SMALL = ModelSettings(lstm_units=(8,), epochs=3, batch_size=32, patience=2)
 
@@ -21,12 +29,14 @@ def data(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_time_split_keeps_order_and_gap() -> None:
+    lstm = _lstm()
     split = lstm.time_split(100, 0.2, gap=3)
     assert (split.train.start, split.train.stop) == (0, 77)
     assert (split.validation.start, split.validation.stop) == (80, 100)
 
 
 def test_same_seed_gives_identical_weights() -> None:
+    lstm = _lstm()
     x, y = data()
     trained = []
     for _ in range(2):
@@ -41,6 +51,7 @@ def test_same_seed_gives_identical_weights() -> None:
 
 
 def test_save_load_round_trip_predicts_identically(tmp_path) -> None:
+    lstm = _lstm()
     x, y = data()
     net = lstm.build_model(10, 3, SMALL, "return")
     lstm.fit(net, x, y, SMALL, horizon=1, epochs=2)
@@ -52,6 +63,7 @@ def test_save_load_round_trip_predicts_identically(tmp_path) -> None:
 
 def test_learns_a_planted_autoregressive_signal() -> None:
     """r[t+1] = 0.6 r[t] + noise: the best forecast has 64% of naive's error; demand < 80%."""
+    lstm = _lstm()
     rng = np.random.default_rng(3)
     n = 2400
     r = np.zeros(n)
@@ -71,6 +83,7 @@ def test_learns_a_planted_autoregressive_signal() -> None:
 
 
 def test_too_little_data_is_an_error() -> None:
+    lstm = _lstm()
     x, y = data(2)  # two windows: one for validation, one lost to the horizon gap
     with pytest.raises(lstm.TrainingDataError, match="no training sample"):
         lstm.fit(lstm.build_model(10, 3, SMALL, "return"), x, y, SMALL, horizon=1, epochs=1)
