@@ -104,6 +104,9 @@ def dismiss_welcome_dialog(page) -> None:
         pass
 
 
+@pytest.mark.skip(
+    reason="unfinished: the asset page's metadata selector is not verified yet (see issue 6 note)"
+)
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does)")
 def test_ui_shows_lineage_and_report_metadata_in_a_browser(stack) -> None:
     from playwright.sync_api import sync_playwright
