@@ -9,6 +9,7 @@ Chromium (Debian's package, driven by Playwright).
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import time
 from pathlib import Path
@@ -104,12 +105,12 @@ def dismiss_welcome_dialog(page) -> None:
         pass
 
 
-@pytest.mark.skip(
-    reason="unfinished: the asset page's metadata selector is not verified yet (see issue 6 note)"
-)
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does)")
 def test_ui_shows_lineage_and_report_metadata_in_a_browser(stack) -> None:
     from playwright.sync_api import sync_playwright
+
+    from stock_pipeline import storage
+    from stock_pipeline.settings import Settings
 
     SCREENSHOTS.mkdir(exist_ok=True)
     flags = [
@@ -121,30 +122,63 @@ def test_ui_shows_lineage_and_report_metadata_in_a_browser(stack) -> None:
         "--disable-component-update",
         "--disable-sync",
     ]
+    partition = f"{stack.last}|{TICKER}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
+
+        # The asset graph: all six assets, laid out left to right in lineage order.
         page.goto(
-            f"{stack.url}/assets/backtest_report?view=lineage&lineageScope=upstream",
+            f"{stack.url}/assets/backtest_report?view=lineage&lineageScope=upstream&lineageDepth=6",
             wait_until="networkidle",
         )
         dismiss_welcome_dialog(page)
+        nodes = []
         for name in LINEAGE:
             # the graph shortens long names in the middle ("walk_f…_evaluation")
-            shown = name if len(name) < 16 else name[:6]
-            page.get_by_text(shown).first.wait_for(timeout=60_000)
+            shown = re.compile(f"^{re.escape(name[:6])}.+{re.escape(name[-6:])}$")
+            node = page.get_by_text(name if len(name) < 16 else shown, exact=True).last
+            node.wait_for(timeout=60_000)
+            nodes.append(node.bounding_box())
         graph_text = page.inner_text("body")
         page.screenshot(path=str(SCREENSHOTS / "asset_graph.png"))
 
+        # The asset page of the new partition: headline table, report path, chart preview.
         page.goto(
-            f"{stack.url}/assets/backtest_report?view=partitions&partition={stack.last}|{TICKER}",
+            f"{stack.url}/assets/backtest_report?view=partitions&partition={partition}",
             wait_until="networkidle",
         )
         dismiss_welcome_dialog(page)
-        page.get_by_text("report_path").first.wait_for(timeout=60_000)
-        body = page.inner_text("body")
+        page.get_by_text("headline", exact=True).first.wait_for(timeout=60_000)
+        report_row = page.locator("tr", has=page.get_by_text("report_path", exact=True))
+        report_text = report_row.last.inner_text()
+        header = page.locator("tr", has=page.get_by_text("buy_and_hold", exact=True)).last
+        columns = header.inner_text().split()
+        trades = page.locator("tr", has=page.get_by_text("trades", exact=True)).last
+        trades_cells = trades.inner_text().split()
         page.screenshot(path=str(SCREENSHOTS / "backtest_report.png"), full_page=True)
+        page.get_by_text("[Show Markdown]").first.click()
+        chart = page.locator('img[alt="equity curves"]').first
+        chart.wait_for(timeout=10_000)
+        chart_size = chart.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        page.screenshot(path=str(SCREENSHOTS / "equity_preview.png"))
         browser.close()
+
+    xs = [box["x"] for box in nodes]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs), f"lineage not left to right: {xs}"
     assert all(group in graph_text for group in ("market_data", "forecasting", "evaluation"))
-    assert "headline" in body and "report.html" in body
-    assert "sharpe" in body
+    assert report_text.split()[-1].endswith(f"/reports/{TICKER}/{stack.last}/report.html")
+    assert min(chart_size) > 100  # a real PNG rendered from the data URL
+    # The headline table shows the number stored in DuckDB for this partition.
+    warehouse = Settings.from_env(stack.env).warehouse
+    with storage.connect(warehouse, read_only=True) as con:
+        stored = dict(
+            con.execute(
+                "SELECT strategy, value FROM backtest_metrics "
+                "WHERE ticker = ? AND asof_date = ? AND metric = 'trades'",
+                [TICKER, stack.last],
+            ).fetchall()
+        )
+    shown = dict(zip(columns[1:], trades_cells[1:], strict=True))
+    assert columns[0] == "metric" and trades_cells[0] == "trades"
+    assert {k: float(v) for k, v in shown.items()} == stored

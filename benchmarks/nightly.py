@@ -1,0 +1,223 @@
+"""Orchestration overhead of a 20-ticker nightly refresh: Dagster vs the bare core.
+
+    python -m benchmarks.nightly [--repeats 3] [--tickers 20]
+
+State before the night: 20 synthetic tickers (csv source, NYSE sessions from
+2017-09-01) with bars, indicators, features, an LSTM, a walk-forward evaluation
+and a backtest as of the previous session, all built with the default
+configuration through the core functions. The night is 2018-12-28.
+
+- Dagster: the ``nightly_refresh`` schedule is evaluated for that evening
+  (``build_schedule_context``); each run it requests is executed by
+  ``dagster job execute`` in a fresh process against a SQLite instance, which is
+  what the daemon's run worker does (load the code location, run the job in one
+  process with the in-process executor).
+- Core: one fresh Python process calls the same core functions for the same
+  tickers and date (fetch + upsert bars, indicators, feature rows, warm-start
+  training, walk-forward update, backtest + report), nothing else.
+
+Both start from the same copy of the state. Overhead = Dagster wall - core wall:
+everything that is not asset code (process start-up and imports Dagster adds,
+loading the code location, run and event storage, asset checks on the data
+assets), as a share of the Dagster wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import quiet, save, summarize
+
+NIGHT = dt.date(2018, 12, 28)
+HISTORY_START = dt.date(2017, 9, 1)
+
+
+def ticker_names(count: int) -> list[str]:
+    return [f"SYN{i:02d}" for i in range(1, count + 1)]
+
+
+def environment(folder: Path) -> dict[str, str]:
+    return {
+        "STOCK_PIPELINE_DATA_DIR": str(folder / "data"),
+        "STOCK_PIPELINE_SOURCE": "csv",
+        "STOCK_PIPELINE_CSV_DIR": str(folder / "csv"),
+        "STOCK_PIPELINE_START": HISTORY_START.isoformat(),
+        "STOCK_PIPELINE_WATCHLIST": str(folder / "watchlist.yaml"),
+        "DAGSTER_HOME": str(folder / "data" / "dagster_home"),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
+
+
+def prepare(folder: Path, tickers: list[str]) -> None:
+    """Bars on file through NIGHT; everything stored and trained as of the session before."""
+    from stock_pipeline.calendar import trading_days
+    from stock_pipeline_tests.conftest import synthetic_bars, write_csv
+
+    days = trading_days(HISTORY_START, NIGHT)
+    for i, ticker in enumerate(tickers):
+        bars = synthetic_bars(len(days), seed=100 + i, start=HISTORY_START)
+        write_csv(folder / "csv", ticker, bars)
+    lines = ["tickers:"] + [f"  - ticker: {t}" for t in tickers]
+    (folder / "watchlist.yaml").write_text("\n".join(lines) + "\n")
+    os.environ.update(environment(folder))
+    run_core(days[-2], tickers, history_from=days[0])
+
+    from dagster import DagsterInstance
+
+    from stock_pipeline.defs import launch
+    from stock_pipeline.settings import Settings
+
+    launch.ensure_dagster_home(Settings.from_env())
+    with DagsterInstance.get() as instance:
+        launch.register_tickers(instance, tickers)
+
+
+def run_core(day: dt.date, tickers: list[str], history_from: dt.date | None = None) -> dict:
+    """The nightly work for ``day``, core functions only, as the assets call them."""
+    from stock_pipeline import forecasting, ingest, storage
+    from stock_pipeline.calendar import trading_days
+    from stock_pipeline.settings import Settings
+    from stock_pipeline.sources.csv_source import CsvSource
+
+    settings = Settings.from_env()
+    days = trading_days(history_from or day, day)
+    with storage.connect(settings.warehouse) as con:
+        ingest.ingest_bars(con, CsvSource(settings.source.csv_dir), {t: days for t in tickers})
+        for t in tickers:
+            ingest.update_indicators(con, t, days)
+            forecasting.update_feature_rows(con, t, day, settings.features)
+    modes = {}
+    for t in tickers:
+        model = forecasting.train_asof(t, day, settings)
+        evaluation = forecasting.evaluate_asof(t, day, settings)
+        forecasting.backtest_asof(t, day, settings)
+        modes[t] = {"model": model.mode, "folds_trained": evaluation.folds_trained}
+    return modes
+
+
+def run_dagster(tickers: list[str]) -> list[float]:
+    """Evaluate the schedule for NIGHT's evening; execute each requested run in a new process."""
+    from zoneinfo import ZoneInfo
+
+    from dagster import DagsterInstance, build_schedule_context
+
+    from stock_pipeline.definitions import build_definitions
+
+    defs = build_definitions()
+    schedule = defs.get_schedule_def("nightly_refresh")
+    tick = dt.datetime.combine(NIGHT, dt.time(18, 30), ZoneInfo("America/New_York"))
+    with DagsterInstance.get() as instance:
+        context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        requests = schedule.evaluate_tick(context).run_requests
+    assert requests, "the schedule requested no run"
+    seconds = []
+    for request in requests:
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "job",
+                "execute",
+                "-m",
+                "stock_pipeline.definitions",
+                "-a",
+                "defs",
+                "-j",
+                "nightly_refresh_job",
+                "--tags",
+                json.dumps(dict(request.tags)),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        seconds.append(time.perf_counter() - start)
+    with DagsterInstance.get() as instance:
+        for name in ("raw_ohlcv", "backtest_report"):
+            from dagster import AssetKey
+
+            done = instance.get_materialized_partitions(AssetKey(name))
+            missing = [t for t in tickers if f"{NIGHT}|{t}" not in done]
+            assert not missing, f"{name} not materialized for {missing}"
+    return seconds
+
+
+def main() -> None:
+    quiet()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tickers", type=int, default=20)
+    parser.add_argument("--core-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    tickers = ticker_names(args.tickers)
+    if args.core_only:  # the child process of the core measurement
+        print(json.dumps(run_core(NIGHT, tickers)))
+        return
+    core, dagster, runs, modes = [], [], 0, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        state, work = base / "state", base / "work"
+        prepare(state, tickers)
+        for _ in range(args.repeats):
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(state, work)
+            os.environ.update(environment(work))
+            start = time.perf_counter()
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.nightly",
+                    "--core-only",
+                    "--tickers",
+                    str(args.tickers),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            core.append(time.perf_counter() - start)
+            modes = json.loads(out.stdout.strip().splitlines()[-1])
+            shutil.rmtree(work)
+            shutil.copytree(state, work)
+            per_run = run_dagster(tickers)
+            runs = len(per_run)
+            dagster.append(sum(per_run))
+            print(
+                f"core {core[-1]:.1f} s, dagster {dagster[-1]:.1f} s in {runs} run(s)", flush=True
+            )
+    shares = [(d - c) / d for d, c in zip(dagster, core, strict=True)]
+    save(
+        "nightly",
+        {
+            "date": dt.date.today().isoformat(),
+            "night": NIGHT.isoformat(),
+            "tickers": args.tickers,
+            "dagster_runs": runs,
+            "core_process_s": summarize(core),
+            "dagster_runs_s": summarize(dagster),
+            "overhead_s": summarize([d - c for d, c in zip(dagster, core, strict=True)]),
+            "overhead_share": {
+                "median": round(statistics.median(shares), 3),
+                "runs": [round(s, 3) for s in shares],
+            },
+            "night_kinds": {
+                "lstm_model": sorted({m["model"] for m in modes.values()}),
+                "walk_forward_folds_trained": sorted({m["folds_trained"] for m in modes.values()}),
+            },
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
