@@ -25,25 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import quiet, save, summarize
+from benchmarks.common import quiet, sample_warehouse, save, summarize
 
 TICKER = "^GSPC"
 
 
 def prepare(folder: Path):
-    from stock_pipeline import evaluation, forecasting, ingest, storage
-    from stock_pipeline.calendar import trading_days
-    from stock_pipeline.settings import Settings, SourceSettings
-    from stock_pipeline.sources.sample import SampleSource, sample_date_range
+    from stock_pipeline import evaluation, storage
 
-    settings = Settings(data_dir=folder, source=SourceSettings(name="sample"))
-    first, last = sample_date_range(TICKER)
-    days = trading_days(first, last)
-    with storage.connect(settings.warehouse) as con:
-        ingest.ingest_bars(con, SampleSource(), {TICKER: days})
-        ingest.update_indicators(con, TICKER, days)
-        forecasting.update_feature_rows(con, TICKER, last, settings.features)
-        table = forecasting.load_feature_table(con, TICKER, last, settings.features)
+    settings, table = sample_warehouse(folder, TICKER)
+    last = table.dates[-1].astype(dt.date)
     rng = np.random.default_rng(0)
     origins = np.arange(settings.features.window, len(table) - 1)
     actual = np.log(table.adj_close[origins + 1] / table.adj_close[origins])

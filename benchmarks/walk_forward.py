@@ -28,26 +28,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import quiet, save, summarize
+from benchmarks.common import quiet, sample_warehouse, save, summarize
 
 TICKER = "^GSPC"
-
-
-def prepare(folder: Path):
-    from stock_pipeline import forecasting, ingest, storage
-    from stock_pipeline.calendar import trading_days
-    from stock_pipeline.settings import Settings, SourceSettings
-    from stock_pipeline.sources.sample import SampleSource, sample_date_range
-
-    settings = Settings(data_dir=folder, source=SourceSettings(name="sample"))
-    first, last = sample_date_range(TICKER)
-    days = trading_days(first, last)
-    with storage.connect(settings.warehouse) as con:
-        ingest.ingest_bars(con, SampleSource(), {TICKER: days})
-        ingest.update_indicators(con, TICKER, days)
-        forecasting.update_feature_rows(con, TICKER, last, settings.features)
-        table = forecasting.load_feature_table(con, TICKER, last, settings.features)
-    return settings, table
 
 
 def nights(settings, table) -> dict[str, dt.date]:
@@ -93,7 +76,7 @@ def main() -> None:
     samples: dict[str, list[dict]] = {}
     dates: dict[str, dt.date] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        settings, table = prepare(Path(tmp))
+        settings, table = sample_warehouse(Path(tmp), TICKER)
         dates = nights(settings, table)
         for _ in range(args.repeats):
             shutil.rmtree(settings.models_dir, ignore_errors=True)

@@ -143,8 +143,8 @@ def _is_missing(value: object) -> bool:
         return False
 
 
-def format_metric(metric: str, value: object) -> str:
-    """Format one backtest metric for the report table."""
+def _number_or_text(value: object) -> float | str:
+    """The value as a finite float, or the text to show instead of a number."""
     if _is_missing(value):
         return MISSING
     try:
@@ -153,6 +153,14 @@ def format_metric(metric: str, value: object) -> str:
         return str(value)
     if math.isinf(number):
         return "\u221e" if number > 0 else "-\u221e"
+    return number
+
+
+def format_metric(metric: str, value: object) -> str:
+    """Format one backtest metric for the report table."""
+    number = _number_or_text(value)
+    if isinstance(number, str):
+        return number
     if metric in PERCENT_METRICS:
         return f"{number * 100:.2f}%"
     if metric in INTEGER_METRICS:
@@ -164,14 +172,9 @@ def format_metric(metric: str, value: object) -> str:
 
 def format_fold_metric(metric: str, value: object) -> str:
     """Format one forecast-evaluation metric for the per-fold table."""
-    if _is_missing(value):
-        return MISSING
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isinf(number):
-        return "\u221e" if number > 0 else "-\u221e"
+    number = _number_or_text(value)
+    if isinstance(number, str):
+        return number
     if metric in FOLD_PERCENT_METRICS:
         return f"{number * 100:.1f}%"
     if metric in {"rmse", "mae"}:

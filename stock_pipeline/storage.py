@@ -273,6 +273,13 @@ def _date_filter(start: dt.date | None, end: dt.date | None) -> tuple[str, list[
     return "".join(f" AND {c}" for c in clauses), params
 
 
+def _dated(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pd.DataFrame:
+    """Run a query whose ``date`` column comes back as a Timestamp column."""
+    frame = con.execute(sql, params).df()
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
 def read_ohlcv(
     con: duckdb.DuckDBPyConnection,
     ticker: str,
@@ -281,13 +288,12 @@ def read_ohlcv(
 ) -> pd.DataFrame:
     """Stored bars of one ticker, oldest first, with ``date`` as a Timestamp column."""
     where, params = _date_filter(start, end)
-    frame = con.execute(
+    return _dated(
+        con,
         f"SELECT date, open, high, low, close, adj_close, volume, source FROM ohlcv "
         f"WHERE ticker = ?{where} ORDER BY date",
         [ticker, *params],
-    ).df()
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame
+    )
 
 
 def read_indicators(
@@ -297,13 +303,12 @@ def read_indicators(
     end: dt.date | None = None,
 ) -> pd.DataFrame:
     where, params = _date_filter(start, end)
-    frame = con.execute(
+    return _dated(
+        con,
         f"SELECT date, {', '.join(INDICATOR_COLUMNS)} FROM indicators "
         f"WHERE ticker = ?{where} ORDER BY date",
         [ticker, *params],
-    ).df()
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame
+    )
 
 
 def upsert_features(
@@ -328,7 +333,8 @@ def read_features(
     con: duckdb.DuckDBPyConnection, ticker: str, feature_set: str, end: dt.date
 ) -> pd.DataFrame:
     """Stored feature rows up to ``end`` with the adj_close and log_return of each date."""
-    frame = con.execute(
+    return _dated(
+        con,
         """
         SELECT f.date, f.x, o.adj_close, i.log_return
         FROM features f
@@ -338,9 +344,7 @@ def read_features(
         ORDER BY f.date
         """,
         [ticker, feature_set, end],
-    ).df()
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame
+    )
 
 
 def read_joined(
@@ -348,12 +352,11 @@ def read_joined(
 ) -> pd.DataFrame:
     """ohlcv joined with indicators for one ticker, oldest first."""
     where, params = _date_filter(None, end)
-    frame = con.execute(
+    return _dated(
+        con,
         f"SELECT o.date, o.open, o.high, o.low, o.close, o.adj_close, o.volume, "
         f"{', '.join('i.' + c for c in INDICATOR_COLUMNS)} "
         f"FROM ohlcv o JOIN indicators i USING (ticker, date) "
         f"WHERE o.ticker = ?{where.replace('date', 'o.date')} ORDER BY o.date",
         [ticker, *params],
-    ).df()
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame
+    )

@@ -11,8 +11,8 @@ from dagster import (
 )
 
 from stock_pipeline import forecasting
-from stock_pipeline.defs.forecast_assets import per_item, table_md
-from stock_pipeline.defs.market_data import fail_tickers, run_dates
+from stock_pipeline.defs.forecast_assets import per_partition, table_md
+from stock_pipeline.defs.market_data import fail_tickers
 from stock_pipeline.defs.resources import PipelineSettings
 
 HEADLINE = ("total_return", "cagr", "sharpe", "max_drawdown", "exposure", "trades", "costs")
@@ -35,8 +35,7 @@ def build_backtest_assets(partitions_def, upstream):
         context: AssetExecutionContext, settings: PipelineSettings
     ) -> MaterializeResult:
         cfg = settings.get()
-        items = [(t, d) for t, days in run_dates(context).items() for d in days]
-        runs, errors = per_item(items, lambda t, d: forecasting.backtest_asof(t, d, cfg))
+        runs, errors = per_partition(context, lambda t, d: forecasting.backtest_asof(t, d, cfg))
         metadata: dict[str, Any] = {
             "reports": MetadataValue.md(
                 "\n".join(f"- {r.ticker} {r.asof}: `{r.report_path}`" for r in runs) or "none"

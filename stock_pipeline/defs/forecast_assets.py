@@ -31,6 +31,13 @@ def per_item(
     return done, errors
 
 
+def per_partition(
+    context: AssetExecutionContext, work: Callable[[str, Any], Any]
+) -> tuple[list[Any], dict[str, str]]:
+    """``per_item`` over every (ticker, date) partition of the run."""
+    return per_item([(t, d) for t, days in run_dates(context).items() for d in days], work)
+
+
 def table_md(rows: list[dict[str, Any]]) -> MetadataValue:
     return MetadataValue.md(pd.DataFrame(rows).to_markdown(index=False) if rows else "none")
 
@@ -101,8 +108,7 @@ def build_forecast_assets(partitions_def):
     )
     def lstm_model(context: AssetExecutionContext, settings: PipelineSettings) -> MaterializeResult:
         cfg = settings.get()
-        items = [(t, d) for t, days in run_dates(context).items() for d in days]
-        runs, errors = per_item(items, lambda t, d: forecasting.train_asof(t, d, cfg))
+        runs, errors = per_partition(context, lambda t, d: forecasting.train_asof(t, d, cfg))
         for run in runs:
             context.log.info(
                 f"{run.ticker} {run.asof}: {run.mode} ({run.reason}); {run.epochs_run} epochs, "
@@ -160,8 +166,7 @@ def build_forecast_assets(partitions_def):
         context: AssetExecutionContext, settings: PipelineSettings
     ) -> MaterializeResult:
         cfg = settings.get()
-        items = [(t, d) for t, days in run_dates(context).items() for d in days]
-        runs, errors = per_item(items, lambda t, d: forecasting.evaluate_asof(t, d, cfg))
+        runs, errors = per_partition(context, lambda t, d: forecasting.evaluate_asof(t, d, cfg))
         for run in runs:
             context.log.info(run.verdict.text)
         metadata: dict[str, Any] = {

@@ -107,26 +107,15 @@ def materialize(
     asof_selection = [AssetKey(n) for n in names if n not in DATA_ASSETS]
     for ticker in tickers:
         if data_selection:
-            result = job.execute_in_process(
-                instance=instance,
-                asset_selection=data_selection,
-                tags={
-                    "dagster/asset_partition_range_start": f"{sessions[0]}|{ticker}",
-                    "dagster/asset_partition_range_end": f"{sessions[-1]}|{ticker}",
-                    "stock_pipeline/trigger": "cli",
-                },
-                run_config=QUIET_LOGGING,
-                raise_on_error=False,
+            outcome = _ranged_run(
+                job,
+                instance,
+                data_selection,
+                (f"{sessions[0]}|{ticker}", f"{sessions[-1]}|{ticker}"),
+                f"{ticker} data {sessions[0]}..{sessions[-1]}",
             )
-            outcomes.append(
-                RunOutcome(
-                    f"{ticker} data {sessions[0]}..{sessions[-1]}",
-                    result.run_id,
-                    result.success,
-                    _step_errors(result),
-                )
-            )
-            if not result.success:
+            outcomes.append(outcome)
+            if not outcome.success:
                 failed.add(ticker)
     if asof_selection:
         # The as-of chain for the last session: as few runs as the registry order allows
@@ -140,18 +129,28 @@ def materialize(
 
 def run_asof(job, instance, tickers: list[str], day: dt.date, selection) -> RunOutcome:
     """One run of ``selection`` for partition ``day`` of every ticker in ``tickers``."""
+    return _ranged_run(
+        job,
+        instance,
+        selection,
+        (f"{day}|{tickers[0]}", f"{day}|{tickers[-1]}"),
+        f"{','.join(tickers)} model chain as of {day}",
+    )
+
+
+def _ranged_run(job, instance, selection, key_range: tuple[str, str], label: str) -> RunOutcome:
+    """One in-process run over the partition keys from key_range[0] to key_range[1]."""
     result = job.execute_in_process(
         instance=instance,
         asset_selection=selection,
         tags={
-            "dagster/asset_partition_range_start": f"{day}|{tickers[0]}",
-            "dagster/asset_partition_range_end": f"{day}|{tickers[-1]}",
+            "dagster/asset_partition_range_start": key_range[0],
+            "dagster/asset_partition_range_end": key_range[1],
             "stock_pipeline/trigger": "cli",
         },
         run_config=QUIET_LOGGING,
         raise_on_error=False,
     )
-    label = f"{','.join(tickers)} model chain as of {day}"
     return RunOutcome(label, result.run_id, result.success, _step_errors(result))
 
 
