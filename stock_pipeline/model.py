@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +18,20 @@ from typing import Any
 
 # Importing any stock_pipeline module first runs stock_pipeline/__init__.py, which sets
 # KERAS_BACKEND=jax before this keras import.
+import jax
 import keras
 import numpy as np
 
 from stock_pipeline.settings import FeatureSettings, ModelSettings
+
+# stock_pipeline/__init__ put the cache settings in the environment, which jax reads
+# when it is imported; apply them again in case jax was imported before stock_pipeline.
+if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update(
+        "jax_persistent_cache_min_compile_time_secs",
+        float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")),
+    )
 
 
 class TrainingDataError(ValueError):

@@ -87,3 +87,54 @@ def test_too_little_data_is_an_error() -> None:
     x, y = data(2)  # two windows: one for validation, one lost to the horizon gap
     with pytest.raises(lstm.TrainingDataError, match="no training sample"):
         lstm.fit(lstm.build_model(10, 3, SMALL, "return"), x, y, SMALL, horizon=1, epochs=1)
+
+
+TRAIN_IN_A_NEW_PROCESS = """
+import sys
+import numpy as np
+import jax
+from stock_pipeline import model as lstm
+from stock_pipeline.settings import ModelSettings
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 10, 3)).astype("float32")
+y = rng.normal(size=64).astype("float32")
+settings = ModelSettings(lstm_units=(8,), epochs=2, batch_size=32, patience=2)
+net = lstm.build_model(10, 3, settings, "return")
+lstm.fit(net, x, y, settings, 1, 2)
+print(jax.config.jax_compilation_cache_dir or "none")
+print(repr(float(lstm.predict(net, x).sum())))
+"""
+
+
+def _train_in_subprocess(env: dict[str, str]) -> tuple[str, str]:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", TRAIN_IN_A_NEW_PROCESS],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    cache_dir, prediction = out.stdout.strip().splitlines()[-2:]
+    return cache_dir, prediction
+
+
+def test_compiled_programs_are_cached_on_disk_and_change_nothing(tmp_path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "JAX_COMPILATION_CACHE_DIR": ""}
+    cache = tmp_path / "xdg" / "stock_pipeline" / "jax"
+    first_dir, first = _train_in_subprocess(env)
+    assert first_dir == str(cache)
+    stored = {p.name for p in cache.iterdir()}
+    assert any(name.startswith("jit_") for name in stored)
+    _, second = _train_in_subprocess(env)  # compiled programs now come from the cache
+    assert second == first
+
+    off_dir, off = _train_in_subprocess(
+        {**env, "XDG_CACHE_HOME": str(tmp_path / "off"), "STOCK_PIPELINE_JAX_CACHE": "off"}
+    )
+    assert off_dir == "none" and not (tmp_path / "off" / "stock_pipeline").exists()
+    assert off == first
