@@ -13,13 +13,14 @@ configuration through the core functions. The night is 2018-12-28.
   what the daemon's run worker does (load the code location, run the job in one
   process with the in-process executor).
 - Core: one fresh Python process calls the same core functions for the same
-  tickers and date (fetch + upsert bars, indicators, feature rows, warm-start
-  training, walk-forward update, backtest + report), nothing else.
+  tickers and date (fetch + upsert bars, indicators, feature rows, the data
+  checks' queries, warm-start training, walk-forward update, backtest + report),
+  nothing else.
 
 Both start from the same copy of the state. Overhead = Dagster wall - core wall:
-everything that is not asset code (process start-up and imports Dagster adds,
-loading the code location, run and event storage, asset checks on the data
-assets), as a share of the Dagster wall time.
+everything that is not asset or check code (the imports Dagster adds, loading the
+code location, run and event storage: planned and materialization events for
+every partition), as a share of the Dagster wall time.
 """
 
 from __future__ import annotations
@@ -96,6 +97,14 @@ def run_core(day: dt.date, tickers: list[str], history_from: dt.date | None = No
         for t in tickers:
             ingest.update_indicators(con, t, days)
             forecasting.update_feature_rows(con, t, day, settings.features)
+    with storage.connect(settings.warehouse, read_only=True) as con:
+        # the asset checks the nightly job runs on the data assets (user code too)
+        ingest.ohlc_violations(con, tickers)
+        ingest.duplicate_dates(con, "ohlcv", tickers)
+        for t in tickers:
+            ingest.trading_day_gaps(con, t, settings.exchange)
+            ingest.non_finite_after_warmup(con, t)
+        con.execute("SELECT ticker, max(date) FROM ohlcv GROUP BY 1").fetchall()
     modes = {}
     for t in tickers:
         model = forecasting.train_asof(t, day, settings)
@@ -105,8 +114,8 @@ def run_core(day: dt.date, tickers: list[str], history_from: dt.date | None = No
     return modes
 
 
-def run_dagster(tickers: list[str]) -> list[float]:
-    """Evaluate the schedule for NIGHT's evening; execute each requested run in a new process."""
+def scheduled_runs() -> list[dict[str, str]]:
+    """The tags of each run the ``nightly_refresh`` schedule requests for NIGHT's evening."""
     from zoneinfo import ZoneInfo
 
     from dagster import DagsterInstance, build_schedule_context
@@ -120,8 +129,15 @@ def run_dagster(tickers: list[str]) -> list[float]:
         context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
         requests = schedule.evaluate_tick(context).run_requests
     assert requests, "the schedule requested no run"
+    return [dict(r.tags) for r in requests]
+
+
+def run_dagster(tickers: list[str], requests: list[dict[str, str]]) -> list[float]:
+    """Execute each requested run in a new process, as the daemon's run worker does."""
+    from dagster import AssetKey, DagsterInstance
+
     seconds = []
-    for request in requests:
+    for tags in requests:
         start = time.perf_counter()
         subprocess.run(
             [
@@ -135,7 +151,7 @@ def run_dagster(tickers: list[str]) -> list[float]:
                 "-j",
                 "nightly_refresh_job",
                 "--tags",
-                json.dumps(dict(request.tags)),
+                json.dumps(tags),
             ],
             check=True,
             stdout=subprocess.DEVNULL,
@@ -144,8 +160,6 @@ def run_dagster(tickers: list[str]) -> list[float]:
         seconds.append(time.perf_counter() - start)
     with DagsterInstance.get() as instance:
         for name in ("raw_ohlcv", "backtest_report"):
-            from dagster import AssetKey
-
             done = instance.get_materialized_partitions(AssetKey(name))
             missing = [t for t in tickers if f"{NIGHT}|{t}" not in done]
             assert not missing, f"{name} not materialized for {missing}"
@@ -168,6 +182,7 @@ def main() -> None:
         base = Path(tmp)
         state, work = base / "state", base / "work"
         prepare(state, tickers)
+        requests = scheduled_runs()
         for _ in range(args.repeats):
             shutil.rmtree(work, ignore_errors=True)
             shutil.copytree(state, work)
@@ -190,7 +205,7 @@ def main() -> None:
             modes = json.loads(out.stdout.strip().splitlines()[-1])
             shutil.rmtree(work)
             shutil.copytree(state, work)
-            per_run = run_dagster(tickers)
+            per_run = run_dagster(tickers, requests)
             runs = len(per_run)
             dagster.append(sum(per_run))
             print(
