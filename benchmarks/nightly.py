@@ -123,7 +123,7 @@ def scheduled_runs() -> list[dict[str, str]]:
     from stock_pipeline.definitions import build_definitions
 
     defs = build_definitions()
-    schedule = defs.get_schedule_def("nightly_refresh")
+    schedule = defs.resolve_schedule_def("nightly_refresh")
     tick = dt.datetime.combine(NIGHT, dt.time(18, 30), ZoneInfo("America/New_York"))
     with DagsterInstance.get() as instance:
         context = build_schedule_context(instance=instance, scheduled_execution_time=tick)

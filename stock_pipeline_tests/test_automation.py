@@ -37,7 +37,7 @@ def setup(data_dir, tmp_path, monkeypatch):
 
 
 def _schedule(defs, instance, when: dt.datetime):
-    nightly = defs.get_schedule_def("nightly_refresh")
+    nightly = defs.resolve_schedule_def("nightly_refresh")
     ctx = build_schedule_context(instance=instance, scheduled_execution_time=when)
     return nightly.evaluate_tick(ctx)
 
@@ -65,7 +65,7 @@ def test_nightly_skips_exchange_holidays(setup) -> None:
 
 def test_nightly_schedule_fires_after_the_close_on_weekdays(setup) -> None:
     _, defs, _, _ = setup
-    nightly = defs.get_schedule_def("nightly_refresh")
+    nightly = defs.resolve_schedule_def("nightly_refresh")
     assert nightly.cron_schedule == "30 18 * * 1-5"
     assert nightly.execution_timezone == "America/New_York"
 
@@ -76,7 +76,7 @@ def test_watchlist_sensor_registers_and_backfills_new_tickers(setup, monkeypatch
     watchlist.write_text(
         "tickers:\n  - AAA\n  - ticker: BRK-B\n    start: 2026-10-01\n  - ticker: BF.B\n"
     )
-    sensor = defs.get_sensor_def("watchlist_sensor")
+    sensor = defs.resolve_sensor_def("watchlist_sensor")
     now = dt.datetime(2026, 11, 25, 21, 0, tzinfo=NY)  # after 16:00 + 4 h: today is due
     ctx = build_sensor_context(
         instance=instance, repository_def=defs.get_repository_def(), sensor_name="watchlist_sensor"
@@ -101,7 +101,7 @@ def test_watchlist_sensor_registers_and_backfills_new_tickers(setup, monkeypatch
 def test_watchlist_sensor_reports_a_bad_file_without_registering(setup) -> None:
     _, defs, instance, watchlist = setup
     watchlist.write_text("tickers:\n  - GOOD\n  - 'BAD|ONE'\n")
-    sensor = defs.get_sensor_def("watchlist_sensor")
+    sensor = defs.resolve_sensor_def("watchlist_sensor")
     ctx = build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
     result = sensor(ctx)
     assert isinstance(result, SkipReason) and "BAD|ONE" in result.skip_message
@@ -125,7 +125,7 @@ def test_failed_nightly_run_is_split_per_ticker(setup) -> None:
     instance.report_run_failed(run)
     failure = instance.get_records_for_run(run.run_id).records[-1].event_log_entry
     assert failure.dagster_event.event_type == DagsterEventType.RUN_FAILURE
-    sensor = defs.get_sensor_def("split_failed_nightly")
+    sensor = defs.resolve_sensor_def("split_failed_nightly")
     ctx = build_run_status_sensor_context(
         sensor_name="split_failed_nightly",
         dagster_instance=instance,

@@ -71,6 +71,7 @@ def build_backtest_assets(partitions_def, upstream):
     def backtest_summary(settings: PipelineSettings) -> MaterializeResult:
         frame = forecasting.summarize_backtests(settings.get())
         shown = frame.drop(columns=["report_path"]) if not frame.empty else frame
+        shown = shown.round(dict.fromkeys(shown.select_dtypes("number").columns, 4))
         return MaterializeResult(
             metadata={
                 "tickers": len(frame),
@@ -78,7 +79,7 @@ def build_backtest_assets(partitions_def, upstream):
                 "lost_to_buy_and_hold": int(frame["lost_to_buy_and_hold"].sum())
                 if len(frame)
                 else 0,
-                "ranking": table_md(shown.round(4).to_dict("records")),
+                "ranking": table_md(shown.to_dict("records")),
             }
         )
 
