@@ -173,3 +173,16 @@ def test_watchlist_file_errors_name_the_entry(tmp_path) -> None:
     path.write_text("tickers:\n  - ticker: AAA\n    start: 2020-02-30\n")
     with pytest.raises(ValueError, match=r"w.yaml: cannot read: day is out of range"):
         load_watchlist(path)
+
+
+def test_nightly_job_runs_the_data_checks_but_not_the_hourly_freshness_check(setup) -> None:
+    _, defs, _, _ = setup
+    job = defs.resolve_job_def("nightly_refresh_job")
+    checks = {k.name for k in job.asset_layer.asset_graph.asset_check_keys}
+    assert checks == {
+        "ohlc_sanity",
+        "ohlcv_unique_dates",
+        "ohlcv_no_gaps",
+        "indicators_finite_after_warmup",
+    }
+    assert "raw_ohlcv_fresh" in {k.name for k in defs.resolve_asset_graph().asset_check_keys}
