@@ -17,23 +17,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import quiet, save, summarize, timed
+from benchmarks.common import quiet, sample_warehouse, save, summarize, timed
 
 ASOF = dt.date(2018, 12, 31)
-
-
-def prepare(folder: Path) -> None:
-    from stock_pipeline import forecasting, ingest, storage
-    from stock_pipeline.calendar import trading_days
-    from stock_pipeline.settings import Settings
-    from stock_pipeline.sources.sample import SampleSource, sample_date_range
-
-    first, last = sample_date_range("^GSPC")
-    days = trading_days(first, last)
-    with storage.connect(folder / "warehouse.duckdb") as con:
-        ingest.ingest_bars(con, SampleSource(), {"^GSPC": days})
-        ingest.update_indicators(con, "^GSPC", days)
-        forecasting.update_feature_rows(con, "^GSPC", last, Settings().features)
 
 
 def throughput(folder: Path, epochs: int) -> tuple[float, float]:
@@ -112,7 +98,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             os.environ.update(STOCK_PIPELINE_DATA_DIR=str(folder), STOCK_PIPELINE_SOURCE="sample")
-            prepare(folder)
+            sample_warehouse(folder)
             a, b = throughput(folder, args.epochs)
             asset.append(a)
             bare.append(b)

@@ -71,10 +71,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--long-repeats", type=int, default=1)
     args = parser.parse_args()
-    from stock_pipeline.settings import EvaluationSettings
-
     samples: dict[str, list[dict]] = {}
-    dates: dict[str, dt.date] = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings, table = sample_warehouse(Path(tmp), TICKER)
         dates = nights(settings, table)
@@ -83,7 +80,8 @@ def main() -> None:
             for name, day in dates.items():
                 samples.setdefault(name, []).append(run(settings, day))
                 print(name, day, samples[name][-1], flush=True)
-        whole = settings.model_copy(update={"evaluation": EvaluationSettings(span_sessions=None)})
+        whole_span = settings.evaluation.model_copy(update={"span_sessions": None})
+        whole = settings.model_copy(update={"evaluation": whole_span})
         for _ in range(args.long_repeats):
             shutil.rmtree(settings.models_dir, ignore_errors=True)
             samples.setdefault("whole_history_span", []).append(run(whole, dates["cold"]))

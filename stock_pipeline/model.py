@@ -28,9 +28,10 @@ from stock_pipeline.settings import FeatureSettings, ModelSettings
 # when it is imported; apply them again in case jax was imported before stock_pipeline.
 if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+if os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
     jax.config.update(
         "jax_persistent_cache_min_compile_time_secs",
-        float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")),
+        float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
     )
 
 

@@ -136,8 +136,8 @@ def test_ui_shows_lineage_and_report_metadata_in_a_browser(stack) -> None:
         nodes = []
         for name in LINEAGE:
             # the graph shortens long names in the middle ("walk_f…_evaluation")
-            shown = re.compile(f"^{re.escape(name[:6])}.+{re.escape(name[-6:])}$")
-            node = page.get_by_text(name if len(name) < 16 else shown, exact=True).last
+            abbreviated = re.compile(f"^{re.escape(name[:6])}.+{re.escape(name[-6:])}$")
+            node = page.get_by_text(name if len(name) < 16 else abbreviated, exact=True).last
             node.wait_for(timeout=60_000)
             nodes.append(node.bounding_box())
         graph_text = page.inner_text("body")
