@@ -13,6 +13,7 @@ from stock_pipeline import storage
 from stock_pipeline.calendar import trading_days
 from stock_pipeline.definitions import build_definitions
 from stock_pipeline.defs import launch
+from stock_pipeline.defs.automation import FRESHNESS_CHECK
 from stock_pipeline.defs.partitions import make_date_partitions, validate_ticker
 from stock_pipeline.settings import Settings
 from stock_pipeline_tests.conftest import synthetic_bars, write_csv
@@ -153,13 +154,18 @@ def test_rejected_rows_are_reported_not_stored(csv_dir, instance) -> None:
     assert bars["date"].iloc[5].date().isoformat() in metadata["rejected_preview"].value
 
 
-def _run_checks(defs, instance):
-    """The checks alone, as from the UI's "Execute checks": over every stored ticker."""
+def _run_checks(defs, instance, ticker: str, first: dt.date, last: dt.date):
+    """The data checks alone over a partition range, as from the UI's "Execute checks"."""
     return materialize(
         [*defs.assets, *defs.asset_checks],
         instance=instance,
         resources=defs.resources,
-        selection=AssetSelection.all_asset_checks(),
+        selection=AssetSelection.checks_for_assets(AssetKey("raw_ohlcv"), AssetKey("indicators"))
+        - AssetSelection.checks(FRESHNESS_CHECK),
+        tags={
+            "dagster/asset_partition_range_start": f"{first}|{ticker}",
+            "dagster/asset_partition_range_end": f"{last}|{ticker}",
+        },
         raise_on_error=False,
     )
 
@@ -173,13 +179,13 @@ def test_checks_fail_on_bad_stored_data(csv_dir, instance) -> None:
     assert all(
         o.success for o in launch.materialize(defs, instance, ["CHK"], days[0], days[-1], DATA)
     )
-    assert all(_checks(_run_checks(defs, instance)).values())
+    assert all(_checks(_run_checks(defs, instance, "CHK", days[0], days[-1])).values())
 
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute("UPDATE ohlcv SET low = high * 2 WHERE date = ?", [days[30]])
         con.execute("DELETE FROM ohlcv WHERE date = ?", [days[40]])
         con.execute("UPDATE indicators SET rsi_14 = NULL WHERE date = ?", [days[70]])
-    checks = _checks(_run_checks(defs, instance))
+    checks = _checks(_run_checks(defs, instance, "CHK", days[0], days[-1]))
     assert checks == {
         "ohlc_sanity": False,
         "ohlcv_no_gaps": False,
@@ -202,7 +208,8 @@ def test_duplicate_check_catches_a_table_without_key(csv_dir, instance) -> None:
             "('DUP', DATE '2018-06-01', 1, 2, 1, 1.5, 1.5, 10, 't', now())"
         )
     instance.add_dynamic_partitions("tickers", ["DUP"])
-    assert _checks(_run_checks(defs, instance))["ohlcv_unique_dates"] is False
+    day = dt.date(2018, 6, 1)
+    assert _checks(_run_checks(defs, instance, "DUP", day, day))["ohlcv_unique_dates"] is False
 
 
 @pytest.mark.parametrize("symbol", ["^GSPC", "BRK-B", "BF.B"])

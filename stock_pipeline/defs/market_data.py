@@ -115,7 +115,11 @@ def build_market_data_assets(partitions_def):
         fail_tickers({r.ticker: r.error for r in results if r.error}, metadata)
         return MaterializeResult(metadata=metadata)
 
-    @asset_check(asset=raw_ohlcv, description="prices > 0, low <= open/close <= high, volume >= 0")
+    @asset_check(
+        asset=raw_ohlcv,
+        partitions_def=partitions_def,
+        description="prices > 0, low <= open/close <= high, volume >= 0",
+    )
     def ohlc_sanity(
         context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
@@ -131,7 +135,11 @@ def build_market_data_assets(partitions_def):
             },
         )
 
-    @asset_check(asset=raw_ohlcv, description="at most one bar per ticker and date")
+    @asset_check(
+        asset=raw_ohlcv,
+        partitions_def=partitions_def,
+        description="at most one bar per ticker and date",
+    )
     def ohlcv_unique_dates(
         context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
@@ -144,6 +152,7 @@ def build_market_data_assets(partitions_def):
 
     @asset_check(
         asset=raw_ohlcv,
+        partitions_def=partitions_def,
         description="no trading day without a bar between a ticker's first and last bar",
     )
     def ohlcv_no_gaps(
@@ -163,7 +172,11 @@ def build_market_data_assets(partitions_def):
             metadata={"tickers_with_gaps": len(gaps), "gaps": MetadataValue.json(gaps)},
         )
 
-    @asset_check(asset=indicators, description="every indicator is finite after its warm-up")
+    @asset_check(
+        asset=indicators,
+        partitions_def=partitions_def,
+        description="every indicator is finite after its warm-up",
+    )
     def indicators_finite_after_warmup(
         context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
