@@ -156,6 +156,8 @@ def test_ui_shows_lineage_and_report_metadata_in_a_browser(stack) -> None:
         columns = header.inner_text().split()
         trades = page.locator("tr", has=page.get_by_text("trades", exact=True)).last
         trades_cells = trades.inner_text().split()
+        sharpe = page.locator("tr", has=page.get_by_text("sharpe", exact=True)).last
+        sharpe_cells = sharpe.inner_text().split()
         page.screenshot(path=str(SCREENSHOTS / "backtest_report.png"), full_page=True)
         page.get_by_text("[Show Markdown]").first.click()
         chart = page.locator('img[alt="equity curves"]').first
@@ -182,3 +184,5 @@ def test_ui_shows_lineage_and_report_metadata_in_a_browser(stack) -> None:
     shown = dict(zip(columns[1:], trades_cells[1:], strict=True))
     assert columns[0] == "metric" and trades_cells[0] == "trades"
     assert {k: float(v) for k, v in shown.items()} == stored
+    # naive never trades (zero forecast), so its Sharpe ratio is undefined: a dash, not "nan"
+    assert dict(zip(columns[1:], sharpe_cells[1:], strict=True))["naive"] == "\u2014"

@@ -315,3 +315,24 @@ def test_rolling_sharpe_hand_computed() -> None:
     assert result.iloc[3] == pytest.approx(mean / std * math.sqrt(252))
     flat = rolling_sharpe(pd.Series([0.01, 0.01, 0.01]), window=3)
     assert flat.isna().all()
+
+
+def test_headline_table_formats_like_the_report_and_shows_undefined_as_a_dash() -> None:
+    from stock_pipeline.defs.backtest_assets import HEADLINE, headline_table
+
+    values = {"total_return": 0.125, "sharpe": 1.234, "trades": 7.0, "costs": 0.0031}
+    rows = [
+        {"metric": m, "strategy": s, "value": values.get(m, 0.5)}
+        for s in ("lstm", "naive")
+        for m in (*HEADLINE, "sortino")  # a metric outside the headline is left out
+    ]
+    frame = pd.DataFrame(rows)
+    frame.loc[(frame["strategy"] == "naive") & (frame["metric"] == "sharpe"), "value"] = np.nan
+    table = headline_table(frame)
+    assert list(table.index) == list(HEADLINE) and list(table.columns) == ["lstm", "naive"]
+    assert table.at["total_return", "lstm"] == "12.50%"
+    assert table.at["costs", "lstm"] == "0.31%"
+    assert table.at["trades", "naive"] == "7"
+    assert table.at["sharpe", "lstm"] == "1.23"
+    assert table.at["sharpe", "naive"] == "\u2014"
+    assert "nan" not in table.to_markdown()

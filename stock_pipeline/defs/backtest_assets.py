@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pandas as pd
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
@@ -10,12 +11,30 @@ from dagster import (
     asset,
 )
 
-from stock_pipeline import forecasting
+from stock_pipeline import forecasting, report
 from stock_pipeline.defs.forecast_assets import per_partition, table_md
 from stock_pipeline.defs.market_data import fail_tickers
 from stock_pipeline.defs.resources import PipelineSettings
 
 HEADLINE = ("total_return", "cagr", "sharpe", "max_drawdown", "exposure", "trades", "costs")
+
+
+def headline_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Headline metric x strategy, formatted as in the HTML report.
+
+    An undefined value (the Sharpe ratio of a strategy that never trades) shows as a
+    dash, not as "nan".
+    """
+    table = metrics[metrics["metric"].isin(HEADLINE)].pivot(
+        index="metric", columns="strategy", values="value"
+    )
+    return pd.DataFrame(
+        {
+            strategy: [report.format_metric(m, table.at[m, strategy]) for m in HEADLINE]
+            for strategy in table.columns
+        },
+        index=pd.Index(HEADLINE, name="metric"),
+    )
 
 
 def build_backtest_assets(partitions_def, upstream):
@@ -43,11 +62,8 @@ def build_backtest_assets(partitions_def, upstream):
         }
         if len(runs) == 1:
             (r,) = runs
-            table = r.metrics[r.metrics["metric"].isin(HEADLINE)].pivot(
-                index="metric", columns="strategy", values="value"
-            )
             metadata.update(
-                headline=MetadataValue.md(table.reindex(HEADLINE).round(4).to_markdown()),
+                headline=MetadataValue.md(headline_table(r.metrics).to_markdown()),
                 report_path=MetadataValue.path(str(r.report_path)),
                 equity_preview=MetadataValue.md(
                     f"![equity curves](data:image/png;base64,{r.preview_png_base64})"

@@ -38,6 +38,12 @@ def per_partition(
     return per_item([(t, d) for t, days in run_dates(context).items() for d in days], work)
 
 
+def log_lines(context: AssetExecutionContext, lines: list[str]) -> None:
+    """One log event for the whole run: each event is a write to the instance's storage."""
+    if lines:
+        context.log.info("\n".join(lines))
+
+
 def table_md(rows: list[dict[str, Any]]) -> MetadataValue:
     return MetadataValue.md(pd.DataFrame(rows).to_markdown(index=False) if rows else "none")
 
@@ -109,11 +115,14 @@ def build_forecast_assets(partitions_def):
     def lstm_model(context: AssetExecutionContext, settings: PipelineSettings) -> MaterializeResult:
         cfg = settings.get()
         runs, errors = per_partition(context, lambda t, d: forecasting.train_asof(t, d, cfg))
-        for run in runs:
-            context.log.info(
-                f"{run.ticker} {run.asof}: {run.mode} ({run.reason}); {run.epochs_run} epochs, "
-                f"forecast {run.predicted:.6g} for {run.target_date}"
-            )
+        log_lines(
+            context,
+            [
+                f"{r.ticker} {r.asof}: {r.mode} ({r.reason}); {r.epochs_run} epochs, "
+                f"forecast {r.predicted:.6g} for {r.target_date}"
+                for r in runs
+            ],
+        )
         metadata: dict[str, Any] = {
             "models": table_md(
                 [
@@ -167,8 +176,7 @@ def build_forecast_assets(partitions_def):
     ) -> MaterializeResult:
         cfg = settings.get()
         runs, errors = per_partition(context, lambda t, d: forecasting.evaluate_asof(t, d, cfg))
-        for run in runs:
-            context.log.info(run.verdict.text)
+        log_lines(context, [r.verdict.text for r in runs])
         metadata: dict[str, Any] = {
             "verdicts": MetadataValue.md("\n".join(f"- {r.verdict.text}" for r in runs) or "none"),
             "folds_trained": sum(r.folds_trained for r in runs),
