@@ -108,7 +108,6 @@ def run_core(day: dt.date, tickers: list[str], history_from: dt.date | None = No
         for t in tickers:
             ingest.trading_day_gaps(con, t, settings.exchange)
             ingest.non_finite_after_warmup(con, t)
-        con.execute("SELECT ticker, max(date) FROM ohlcv GROUP BY 1").fetchall()
     modes = {}
     for t in tickers:
         model = forecasting.train_asof(t, day, settings)
