@@ -17,41 +17,33 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import quiet, save, summarize, timed
+from benchmarks.common import benchmark_settings, quiet, save, summarize, timed
 
 
 def core_backfill(folder: Path, ticker: str) -> int:
-    from stock_pipeline import ingest, storage
-    from stock_pipeline.calendar import trading_days
-    from stock_pipeline.sources.sample import SampleSource, sample_date_range
+    from stock_pipeline.market_data import ingest
+    from stock_pipeline.market_data.calendar import trading_days
+    from stock_pipeline.market_data.sources.sample import SampleSource, sample_date_range
+    from stock_pipeline.warehouse import connect
 
     first, last = sample_date_range(ticker)
     days = trading_days(first, last)
-    with storage.connect(folder / "warehouse.duckdb") as con:
+    with connect(folder / "warehouse.duckdb") as con:
         (result,) = ingest.ingest_bars(con, SampleSource(), {ticker: days})
         ingest.update_indicators(con, ticker, days)
     return result.rows_written
 
 
 def dagster_backfill(folder: Path, ticker: str) -> int:
-    from dagster import DagsterInstance
-
+    from stock_pipeline.cli import launch
     from stock_pipeline.definitions import build_definitions
-    from stock_pipeline.defs import launch
-    from stock_pipeline.settings import Settings
-    from stock_pipeline.sources.sample import sample_date_range
+    from stock_pipeline.market_data.sources.sample import sample_date_range
 
     first, last = sample_date_range(ticker)
-    os.environ.update(
-        STOCK_PIPELINE_DATA_DIR=str(folder),
-        STOCK_PIPELINE_SOURCE="sample",
-        STOCK_PIPELINE_START=first.isoformat(),
-        DAGSTER_HOME=str(folder / "dagster_home"),
-    )
-    settings = Settings.from_env()
-    launch.ensure_dagster_home(settings)
+    os.environ["DAGSTER_HOME"] = str(folder / "dagster_home")
+    settings = benchmark_settings(folder, "sample", start_date=first)
     defs = build_definitions(settings)
-    with DagsterInstance.get() as instance:
+    with launch.open_instance(settings) as instance:
         (outcome,) = launch.materialize(defs, instance, [ticker], first, last, "*", settings)
     assert outcome.success, outcome.errors
     return 0
@@ -69,10 +61,10 @@ def main() -> None:
             core.append(timed(lambda: core_backfill(Path(tmp), args.ticker)))
         with tempfile.TemporaryDirectory() as tmp:
             through_dagster.append(timed(lambda: dagster_backfill(Path(tmp), args.ticker)))
-    from stock_pipeline.sources.sample import sample_date_range
+    from stock_pipeline.market_data.calendar import trading_days
+    from stock_pipeline.market_data.sources.sample import sample_date_range
 
     first, last = sample_date_range(args.ticker)
-    from stock_pipeline.calendar import trading_days
 
     sessions = len(trading_days(first, last))
     d, c = summarize(through_dagster), summarize(core)

@@ -7,7 +7,7 @@ The forecasts are synthetic so that the benchmark measures the backtest stage
 alone: for every session with a next-day outcome, an LSTM forecast (the realized
 return shrunk and blurred with noise) and the three baselines, in folds of 21
 sessions, written to ``predictions``; ``evaluation_metrics`` comes from
-``evaluation.score`` on them, so the report's per-fold table has its real size.
+``evaluation.metrics.score`` on them, so the report's per-fold table has its real size.
 
 Figures: ``backtest_asof`` end to end (read from DuckDB, simulate the LSTM, naive
 and buy-and-hold strategies, 14 metrics each, write ``backtest_daily`` and
@@ -31,7 +31,8 @@ TICKER = "^GSPC"
 
 
 def prepare(folder: Path):
-    from stock_pipeline import evaluation, storage
+    from stock_pipeline.evaluation.metrics import score
+    from stock_pipeline.warehouse import connect, results
 
     settings, table = sample_warehouse(folder, TICKER)
     last = table.dates[-1].astype(dt.date)
@@ -64,17 +65,15 @@ def prepare(folder: Path):
         ],
         ignore_index=True,
     )
-    metrics = evaluation.score(frame, "return", 1).assign(ticker=TICKER, asof_date=last)
+    metrics = score(frame, "return", 1).assign(ticker=TICKER, asof_date=last)
     metrics["fold"] = metrics["fold"].astype("Int64")
     predictions = frame[["date", "fold", "model", "predicted", "actual", "target_date"]].assign(
         ticker=TICKER, asof_date=last
     )
     predictions["date"] = predictions["date"].dt.date
     predictions["target_date"] = predictions["target_date"].dt.date
-    with storage.connect(settings.warehouse) as con:
-        storage.replace_asof(
-            con, {"predictions": predictions, "evaluation_metrics": metrics}, TICKER, last
-        )
+    with connect(settings.warehouse) as con:
+        results.replace_evaluation(con, TICKER, last, predictions, metrics)
     return settings, last, len(origins), int(frame["fold"].max()) + 1
 
 
@@ -83,10 +82,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    from stock_pipeline import forecasting, report
+    from stock_pipeline.trading import asof as trading
+    from stock_pipeline.warehouse import WarehouseFile
 
     report_seconds: list[float] = []
-    render = report.render_report
+    render = trading.render_report
 
     def timed_render(*a, **k):
         start = time.perf_counter()
@@ -95,13 +95,13 @@ def main() -> None:
         finally:
             report_seconds.append(time.perf_counter() - start)
 
-    report.render_report = timed_render
+    trading.render_report = timed_render
     total: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings, asof, days, folds = prepare(Path(tmp))
         for _ in range(args.repeats):
             start = time.perf_counter()
-            run = forecasting.backtest_asof(TICKER, asof, settings)
+            run = trading.backtest_asof(WarehouseFile(settings.warehouse), TICKER, asof, settings)
             total.append(time.perf_counter() - start)
         html_kib = run.report_path.stat().st_size / 1024
     backtest_only = [t - r for t, r in zip(total, report_seconds, strict=True)]

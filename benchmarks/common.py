@@ -46,17 +46,26 @@ def save(name: str, results: dict[str, object]) -> None:
 def sample_warehouse(folder: Path, ticker: str = "^GSPC"):
     """A DuckDB warehouse in ``folder`` with the whole offline sample of ``ticker`` stored:
     bars, indicators and feature rows. Returns (settings, feature table)."""
-    from stock_pipeline import forecasting, ingest, storage
-    from stock_pipeline.calendar import trading_days
-    from stock_pipeline.settings import Settings, SourceSettings
-    from stock_pipeline.sources.sample import SampleSource, sample_date_range
+    from stock_pipeline.forecasting.feature_rows import load_feature_table, update_feature_rows
+    from stock_pipeline.market_data import ingest
+    from stock_pipeline.market_data.calendar import trading_days
+    from stock_pipeline.market_data.sources.sample import SampleSource, sample_date_range
+    from stock_pipeline.warehouse import connect
 
-    settings = Settings(data_dir=folder, source=SourceSettings(name="sample"))
+    settings = benchmark_settings(folder, "sample")
     first, last = sample_date_range(ticker)
     days = trading_days(first, last)
-    with storage.connect(settings.warehouse) as con:
+    with connect(settings.warehouse) as con:
         ingest.ingest_bars(con, SampleSource(), {ticker: days})
         ingest.update_indicators(con, ticker, days)
-        forecasting.update_feature_rows(con, ticker, last, settings.features)
-        table = forecasting.load_feature_table(con, ticker, last, settings.features)
+        update_feature_rows(con, ticker, last, settings.features)
+        table = load_feature_table(con, ticker, last, settings.features)
     return settings, table
+
+
+def benchmark_settings(folder: Path, source: str, **changes):
+    """Default settings over ``folder`` (no watchlist), from ``source``."""
+    from stock_pipeline.settings import Settings
+
+    settings = Settings(data_dir=folder, watchlist_path=folder / "watchlist.yaml")
+    return settings.with_changes(source={"name": source}, **changes)

@@ -65,8 +65,8 @@ def environment(folder: Path) -> dict[str, str]:
 
 def prepare(folder: Path, tickers: list[str]) -> None:
     """Bars on file through NIGHT; everything stored and trained as of the session before."""
-    from stock_pipeline.calendar import trading_days
-    from stock_pipeline_tests.conftest import synthetic_bars, write_csv
+    from stock_pipeline.market_data.calendar import trading_days
+    from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
 
     days = trading_days(HISTORY_START, NIGHT)
     for i, ticker in enumerate(tickers):
@@ -77,42 +77,45 @@ def prepare(folder: Path, tickers: list[str]) -> None:
     os.environ.update(environment(folder))
     run_core(days[-2], tickers, history_from=days[0])
 
-    from dagster import DagsterInstance
-
-    from stock_pipeline.defs import launch
+    from stock_pipeline.cli import launch
     from stock_pipeline.settings import Settings
 
-    launch.ensure_dagster_home(Settings.from_env())
-    with DagsterInstance.get() as instance:
+    with launch.open_instance(Settings.from_env()) as instance:
         launch.register_tickers(instance, tickers)
 
 
 def run_core(day: dt.date, tickers: list[str], history_from: dt.date | None = None) -> dict:
     """The nightly work for ``day``, core functions only, as the assets call them."""
-    from stock_pipeline import forecasting, ingest, storage
-    from stock_pipeline.calendar import trading_days
+    from stock_pipeline.evaluation.asof import evaluate_asof
+    from stock_pipeline.forecasting.feature_rows import update_feature_rows
+    from stock_pipeline.forecasting.model_asof import train_asof
+    from stock_pipeline.market_data import ingest, quality
+    from stock_pipeline.market_data.calendar import trading_days
+    from stock_pipeline.market_data.sources.csv_source import CsvSource
     from stock_pipeline.settings import Settings
-    from stock_pipeline.sources.csv_source import CsvSource
+    from stock_pipeline.trading.asof import backtest_asof
+    from stock_pipeline.warehouse import WarehouseFile, connect
 
     settings = Settings.from_env()
     days = trading_days(history_from or day, day)
-    with storage.connect(settings.warehouse) as con:
+    with connect(settings.warehouse) as con:
         ingest.ingest_bars(con, CsvSource(settings.source.csv_dir), {t: days for t in tickers})
         for t in tickers:
             ingest.update_indicators(con, t, days)
-            forecasting.update_feature_rows(con, t, day, settings.features)
-    with storage.connect(settings.warehouse, read_only=True) as con:
+            update_feature_rows(con, t, day, settings.features)
+    with connect(settings.warehouse, read_only=True) as con:
         # the asset checks the nightly job runs on the data assets (user code too)
-        ingest.ohlc_violations(con, tickers)
-        ingest.duplicate_dates(con, "ohlcv", tickers)
+        quality.ohlc_violations(con, tickers)
+        quality.duplicate_dates(con, "ohlcv", tickers)
         for t in tickers:
-            ingest.trading_day_gaps(con, t, settings.exchange)
-            ingest.non_finite_after_warmup(con, t)
+            quality.trading_day_gaps(con, t, settings.exchange)
+            quality.non_finite_after_warmup(con, t)
+    warehouse = WarehouseFile(settings.warehouse)
     modes = {}
     for t in tickers:
-        model = forecasting.train_asof(t, day, settings)
-        evaluation = forecasting.evaluate_asof(t, day, settings)
-        forecasting.backtest_asof(t, day, settings)
+        model = train_asof(warehouse, t, day, settings)
+        evaluation = evaluate_asof(warehouse, t, day, settings)
+        backtest_asof(warehouse, t, day, settings)
         modes[t] = {"model": model.mode, "folds_trained": evaluation.folds_trained}
     return modes
 
@@ -124,8 +127,9 @@ def scheduled_runs() -> list[dict[str, str]]:
     from dagster import DagsterInstance, build_schedule_context
 
     from stock_pipeline.definitions import build_definitions
+    from stock_pipeline.settings import Settings
 
-    defs = build_definitions()
+    defs = build_definitions(Settings.from_env())
     schedule = defs.resolve_schedule_def("nightly_refresh")
     tick = dt.datetime.combine(NIGHT, dt.time(18, 30), ZoneInfo("America/New_York"))
     with DagsterInstance.get() as instance:

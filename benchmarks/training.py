@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -22,24 +22,23 @@ from benchmarks.common import quiet, sample_warehouse, save, summarize, timed
 ASOF = dt.date(2018, 12, 31)
 
 
-def throughput(folder: Path, epochs: int) -> tuple[float, float]:
+def throughput(settings, epochs: int) -> tuple[float, float]:
     """(samples/s in the asset, samples/s of a bare fit) on the same arrays."""
     from dagster import DagsterInstance, materialize
 
-    from stock_pipeline import forecasting, storage
-    from stock_pipeline import model as lstm
     from stock_pipeline.definitions import build_definitions
-    from stock_pipeline.features import fit_label_scaler, fit_scaler, targets, training_windows
-    from stock_pipeline.settings import Settings
+    from stock_pipeline.forecasting import network
+    from stock_pipeline.forecasting.feature_rows import load_feature_table
+    from stock_pipeline.forecasting.features import (
+        fit_label_scaler,
+        fit_scaler,
+        targets,
+        training_windows,
+    )
+    from stock_pipeline.warehouse import connect
 
-    config = folder / "settings.yaml"
-    config.write_text(f"model:\n  epochs: {epochs}\n  patience: {epochs + 1}\n")
-    os.environ["STOCK_PIPELINE_CONFIG"] = str(config)
-    settings = Settings.from_env()
-    for bundle in settings.models_dir.glob("*/*"):
-        for f in bundle.iterdir():
-            f.unlink()
-        bundle.rmdir()
+    settings = settings.with_changes(model={"epochs": epochs, "patience": epochs + 1})
+    shutil.rmtree(settings.models_dir, ignore_errors=True)
     defs = build_definitions(settings)
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("tickers", ["^GSPC"])
@@ -53,34 +52,34 @@ def throughput(folder: Path, epochs: int) -> tuple[float, float]:
     asset_sps = in_asset["samples_per_second"].value
 
     fs, ms = settings.features, settings.model
-    with storage.connect(settings.warehouse, read_only=True) as con:
-        table = forecasting.load_feature_table(con, "^GSPC", ASOF, fs)
+    with connect(settings.warehouse, read_only=True) as con:
+        table = load_feature_table(con, "^GSPC", ASOF, fs)
     row = len(table) - 1
     scaled = fit_scaler(table.values[: row - fs.horizon + 1]).transform(table.values)
     train = training_windows(scaled, targets(table, fs), fs.window, fs.horizon, row)
     closes = table.adj_close[train.end_rows]
     y = fit_label_scaler(fs.target, train.y, closes).to_label(train.y, closes)
-    net = lstm.build_model(fs.window, len(fs.columns), ms, fs.target)
-    bare = lstm.fit(net, train.x, y.astype("float32"), ms, fs.horizon, epochs)
+    net = network.build_model(fs.window, len(fs.columns), ms, fs.target)
+    bare = network.fit(net, train.x, y.astype("float32"), ms, fs.horizon, epochs)
     return asset_sps, bare.samples_per_second
 
 
-def nightly(folder: Path) -> tuple[float, float, dict]:
-    from stock_pipeline import forecasting, storage
-    from stock_pipeline.calendar import trading_days
-    from stock_pipeline.settings import Settings
+def nightly(settings) -> tuple[float, float, dict]:
+    from stock_pipeline.forecasting.feature_rows import update_feature_rows
+    from stock_pipeline.forecasting.model_asof import train_asof
+    from stock_pipeline.market_data.calendar import trading_days
+    from stock_pipeline.warehouse import WarehouseFile, connect
 
-    os.environ.pop("STOCK_PIPELINE_CONFIG", None)
-    settings = Settings.from_env()
     full_day, next_day = trading_days(dt.date(2018, 12, 21), dt.date(2018, 12, 26))[:2]
-    with storage.connect(settings.warehouse) as con:
-        forecasting.update_feature_rows(con, "^GSPC", next_day, settings.features)
+    with connect(settings.warehouse) as con:
+        update_feature_rows(con, "^GSPC", next_day, settings.features)
+    warehouse = WarehouseFile(settings.warehouse)
     runs = {}
     full_s = timed(
-        lambda: runs.setdefault("full", forecasting.train_asof("^GSPC", full_day, settings))
+        lambda: runs.setdefault("full", train_asof(warehouse, "^GSPC", full_day, settings))
     )
     warm_s = timed(
-        lambda: runs.setdefault("warm", forecasting.train_asof("^GSPC", next_day, settings))
+        lambda: runs.setdefault("warm", train_asof(warehouse, "^GSPC", next_day, settings))
     )
     assert runs["warm"].mode == "warm_start", runs["warm"].reason
     info = {k: {"epochs": r.epochs_run, "samples": r.train_samples} for k, r in runs.items()}
@@ -96,13 +95,12 @@ def main() -> None:
     asset, bare, full, warm, info = [], [], [], [], {}
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            os.environ.update(STOCK_PIPELINE_DATA_DIR=str(folder), STOCK_PIPELINE_SOURCE="sample")
-            sample_warehouse(folder)
-            a, b = throughput(folder, args.epochs)
+            settings, _ = sample_warehouse(Path(tmp))
+            a, b = throughput(settings, args.epochs)
             asset.append(a)
             bare.append(b)
-            f, w, info = nightly(folder)
+            shutil.rmtree(settings.models_dir, ignore_errors=True)
+            f, w, info = nightly(settings)
             full.append(f)
             warm.append(w)
     save(

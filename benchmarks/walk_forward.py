@@ -15,7 +15,7 @@ starts between, LSTM early stopping up to 100 epochs, naive/drift/ARIMA baseline
 - ``whole_history_span``: the span set to the whole history (``span_sessions: null``),
   empty cache, same as-of date.
 
-Each figure is the wall time of ``forecasting.evaluate_asof``, which includes
+Each figure is the wall time of ``evaluation.asof.evaluate_asof``, which includes
 reading the feature table from DuckDB and writing ``predictions`` and
 ``evaluation_metrics`` back.
 """
@@ -35,7 +35,7 @@ TICKER = "^GSPC"
 
 def nights(settings, table) -> dict[str, dt.date]:
     """As-of dates: the cold start, then one night of each kind."""
-    from stock_pipeline.evaluation import first_origin
+    from stock_pipeline.evaluation.folds import first_origin
 
     ev, h = settings.evaluation, settings.features.horizon
     period = ev.retrain_every * ev.full_retrain_every_folds
@@ -54,9 +54,10 @@ def nights(settings, table) -> dict[str, dt.date]:
 
 
 def run(settings, day: dt.date) -> dict[str, float]:
-    from stock_pipeline import forecasting
+    from stock_pipeline.evaluation.asof import evaluate_asof
+    from stock_pipeline.warehouse import WarehouseFile
 
-    result = forecasting.evaluate_asof(TICKER, day, settings)
+    result = evaluate_asof(WarehouseFile(settings.warehouse), TICKER, day, settings)
     return {
         "seconds": result.seconds,
         "folds": result.folds,
@@ -80,8 +81,7 @@ def main() -> None:
             for name, day in dates.items():
                 samples.setdefault(name, []).append(run(settings, day))
                 print(name, day, samples[name][-1], flush=True)
-        whole_span = settings.evaluation.model_copy(update={"span_sessions": None})
-        whole = settings.model_copy(update={"evaluation": whole_span})
+        whole = settings.with_changes(evaluation={"span_sessions": None})
         for _ in range(args.long_repeats):
             shutil.rmtree(settings.models_dir, ignore_errors=True)
             samples.setdefault("whole_history_span", []).append(run(whole, dates["cold"]))

@@ -1,44 +1,39 @@
-"""The code location: ``dagster dev`` and ``workspace.yaml`` load ``defs`` from here."""
+"""The code location: ``dagster dev`` and ``workspace.yaml`` load ``defs`` from here.
+
+``Settings.from_env()`` is read once, here (or by the CLI, which passes its own
+settings to ``build_definitions``); resources, schedules and sensors are built from it.
+"""
 
 from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
-from stock_pipeline.defs.automation import (
-    build_automation,
-    build_freshness_check,
-    freshness_job,
-    freshness_schedule,
-    nightly_job,
-)
-from stock_pipeline.defs.backtest_assets import build_backtest_assets
-from stock_pipeline.defs.forecast_assets import build_forecast_assets
-from stock_pipeline.defs.market_data import build_market_data_assets
+from stock_pipeline.defs.automation import build_automation
+from stock_pipeline.defs.evaluation import build_evaluation_assets
+from stock_pipeline.defs.forecasting import build_forecasting_assets
+from stock_pipeline.defs.market_data import build_freshness_check, build_market_data_assets
 from stock_pipeline.defs.partitions import make_partitions
-from stock_pipeline.defs.resources import DuckDBWarehouse, PipelineSettings
+from stock_pipeline.defs.resources import build_resources
+from stock_pipeline.defs.trading import build_trading_assets
 from stock_pipeline.settings import Settings
 
 
-def build_definitions(settings: Settings | None = None) -> Definitions:
-    settings = settings or Settings.from_env()
+def build_definitions(settings: Settings) -> Definitions:
     partitions_def = make_partitions(settings)
     data_assets, data_checks = build_market_data_assets(partitions_def)
-    forecast_assets = build_forecast_assets(partitions_def)
-    backtest_assets = build_backtest_assets(partitions_def, forecast_assets[-1])
+    forecasting_assets = build_forecasting_assets(partitions_def)
+    evaluation_assets = build_evaluation_assets(partitions_def, forecasting_assets[-1])
+    trading_assets = build_trading_assets(partitions_def, evaluation_assets[-1])
     freshness = build_freshness_check(data_assets[0])
-    check_job = freshness_job(freshness)
-    schedules, sensors = build_automation(settings)
     return Definitions(
-        assets=[*data_assets, *forecast_assets, *backtest_assets],
+        assets=[*data_assets, *forecasting_assets, *evaluation_assets, *trading_assets],
         asset_checks=[*data_checks, freshness],
-        jobs=[nightly_job, check_job],
-        schedules=[*schedules, freshness_schedule(check_job)],
-        sensors=sensors,
-        resources={"settings": PipelineSettings(), "warehouse": DuckDBWarehouse()},
+        **build_automation(settings, freshness),
+        resources=build_resources(settings),
         # One process per run instead of one per step: steps of this lineage run in
         # order anyway, and each process would pay the pandas/JAX imports again.
         executor=in_process_executor,
     )
 
 
-defs = build_definitions()
+defs = build_definitions(Settings.from_env())

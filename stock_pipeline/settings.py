@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -221,6 +222,14 @@ class Settings(BaseModel):
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    def ticker_models_dir(self, ticker: str) -> Path:
+        """One ticker's models (the symbol URL-quoted: ``^GSPC`` -> ``%5EGSPC``)."""
+        return self.models_dir / quote(ticker, safe="")
+
+    def ticker_reports_dir(self, ticker: str) -> Path:
+        """One ticker's reports, a folder per as-of date (the symbol URL-quoted)."""
+        return self.reports_dir / quote(ticker, safe="")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Defaults, then the YAML file in ``STOCK_PIPELINE_CONFIG``, then ``STOCK_PIPELINE_*``."""
@@ -253,6 +262,14 @@ class Settings(BaseModel):
             raise ValueError(
                 f"invalid settings (from {where}STOCK_PIPELINE_* variables): {exc}"
             ) from exc
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A validated copy: a section given as a dict changes only the fields it names
+        (``settings.with_changes(model={"lstm_units": [32]}, data_dir=folder)``)."""
+        data = self.model_dump()
+        for name, value in changes.items():
+            data[name] = {**data[name], **value} if isinstance(value, dict) else value
+        return Settings.model_validate(data)
 
     def fingerprint(self, *sections: str) -> str:
         """Short hash of the named sections: a model is reusable only while it is unchanged."""

@@ -1,99 +1,104 @@
-"""Assets ``raw_ohlcv`` and ``indicators`` and their checks: wiring only, logic in ``ingest``."""
+"""Asset group ``market_data``: ``raw_ohlcv`` and ``indicators`` and their checks.
+
+Wiring only; the logic is in ``stock_pipeline/market_data``. The data checks are
+partitioned like their assets: recording an unpartitioned check's result in a ranged
+run makes Dagster list every partition key of the asset (tickers x sessions), about
+1 s per check at 20 tickers and growing with the history. A check reads the whole
+stored history of each ticker in its partitions, not only the run's dates.
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetDep,
     AssetExecutionContext,
-    BackfillPolicy,
-    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
 )
 
-from stock_pipeline import ingest
-from stock_pipeline.defs.partitions import dates_by_ticker, lookback_mapping
-from stock_pipeline.defs.resources import DuckDBWarehouse, PipelineSettings
-from stock_pipeline.indicators import WARMUP_BARS
+from stock_pipeline.defs.assets import (
+    DUCKDB_POOL,
+    PREVIEW_ROWS,
+    finish,
+    run_dates,
+    ticker_date_asset_args,
+)
+from stock_pipeline.defs.partitions import lookback_mapping
+from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.market_data import ingest, quality
+from stock_pipeline.market_data.calendar import latest_due_session
+from stock_pipeline.market_data.indicators import WARMUP_BARS
+from stock_pipeline.market_data.sources import make_source
+from stock_pipeline.market_data.watchlist import sources_for, watchlist_entries
 
-DUCKDB_POOL = "duckdb_writer"
-PREVIEW_ROWS = 20
-
-
-def run_dates(context: AssetExecutionContext | AssetCheckExecutionContext) -> dict:
-    return dates_by_ticker(context.partition_keys)
-
-
-def check_tickers(context: AssetCheckExecutionContext) -> list[str]:
-    """The run's tickers; a check reads each one's whole stored history, not only the run's dates.
-
-    The data checks are partitioned like their assets: recording an unpartitioned check's
-    result in a ranged run makes Dagster list every partition key of the asset
-    (tickers x sessions), about 1 s per check at 20 tickers, growing with the history.
-    """
-    return list(run_dates(context))
+GROUP = "market_data"
 
 
-def fail_tickers(errors: dict[str, str], metadata: dict) -> None:
-    if errors:
-        raise Failure(
-            description=f"{len(errors)} ticker(s) failed: " + " | ".join(errors.values()),
-            metadata={**metadata, "failed_tickers": MetadataValue.json(errors)},
-        )
+def ingest_run(context: AssetExecutionContext, settings, con) -> list[ingest.TickerIngest]:
+    """Fetch and store the run's bars, one request batch per source."""
+    wanted = run_dates(context)
+    groups = sources_for(list(wanted), settings.source.name, settings.watchlist_path)
+    results = []
+    for name, tickers in groups.items():
+        source = make_source(settings.source.model_copy(update={"name": name}))
+        results += ingest.ingest_bars(con, source, {t: wanted[t] for t in tickers})
+    for res in results:
+        for note in res.notes:
+            context.log.warning(note)
+        if res.missing_dates:
+            context.log.warning(
+                f"{res.ticker}: no bar on {len(res.missing_dates)} trading day(s), "
+                f"first {res.missing_dates[:5]}"
+            )
+    return results
+
+
+def written_span(results: list) -> dict[str, object]:
+    """Tickers, rows written and the first/last date written, for the UI."""
+    written = [r for r in results if r.error is None]
+    return {
+        "tickers": MetadataValue.json([r.ticker for r in results]),
+        "rows_written": sum(r.rows_written for r in written),
+        "first_date": str(min((r.first_date for r in written), default="")),
+        "last_date": str(max((r.last_date for r in written), default="")),
+    }
 
 
 def build_market_data_assets(partitions_def):
+    args = ticker_date_asset_args(partitions_def, GROUP)
+
     @asset(
-        partitions_def=partitions_def,
-        backfill_policy=BackfillPolicy.single_run(),
+        **args,
         pool=DUCKDB_POOL,
-        group_name="market_data",
         kinds={"duckdb", "python"},
         description="Daily OHLCV bars (unadjusted OHLC + Adj Close) in DuckDB table `ohlcv`.",
     )
     def raw_ohlcv(
-        context: AssetExecutionContext, settings: PipelineSettings, warehouse: DuckDBWarehouse
+        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
-        wanted = run_dates(context)
-        results = []
-        groups = settings.sources_for(list(wanted))
         with warehouse.connect() as con:
-            for name, tickers in groups.items():
-                source = settings.market_data(name)
-                results += ingest.ingest_bars(con, source, {t: wanted[t] for t in tickers})
+            results = ingest_run(context, settings, con)
         rejected = [str(r) for res in results for r in res.rejected]
-        for res in results:
-            for note in res.notes:
-                context.log.warning(note)
-            if res.missing_dates:
-                context.log.warning(
-                    f"{res.ticker}: no bar on {len(res.missing_dates)} trading day(s), "
-                    f"first {res.missing_dates[:5]}"
-                )
-        written = [r for r in results if r.error is None]
         metadata = {
-            "source": ", ".join(groups),
-            "tickers": MetadataValue.json([r.ticker for r in results]),
-            "rows_written": sum(r.rows_written for r in written),
-            "first_date": str(min((r.first_date for r in written), default="")),
-            "last_date": str(max((r.last_date for r in written), default="")),
+            "source": ", ".join(sorted({r.source for r in results if r.source})),
+            **written_span(results),
             "rejected_rows": len(rejected),
             "rejected_preview": MetadataValue.md(
                 "\n".join(f"- {r}" for r in rejected[:PREVIEW_ROWS]) or "none"
             ),
             "missing_trading_days": sum(len(r.missing_dates) for r in results),
         }
-        fail_tickers({r.ticker: r.error for r in results if r.error}, metadata)
-        return MaterializeResult(metadata=metadata)
+        return finish(metadata, {r.ticker: r.error for r in results if r.error})
 
     @asset(
-        partitions_def=partitions_def,
+        **args,
         deps=[AssetDep(raw_ohlcv, partition_mapping=lookback_mapping(WARMUP_BARS))],
-        backfill_policy=BackfillPolicy.single_run(),
         pool=DUCKDB_POOL,
-        group_name="market_data",
         kinds={"duckdb", "python"},
         description=(
             "Technical indicators (ta) in DuckDB table `indicators`, computed causally from "
@@ -101,21 +106,26 @@ def build_market_data_assets(partitions_def):
         ),
     )
     def indicators(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> MaterializeResult:
-        wanted = run_dates(context)
         with warehouse.connect() as con:
-            results = [ingest.update_indicators(con, t, days) for t, days in wanted.items()]
+            results = [
+                ingest.update_indicators(con, t, days) for t, days in run_dates(context).items()
+            ]
         written = [r for r in results if r.error is None]
         metadata = {
-            "tickers": MetadataValue.json([r.ticker for r in results]),
-            "rows_written": sum(r.rows_written for r in written),
-            "first_date": str(min((r.first_date for r in written), default="")),
-            "last_date": str(max((r.last_date for r in written), default="")),
+            **written_span(results),
             "history_rows_used": sum(r.history_rows for r in written),
             "warmup_null_cells": sum(r.warmup_null_cells for r in written),
         }
-        fail_tickers({r.ticker: r.error for r in results if r.error}, metadata)
-        return MaterializeResult(metadata=metadata)
+        return finish(metadata, {r.ticker: r.error for r in results if r.error})
 
+    checks = [
+        *build_bar_checks(partitions_def, raw_ohlcv),
+        build_indicator_check(partitions_def, indicators),
+    ]
+    return [raw_ohlcv, indicators], checks
+
+
+def build_bar_checks(partitions_def, raw_ohlcv) -> list:
     @asset_check(
         asset=raw_ohlcv,
         partitions_def=partitions_def,
@@ -125,15 +135,11 @@ def build_market_data_assets(partitions_def):
         context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
         with warehouse.connect() as con:
-            bad = ingest.ohlc_violations(con, check_tickers(context))
+            bad = quality.ohlc_violations(con, list(run_dates(context)))
+        preview = bad.head(PREVIEW_ROWS).to_markdown(index=False) if not bad.empty else "none"
         return AssetCheckResult(
             passed=bad.empty,
-            metadata={
-                "violations": len(bad),
-                "preview": MetadataValue.md(bad.head(PREVIEW_ROWS).to_markdown(index=False))
-                if not bad.empty
-                else "none",
-            },
+            metadata={"violations": len(bad), "preview": MetadataValue.md(preview)},
         )
 
     @asset_check(
@@ -145,11 +151,8 @@ def build_market_data_assets(partitions_def):
         context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
         with warehouse.connect() as con:
-            dups = ingest.duplicate_dates(con, "ohlcv", check_tickers(context))
-        return AssetCheckResult(
-            passed=dups.empty,
-            metadata={"duplicated_dates": len(dups)},
-        )
+            dups = quality.duplicate_dates(con, "ohlcv", list(run_dates(context)))
+        return AssetCheckResult(passed=dups.empty, metadata={"duplicated_dates": len(dups)})
 
     @asset_check(
         asset=raw_ohlcv,
@@ -157,15 +160,12 @@ def build_market_data_assets(partitions_def):
         description="no trading day without a bar between a ticker's first and last bar",
     )
     def ohlcv_no_gaps(
-        context: AssetCheckExecutionContext,
-        settings: PipelineSettings,
-        warehouse: DuckDBWarehouse,
+        context: AssetCheckExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
-        exchange = settings.get().exchange
         gaps: dict[str, list[str]] = {}
         with warehouse.connect() as con:
-            for ticker in check_tickers(context):
-                missing = ingest.trading_day_gaps(con, ticker, exchange)
+            for ticker in run_dates(context):
+                missing = quality.trading_day_gaps(con, ticker, settings.exchange)
                 if missing:
                     gaps[ticker] = [d.isoformat() for d in missing[:PREVIEW_ROWS]]
         return AssetCheckResult(
@@ -173,6 +173,10 @@ def build_market_data_assets(partitions_def):
             metadata={"tickers_with_gaps": len(gaps), "gaps": MetadataValue.json(gaps)},
         )
 
+    return [ohlc_sanity, ohlcv_unique_dates, ohlcv_no_gaps]
+
+
+def build_indicator_check(partitions_def, indicators):
     @asset_check(
         asset=indicators,
         partitions_def=partitions_def,
@@ -183,13 +187,32 @@ def build_market_data_assets(partitions_def):
     ) -> AssetCheckResult:
         bad: dict[str, dict[str, list[str]]] = {}
         with warehouse.connect() as con:
-            for ticker in check_tickers(context):
-                cells = ingest.non_finite_after_warmup(con, ticker)
+            for ticker in run_dates(context):
+                cells = quality.non_finite_after_warmup(con, ticker)
                 if cells:
                     bad[ticker] = {c: [d.isoformat() for d in ds[:5]] for c, ds in cells.items()}
         return AssetCheckResult(passed=not bad, metadata={"non_finite": MetadataValue.json(bad)})
 
-    return (
-        [raw_ohlcv, indicators],
-        [ohlc_sanity, ohlcv_unique_dates, ohlcv_no_gaps, indicators_finite_after_warmup],
+    return indicators_finite_after_warmup
+
+
+def build_freshness_check(raw_ohlcv):
+    @asset_check(
+        asset=raw_ohlcv,
+        description="Every watched ticker has the bar of the latest session that is due "
+        "(its close plus the refresh window).",
     )
+    def raw_ohlcv_fresh(settings: SettingsParam, warehouse: DuckDBWarehouse) -> AssetCheckResult:
+        now = dt.datetime.now(ZoneInfo(settings.exchange_timezone))
+        auto = settings.automation
+        due = latest_due_session(now, auto.market_close, auto.bar_due_hours, settings.exchange)
+        with warehouse.connect() as con:
+            latest = quality.latest_bar_dates(con)
+        tickers = [e.ticker for e in watchlist_entries(settings.watchlist_path)] or list(latest)
+        stale = {t: str(latest.get(t)) for t in tickers if latest.get(t) is None or latest[t] < due}
+        return AssetCheckResult(
+            passed=not stale,
+            metadata={"due_session": str(due), "stale_tickers": stale, "checked": len(tickers)},
+        )
+
+    return raw_ohlcv_fresh

@@ -23,9 +23,8 @@ from dagster import (
     TimeWindowPartitionMapping,
 )
 
-from stock_pipeline.calendar import calendar_end, weekday_holidays
+from stock_pipeline.market_data.calendar import calendar_end, weekday_holidays
 from stock_pipeline.settings import Settings
-from stock_pipeline.watchlist import check_symbol
 
 TICKERS_PARTITION = "tickers"
 WEEKEND_CRONS = ["0 0 * * 6", "0 0 * * 0"]
@@ -64,9 +63,19 @@ def lookback_mapping(trading_days: int) -> MultiPartitionMapping:
     )
 
 
-def validate_ticker(ticker: str) -> str:
-    """A ticker usable as a partition key, or a ValueError that says why not."""
-    return check_symbol(ticker)
+def partition_key(ticker: str, day: dt.date | str) -> str:
+    """The ``date|ticker`` key of one (ticker, date) partition."""
+    return f"{day}|{ticker}"
+
+
+def range_tags(
+    tickers: list[str], day: dt.date | str, last_day: dt.date | str | None = None
+) -> dict[str, str]:
+    """Run tags covering ``day`` (.. ``last_day``) for the registry-adjacent ``tickers``."""
+    return {
+        "dagster/asset_partition_range_start": partition_key(tickers[0], day),
+        "dagster/asset_partition_range_end": partition_key(tickers[-1], last_day or day),
+    }
 
 
 def split_key(key: str | MultiPartitionKey) -> tuple[str, dt.date]:

@@ -1,0 +1,141 @@
+"""Asset group ``forecasting``: ``windowed_tensors`` and ``lstm_model``.
+
+Wiring only; the logic is in ``stock_pipeline/forecasting``. keras is imported inside
+``lstm_model`` only (about 2 s), so loading the code location does not pay for it.
+"""
+
+from typing import Any
+
+from dagster import AssetDep, AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from stock_pipeline.defs.assets import (
+    DUCKDB_POOL,
+    finish,
+    log_lines,
+    per_item,
+    per_partition,
+    run_dates,
+    table_md,
+    ticker_date_asset_args,
+)
+from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.forecasting.feature_rows import feature_set_id, update_feature_rows
+
+GROUP = "forecasting"
+
+
+def feature_metadata(results: list, settings) -> dict[str, Any]:
+    fs = settings.features
+    return {
+        "feature_set": feature_set_id(fs),
+        "features": MetadataValue.json(list(fs.columns)),
+        "window_spec": MetadataValue.json(
+            {"window": fs.window, "horizon": fs.horizon, "target": fs.target}
+        ),
+        "bytes_stored": sum(r.bytes_stored for r in results),
+        "rows_stored": sum(r.rows_new for r in results),
+        "per_ticker": table_md(
+            [
+                {
+                    "ticker": r.ticker,
+                    "asof": str(r.asof),
+                    "rows_total": r.rows_total,
+                    "rows_new": r.rows_new,
+                    "bytes_stored": r.bytes_stored,
+                    "windows_available": r.windows_available,
+                }
+                for r in results
+            ]
+        ),
+    }
+
+
+def model_metadata(runs: list, settings) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "models": table_md(
+            [
+                {
+                    "ticker": r.ticker,
+                    "asof": str(r.asof),
+                    "mode": r.mode,
+                    "epochs": r.epochs_run,
+                    "best_val_loss": round(r.best_val_loss, 6),
+                    "train_s": round(r.train_seconds, 2),
+                    "samples_per_s": round(r.samples_per_second),
+                    "forecast": f"{r.predicted:.6g} for {r.target_date}",
+                }
+                for r in runs
+            ]
+        ),
+        "config_hash": settings.fingerprint("features", "model"),
+        "target_kind": settings.features.target,
+    }
+    if len(runs) == 1:
+        (r,) = runs
+        metadata.update(
+            epochs_run=r.epochs_run,
+            best_val_loss=r.best_val_loss,
+            train_seconds=round(r.train_seconds, 3),
+            samples_per_second=round(r.samples_per_second, 1),
+            parameter_count=r.parameter_count,
+            training_mode=r.mode,
+            forecast=r.predicted,
+            forecast_target_date=str(r.target_date),
+            model_path=MetadataValue.path(str(r.model_path)),
+            model_version=r.model_version,
+        )
+    return metadata
+
+
+def build_forecasting_assets(partitions_def):
+    args = ticker_date_asset_args(partitions_def, GROUP)
+
+    @asset(
+        **args,
+        deps=[AssetDep("indicators")],
+        pool=DUCKDB_POOL,
+        kinds={"duckdb", "numpy"},
+        description=(
+            "Per-day feature rows (DuckDB table `features`) and the window spec; windows of "
+            "T rows are built as zero-copy views when training. Partition (T, d) stores rows "
+            "dated <= d only."
+        ),
+    )
+    def windowed_tensors(
+        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+    ) -> MaterializeResult:
+        # Rows are causal, so the latest date of each ticker covers the earlier ones.
+        latest = [(t, days[-1]) for t, days in run_dates(context).items()]
+        with warehouse.connect() as con:
+            results, errors = per_item(
+                latest, lambda t, d: update_feature_rows(con, t, d, settings.features)
+            )
+        return finish(feature_metadata(results, settings), errors)
+
+    @asset(
+        **args,
+        deps=[windowed_tensors],
+        kinds={"keras", "jax"},
+        description=(
+            "Keras 3 LSTM (JAX) trained as of the close of d: full retrain every "
+            "`retrain_every` sessions or on a config change, warm-started fine-tuning between. "
+            "Saves <data>/models/<ticker>/<d>/ and the next-session forecast in `forecasts`."
+        ),
+    )
+    def lstm_model(
+        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+    ) -> MaterializeResult:
+        from stock_pipeline.forecasting.model_asof import train_asof
+
+        runs, errors = per_partition(context, lambda t, d: train_asof(warehouse, t, d, settings))
+        log_lines(
+            context,
+            [
+                f"{r.ticker} {r.asof}: {r.mode} ({r.reason}); {r.epochs_run} epochs, "
+                f"forecast {r.predicted:.6g} for {r.target_date}"
+                for r in runs
+            ],
+        )
+        return finish(model_metadata(runs, settings), errors)
+
+    return [windowed_tensors, lstm_model]

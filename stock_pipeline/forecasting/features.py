@@ -1,0 +1,217 @@
+"""Per-day feature rows, targets and zero-copy windows for the LSTM. No Dagster here.
+
+The as-of rule lives here. For partition (ticker, d):
+- feature row t uses bars dated <= t (indicators are causal), so rows <= d are known on d;
+- the target of row t is the return (or direction, or price) from t to t+h, known only
+  on t+h, so a window ending at t may train the model of day d only if t + h <= d;
+- normalization statistics are fitted on the training rows only (``fit_scaler``) and
+  stored with the model, so inference reuses them; never on the whole series.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from stock_pipeline.settings import FeatureSettings
+
+Frame = pd.DataFrame
+
+#: Feature name -> function of the joined ohlcv + indicators frame. All are scale-free
+#: (ratios, returns, bounded oscillators), so a ticker's price level does not matter.
+FEATURES: dict[str, Callable[[Frame], pd.Series]] = {
+    "log_return": lambda f: f["log_return"],
+    "close_to_sma_20": lambda f: f["close"] / f["sma_20"] - 1,
+    "close_to_sma_50": lambda f: f["close"] / f["sma_50"] - 1,
+    "macd_hist_rel": lambda f: f["macd_hist"] / f["close"],
+    "rsi_14": lambda f: f["rsi_14"] / 100 - 0.5,
+    "bb_pctb": lambda f: f["bb_pctb"],
+    "bb_width": lambda f: f["bb_width"] / 100,
+    "atr_rel": lambda f: f["atr_14"] / f["close"],
+    "volatility_20": lambda f: f["volatility_20"],
+    "stoch_k": lambda f: f["stoch_k"] / 100 - 0.5,
+    "volume_change": lambda f: np.log((f["volume"] + 1) / (f["volume"].shift(1) + 1)),
+    "range_rel": lambda f: (f["high"] - f["low"]) / f["close"],
+}
+
+
+class FeatureError(ValueError):
+    """Features that cannot be used; the message names ticker, feature and dates."""
+
+
+class TrainingDataError(ValueError):
+    """Too little (or unusable) data to train; the message says how much exists and is needed."""
+
+
+@dataclass
+class FeatureTable:
+    """Feature rows of one ticker, oldest first, from the first fully defined row on."""
+
+    ticker: str
+    dates: np.ndarray  # datetime64[D], one per row
+    values: np.ndarray  # (rows, features) float64
+    columns: tuple[str, ...]
+    log_return: np.ndarray  # adj_close log return of each row (for targets and baselines)
+    adj_close: np.ndarray  # for price targets and price-unit scores
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+    def index_of(self, day: dt.date) -> int:
+        """Row of the last date <= day (-1 if none)."""
+        return int(np.searchsorted(self.dates, np.datetime64(day, "D"), side="right")) - 1
+
+
+def build_feature_table(
+    ticker: str, joined: Frame, settings: FeatureSettings, asof: dt.date | None = None
+) -> FeatureTable:
+    """Feature rows from ohlcv joined with indicators (one row per date, up to ``asof``).
+
+    Leading rows inside the indicators' warm-up are dropped. A NaN or infinity after
+    that is bad input: a FeatureError names the feature and the first dates.
+    """
+    unknown = [c for c in settings.columns if c not in FEATURES]
+    if unknown:
+        raise FeatureError(f"unknown feature(s) {unknown}; known: {sorted(FEATURES)}")
+    frame = joined.sort_values("date").reset_index(drop=True)
+    if asof is not None:
+        frame = frame[frame["date"] <= pd.Timestamp(asof)].reset_index(drop=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        feats = pd.DataFrame({name: FEATURES[name](frame) for name in settings.columns})
+    values = feats.to_numpy(dtype="float64")
+    finite = np.isfinite(values).all(axis=1)
+    first = int(np.argmax(finite)) if finite.any() else len(values)
+    bad = ~np.isfinite(values[first:])
+    if bad.any():
+        dates = frame["date"].iloc[first:].dt.date.to_numpy()
+        problems = []
+        for j, name in enumerate(settings.columns):
+            rows = np.flatnonzero(bad[:, j])
+            if len(rows):
+                shown = ", ".join(str(dates[r]) for r in rows[:5])
+                problems.append(f"{name} on {len(rows)} day(s): {shown}")
+        raise FeatureError(f"{ticker}: NaN/inf in features after warm-up: " + "; ".join(problems))
+    keep = frame.iloc[first:]
+    return FeatureTable(
+        ticker=ticker,
+        dates=keep["date"].to_numpy().astype("datetime64[D]"),
+        values=np.ascontiguousarray(values[first:]),
+        columns=tuple(settings.columns),
+        log_return=keep["log_return"].to_numpy(dtype="float64"),
+        adj_close=keep["adj_close"].to_numpy(dtype="float64"),
+    )
+
+
+def targets(table: FeatureTable, settings: FeatureSettings) -> np.ndarray:
+    """Target of each row t (NaN where t + h is past the end of the table).
+
+    return: log(adj_close[t+h] / adj_close[t]); direction: 1.0 if that is > 0 else 0.0;
+    price: adj_close[t+h].
+    """
+    h = settings.horizon
+    out = np.full(len(table), np.nan)
+    if len(table) > h:
+        if settings.target == "price":
+            out[:-h] = table.adj_close[h:]
+        else:
+            ret = np.log(table.adj_close[h:] / table.adj_close[:-h])
+            out[:-h] = ret if settings.target == "return" else (ret > 0).astype(float)
+    return out
+
+
+def windows(values: np.ndarray, window: int) -> np.ndarray:
+    """All windows of ``window`` consecutive rows: shape (rows - window + 1, window, F).
+
+    A read-only view onto ``values`` (no copy): window k covers rows k .. k+window-1 and
+    so ends at row k + window - 1.
+    """
+    if len(values) < window:
+        return np.empty((0, window, values.shape[1]), dtype=values.dtype)
+    return sliding_window_view(values, (window, values.shape[1]))[:, 0]
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Per-feature mean and standard deviation, fitted on training rows only."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.mean) / self.std
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Sequence[float]]) -> Scaler:
+        return cls(np.asarray(data["mean"], float), np.asarray(data["std"], float))
+
+
+def fit_scaler(values: np.ndarray) -> Scaler:
+    std = values.std(axis=0)
+    return Scaler(values.mean(axis=0), np.where(std > 0, std, 1.0))
+
+
+@dataclass
+class TrainingSet:
+    """Windows and targets usable to train a model as of ``asof_row`` (inclusive)."""
+
+    x: np.ndarray  # (samples, T, F) view
+    y: np.ndarray  # (samples,)
+    end_rows: np.ndarray  # row index where each window ends
+
+
+def training_windows(
+    scaled: np.ndarray, target: np.ndarray, window: int, horizon: int, asof_row: int
+) -> TrainingSet:
+    """Windows ending at t with t + horizon <= asof_row: their targets are known by then."""
+    last_end = asof_row - horizon  # the last window whose target is known on asof_row
+    x = windows(scaled[: last_end + 1], window)  # slicing keeps it a view
+    end_rows = np.arange(window - 1, last_end + 1)
+    return TrainingSet(x, target[end_rows], end_rows)
+
+
+def rows_needed(window: int, horizon: int, min_train: int, validation_fraction: float) -> int:
+    """Feature rows for ``min_train`` training windows plus their validation tail."""
+    validation = int(np.ceil(min_train * validation_fraction / (1 - validation_fraction)))
+    return window - 1 + horizon + min_train + horizon + validation
+
+
+@dataclass(frozen=True)
+class LabelScaler:
+    """Maps targets to the numbers the network fits, and predictions back.
+
+    return: divided by the training targets' standard deviation (daily log returns are
+    ~0.01, too small for a well-conditioned fit); price: the simple return to the
+    window's last close, scaled the same way (so a price target does not ask a
+    scale-free network for a price level); direction: unchanged (0/1).
+    """
+
+    kind: str
+    scale: float
+
+    def to_label(self, target: np.ndarray, close_at_end: np.ndarray) -> np.ndarray:
+        if self.kind == "direction":
+            return target
+        base = target / close_at_end - 1 if self.kind == "price" else target
+        return base / self.scale
+
+    def from_label(self, label: np.ndarray, close_at_end: np.ndarray) -> np.ndarray:
+        if self.kind == "direction":
+            return label
+        base = label * self.scale
+        return (1 + base) * close_at_end if self.kind == "price" else base
+
+
+def fit_label_scaler(kind: str, target: np.ndarray, close_at_end: np.ndarray) -> LabelScaler:
+    if kind == "direction":
+        return LabelScaler(kind, 1.0)
+    base = target / close_at_end - 1 if kind == "price" else target
+    std = float(np.std(base))
+    return LabelScaler(kind, std if std > 0 else 1.0)

@@ -1,0 +1,174 @@
+"""The one interface every market-data source implements, and the checks all share.
+
+A source turns (tickers, start, end) into daily bars with the columns in
+``BAR_COLUMNS``. Each ticker succeeds or fails on its own: ``fetch`` returns a
+``FetchResult`` or a ``SourceError`` per ticker, so one bad symbol never takes
+the others down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+BAR_COLUMNS: list[str] = ["date", "open", "high", "low", "close", "adj_close", "volume"]
+PRICE_COLUMNS: list[str] = ["open", "high", "low", "close", "adj_close"]
+#: Yahoo's column names (its downloads, its csv files, the ``arch`` sample) -> ours.
+YAHOO_COLUMNS: dict[str, str] = {
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+}
+
+
+class SourceError(Exception):
+    """A ticker could not be fetched. The message names the ticker (and file/date where known)."""
+
+    def __init__(self, ticker: str, message: str):
+        super().__init__(f"{ticker}: {message}")
+        self.ticker = ticker
+
+
+class UnknownTickerError(SourceError):
+    """The provider does not know the symbol, or has no bars for it (delisted)."""
+
+
+class TransientSourceError(SourceError):
+    """A failure worth retrying: network error, rate limit, server error."""
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    ticker: str
+    date: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.ticker} {self.date or '?'}: {self.reason}"
+
+
+@dataclass
+class FetchResult:
+    """Validated bars for one ticker, plus the rows that were refused and why."""
+
+    ticker: str
+    source: str
+    bars: pd.DataFrame
+    rejected: list[RejectedRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+FetchOutcome = FetchResult | SourceError
+
+
+class MarketDataSource(Protocol):
+    name: str
+
+    def fetch(
+        self, tickers: Sequence[str], start: dt.date, end: dt.date
+    ) -> Mapping[str, FetchOutcome]:
+        """Daily bars dated start..end inclusive, one outcome per requested ticker."""
+        ...
+
+
+def validate_bars(
+    ticker: str, frame: pd.DataFrame, start: dt.date | None = None, end: dt.date | None = None
+) -> tuple[pd.DataFrame, list[RejectedRow]]:
+    """Keep only rows that are complete and physically possible; report the others.
+
+    ``frame`` has ``BAR_COLUMNS`` (``adj_close`` may be absent: it then equals
+    ``close``, the price a file without adjustments gives). Nothing is filled
+    in: a row with a missing or impossible value is dropped and reported.
+    """
+    df = frame.copy()
+    if "adj_close" not in df.columns:
+        df["adj_close"] = df["close"]
+    df = df[BAR_COLUMNS]
+    df["date"] = pd.to_datetime(df["date"], errors="coerce")
+    for col in [*PRICE_COLUMNS, "volume"]:
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+
+    reasons = pd.Series("", index=df.index, dtype=object)
+
+    def flag(mask: pd.Series, reason: str) -> None:
+        mask = mask.fillna(False).astype(bool) & (reasons == "")
+        reasons[mask] = reason
+
+    flag(df["date"].isna(), "unparseable date")
+    for col in [*PRICE_COLUMNS, "volume"]:
+        flag(df[col].isna(), f"missing {col}")
+        flag(~np.isfinite(df[col].astype(float)), f"non-finite {col}")
+    for col in PRICE_COLUMNS:
+        flag(df[col] <= 0, f"{col} <= 0")
+    flag(df["volume"] < 0, "volume < 0")
+    flag(df["low"] > df[["open", "close"]].min(axis=1), "low above open/close")
+    flag(df["high"] < df[["open", "close"]].max(axis=1), "high below open/close")
+    flag(df["date"].duplicated(keep="first"), "duplicate date")
+
+    rejected = [
+        RejectedRow(
+            ticker,
+            None if pd.isna(df.at[i, "date"]) else df.at[i, "date"].date().isoformat(),
+            reasons[i],
+        )
+        for i in df.index[reasons != ""]
+    ]
+    clean = df[reasons == ""].copy()
+    clean["date"] = clean["date"].dt.normalize()
+    if start is not None:
+        clean = clean[clean["date"] >= pd.Timestamp(start)]
+    if end is not None:
+        clean = clean[clean["date"] <= pd.Timestamp(end)]
+    clean["volume"] = clean["volume"].astype("float64")
+    clean = clean.sort_values("date").reset_index(drop=True)
+    return clean, rejected
+
+
+def fetch_each(
+    tickers: Sequence[str], fetch_one: Callable[[str], FetchResult]
+) -> dict[str, FetchOutcome]:
+    """``fetch_one`` per ticker; a ``SourceError`` becomes that ticker's outcome."""
+    out: dict[str, FetchOutcome] = {}
+    for ticker in tickers:
+        try:
+            out[ticker] = fetch_one(ticker)
+        except SourceError as exc:
+            log.warning("%s", exc)
+            out[ticker] = exc
+    return out
+
+
+T = TypeVar("T")
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    ticker: str,
+    attempts: int,
+    backoff_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``call``, retrying ``TransientSourceError`` with exponential backoff."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except TransientSourceError as exc:
+            if attempt == attempts:
+                raise
+            delay = backoff_seconds * 2 ** (attempt - 1)
+            log.warning("%s (attempt %d/%d); retrying in %.1fs", exc, attempt, attempts, delay)
+            sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,149 @@
+"""The trading stage as of a date d (``backtest_report``, ``backtest_summary``): trade the
+walk-forward's out-of-sample forecasts, score the strategies, write the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stock_pipeline.evaluation.metrics import implied_return, verdict
+from stock_pipeline.settings import Settings
+from stock_pipeline.trading import backtest
+from stock_pipeline.trading.report.charts import ReportInputs
+from stock_pipeline.trading.report.html import render_report
+from stock_pipeline.warehouse import Connection, Warehouse, results
+
+
+@dataclass
+class BacktestRun:
+    ticker: str
+    asof: dt.date
+    metrics: pd.DataFrame  # strategy, metric, value
+    report_path: Path
+    preview_png_base64: str
+    days: int
+    stops: int
+    breaker_trips: int
+
+
+def report_dir(settings: Settings, ticker: str, asof: dt.date) -> Path:
+    return settings.ticker_reports_dir(ticker) / asof.isoformat()
+
+
+def simulate_asof(
+    preds: pd.DataFrame, bars: pd.DataFrame, settings: Settings
+) -> dict[str, backtest.Simulation]:
+    """Every strategy over the sessions of ``bars``, trading the LSTM's implied returns."""
+    path = backtest.MarketPath.from_bars(bars)
+    lstm_rows = preds[preds["model"] == "lstm"]
+    implied, _ = implied_return(lstm_rows, settings.features.target)
+    by_date = pd.Series(implied, index=lstm_rows["date"].to_numpy().astype("datetime64[D]"))
+    predicted = by_date.reindex(path.dates).to_numpy()
+    return backtest.run_strategies(path, predicted, settings.backtest)
+
+
+def simulation_tables(
+    sims: dict[str, backtest.Simulation], settings: Settings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(daily: date, strategy, position, return, equity; metrics: strategy, metric, value)."""
+    daily = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "date": sim.dates.astype("datetime64[ns]"),
+                    "strategy": name,
+                    "position": sim.position,
+                    "return": sim.returns,
+                    "equity": sim.equity,
+                }
+            )
+            for name, sim in sims.items()
+        ],
+        ignore_index=True,
+    )
+    metric_rows = pd.DataFrame(
+        [
+            {"strategy": name, "metric": k, "value": v}
+            for name, sim in sims.items()
+            for k, v in backtest.metrics(sim, settings.backtest).items()
+        ]
+    )
+    return daily, metric_rows
+
+
+def backtest_asof(
+    warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
+) -> BacktestRun:
+    """Backtest the out-of-sample predictions of (ticker, asof); write tables and the report."""
+    with warehouse.connect(read_only=True) as con:
+        preds = results.read_predictions_with_prices(con, ticker, asof)
+        if preds.empty:
+            raise ValueError(
+                f"{ticker}: no predictions as of {asof}; materialize walk_forward_evaluation first"
+            )
+        bars = results.read_backtest_bars(con, ticker, preds["date"].min(), asof)
+        fold_metrics = results.read_evaluation_metrics(con, ticker, asof)
+    sims = simulate_asof(preds, bars, settings)
+    daily, metric_rows = simulation_tables(sims, settings)
+    with warehouse.connect() as con:
+        results.replace_backtest(
+            con,
+            ticker,
+            asof,
+            daily.assign(ticker=ticker, asof_date=asof, date=daily["date"].dt.date),
+            metric_rows.assign(ticker=ticker, asof_date=asof),
+        )
+    judged = verdict(fold_metrics, ticker) if not fold_metrics.empty else None
+    rendered = render_report(
+        ReportInputs(
+            ticker=ticker,
+            asof=asof,
+            daily=daily,
+            metrics=metric_rows,
+            predictions=preds[["date", "model", "predicted", "actual"]],
+            fold_metrics=fold_metrics,
+            dm_text=judged.text if judged else f"{ticker}: not evaluated",
+            conventions=backtest.CONVENTIONS,
+            config=settings.model_dump(
+                mode="json", include={"features", "model", "evaluation", "backtest"}
+            ),
+        ),
+        report_dir(settings, ticker, asof),
+    )
+    return BacktestRun(
+        ticker=ticker,
+        asof=asof,
+        metrics=metric_rows,
+        report_path=rendered.html_path,
+        preview_png_base64=rendered.preview_png_base64,
+        days=len(bars) - 1,
+        stops=sims["lstm"].stops,
+        breaker_trips=sims["lstm"].breaker_trips,
+    )
+
+
+def summarize_backtests(con: Connection, settings: Settings) -> pd.DataFrame:
+    """Rank tickers (their latest backtest) by skill and net Sharpe; flag where the LSTM lost."""
+    frame = results.read_latest_backtests(con)
+    if frame.empty:
+        return frame
+    frame["rank_skill"] = frame["skill"].rank(ascending=False, method="min").astype("Int64")
+    frame["rank_sharpe"] = frame["lstm_sharpe"].rank(ascending=False, method="min").astype("Int64")
+    # "lost": not significantly better than naive (or worse), or a lower net Sharpe
+    frame["lost_to_naive"] = ~((frame["dm_stat"] < 0) & (frame["dm_pvalue"] < 0.05)) | (
+        frame["lstm_sharpe"].fillna(-np.inf) < frame["naive_sharpe"].fillna(0)
+    )
+    frame["lost_to_buy_and_hold"] = frame["lstm_sharpe"].fillna(-np.inf) < frame[
+        "buy_and_hold_sharpe"
+    ].fillna(-np.inf)
+    frame["report_path"] = [
+        str(report_dir(settings, t, d) / "report.html")
+        for t, d in zip(frame["ticker"], pd.to_datetime(frame["asof_date"]).dt.date, strict=True)
+    ]
+    out = frame.drop(columns=["dm_stat"])
+    results.replace_backtest_summary(con, out)
+    return out.sort_values(["rank_skill", "ticker"])

@@ -1,0 +1,105 @@
+"""Number formatting and ordering shared by the report's tables, charts and the UI."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from stock_pipeline.evaluation.metrics import MODELS
+from stock_pipeline.trading.backtest import STRATEGIES
+
+__all__ = ["MODELS", "STRATEGIES"]  # re-exported: the order tables and charts follow
+
+COLORS = {
+    "lstm": "#1f77b4",
+    "naive": "#ff7f0e",
+    "buy_and_hold": "#2ca02c",
+    "drift": "#9467bd",
+    "arima": "#8c564b",
+}
+FALLBACK_COLORS = ("#d62728", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+METRIC_ORDER = (
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "max_drawdown_days",
+    "win_rate",
+    "profit_factor",
+    "exposure",
+    "turnover",
+    "trades",
+    "costs",
+)
+PERCENT_METRICS = frozenset(
+    {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "costs"}
+)
+INTEGER_METRICS = frozenset({"trades", "max_drawdown_days"})
+RATIO_METRICS = frozenset({"sharpe", "sortino", "calmar", "profit_factor", "turnover"})
+
+FOLD_METRICS = ("rmse", "direction_accuracy", "skill")
+FOLD_PERCENT_METRICS = frozenset({"direction_accuracy", "skill", "mape"})
+
+MISSING = "\u2014"  # em dash
+
+
+def is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _number_or_text(value: object) -> float | str:
+    """The value as a finite float, or the text to show instead of a number."""
+    if is_missing(value):
+        return MISSING
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isinf(number):
+        return "\u221e" if number > 0 else "-\u221e"
+    return number
+
+
+def format_metric(metric: str, value: object) -> str:
+    """Format one backtest metric for the report table."""
+    number = _number_or_text(value)
+    if isinstance(number, str):
+        return number
+    if metric in PERCENT_METRICS:
+        return f"{number * 100:.2f}%"
+    if metric in INTEGER_METRICS:
+        return f"{round(number):d}"
+    if metric in RATIO_METRICS:
+        return f"{number:.2f}"
+    return f"{number:.4g}"
+
+
+def format_fold_metric(metric: str, value: object) -> str:
+    """Format one forecast-evaluation metric for the per-fold table."""
+    number = _number_or_text(value)
+    if isinstance(number, str):
+        return number
+    if metric in FOLD_PERCENT_METRICS:
+        return f"{number * 100:.1f}%"
+    if metric in {"rmse", "mae"}:
+        return f"{number:.5f}"
+    return f"{number:.3f}"
+
+
+def ordered(present: list[str], preferred: tuple[str, ...]) -> list[str]:
+    known = [name for name in preferred if name in present]
+    return known + sorted(name for name in present if name not in preferred)
+
+
+def color(name: str, index: int) -> str:
+    return COLORS.get(name, FALLBACK_COLORS[index % len(FALLBACK_COLORS)])

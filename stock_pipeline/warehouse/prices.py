@@ -1,0 +1,112 @@
+"""Reads and writes of the price tables: ``ohlcv`` (bars) and ``indicators``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+
+from stock_pipeline.market_data.indicators import INDICATOR_COLUMNS
+from stock_pipeline.warehouse.connection import Connection, date_filter, dated, upsert_frame
+
+BAR_FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
+
+
+def upsert_ohlcv(
+    con: Connection,
+    ticker: str,
+    bars: pd.DataFrame,
+    source: str,
+    ingested_at: dt.datetime | None = None,
+) -> int:
+    frame = bars[["date", *BAR_FIELDS]].copy()
+    frame.insert(0, "ticker", ticker)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    frame["source"] = source
+    frame["ingested_at"] = ingested_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return upsert_frame(con, "ohlcv", frame, ["ticker", "date"])
+
+
+def upsert_indicators(con: Connection, ticker: str, table: pd.DataFrame) -> int:
+    frame = table[["date", *INDICATOR_COLUMNS]].copy()
+    frame.insert(0, "ticker", ticker)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    return upsert_frame(con, "indicators", frame, ["ticker", "date"])
+
+
+def read_ohlcv(
+    con: Connection, ticker: str, start: dt.date | None = None, end: dt.date | None = None
+) -> pd.DataFrame:
+    """Stored bars of one ticker, oldest first, with ``date`` as a Timestamp column."""
+    return _read_dated(con, "ohlcv", [*BAR_FIELDS, "source"], ticker, start, end)
+
+
+def read_indicators(
+    con: Connection, ticker: str, start: dt.date | None = None, end: dt.date | None = None
+) -> pd.DataFrame:
+    return _read_dated(con, "indicators", INDICATOR_COLUMNS, ticker, start, end)
+
+
+def _read_dated(
+    con: Connection,
+    table: str,
+    columns: Sequence[str],
+    ticker: str,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> pd.DataFrame:
+    where, params = date_filter(start, end)
+    return dated(
+        con,
+        f"SELECT date, {', '.join(columns)} FROM {table} WHERE ticker = ?{where} ORDER BY date",
+        [ticker, *params],
+    )
+
+
+def read_bars_with_indicators(
+    con: Connection, ticker: str, end: dt.date | None = None
+) -> pd.DataFrame:
+    """``ohlcv`` joined with ``indicators`` for one ticker up to ``end``, oldest first."""
+    where, params = date_filter(None, end, column="o.date")
+    return dated(
+        con,
+        f"SELECT o.date, {', '.join('o.' + c for c in BAR_FIELDS)}, "
+        f"{', '.join('i.' + c for c in INDICATOR_COLUMNS)} "
+        f"FROM ohlcv o JOIN indicators i USING (ticker, date) "
+        f"WHERE o.ticker = ?{where} ORDER BY o.date",
+        [ticker, *params],
+    )
+
+
+def latest_bar_dates(con: Connection) -> dict[str, dt.date]:
+    """The date of each ticker's newest stored bar."""
+    return dict(con.execute("SELECT ticker, max(date) FROM ohlcv GROUP BY 1").fetchall())
+
+
+def ohlc_violations(con: Connection, tickers: Sequence[str]) -> pd.DataFrame:
+    """Stored bars breaking OHLC sanity: prices > 0, low <= open/close <= high, volume >= 0."""
+    return con.execute(
+        """
+        SELECT ticker, date,
+               CASE WHEN least(open, high, low, close, adj_close) <= 0 THEN 'price <= 0'
+                    WHEN low > least(open, close) THEN 'low above open/close'
+                    WHEN high < greatest(open, close) THEN 'high below open/close'
+                    ELSE 'volume < 0' END AS reason
+        FROM ohlcv
+        WHERE ticker IN (SELECT unnest(?))
+          AND (least(open, high, low, close, adj_close) <= 0 OR low > least(open, close)
+               OR high < greatest(open, close) OR volume < 0)
+        ORDER BY ticker, date
+        """,
+        [list(tickers)],
+    ).df()
+
+
+def duplicate_dates(con: Connection, table: str, tickers: Sequence[str]) -> pd.DataFrame:
+    """(ticker, date) pairs stored more than once in ``table`` (a table without its key)."""
+    return con.execute(
+        f"SELECT ticker, date, count(*) AS copies FROM {table} WHERE ticker IN (SELECT unnest(?)) "
+        "GROUP BY ticker, date HAVING count(*) > 1 ORDER BY ticker, date",
+        [list(tickers)],
+    ).df()

@@ -1,0 +1,113 @@
+"""Reads and writes of what the model chain produces: forecasts, out-of-sample
+predictions and their scores, backtests and the cross-ticker summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+from stock_pipeline.warehouse.connection import (
+    Connection,
+    dated,
+    replace_asof,
+    replace_table,
+    upsert_frame,
+)
+
+
+def upsert_forecast(con: Connection, forecast: dict[str, Any]) -> int:
+    """One row of ``forecasts``: ticker, asof_date, target_date, target_kind, predicted, ..."""
+    return upsert_frame(
+        con, "forecasts", pd.DataFrame([forecast]), ["ticker", "asof_date", "target_kind"]
+    )
+
+
+def read_forecast(con: Connection, ticker: str, asof: dt.date) -> tuple | None:
+    """(target_date, predicted, target_kind) of the forecast made as of ``asof``, if any."""
+    rows = con.execute(
+        "SELECT target_date, predicted, target_kind FROM forecasts "
+        "WHERE ticker = ? AND asof_date = ?",
+        [ticker, asof],
+    ).fetchall()
+    return rows[0] if rows else None
+
+
+def replace_evaluation(
+    con: Connection, ticker: str, asof: dt.date, predictions: pd.DataFrame, metrics: pd.DataFrame
+) -> None:
+    replace_asof(con, {"predictions": predictions, "evaluation_metrics": metrics}, ticker, asof)
+
+
+def read_evaluation_metrics(con: Connection, ticker: str, asof: dt.date) -> pd.DataFrame:
+    """model, fold (NULL = overall), metric, value of the evaluation as of ``asof``."""
+    return con.execute(
+        "SELECT model, fold, metric, value FROM evaluation_metrics "
+        "WHERE ticker = ? AND asof_date = ?",
+        [ticker, asof],
+    ).df()
+
+
+def read_predictions_with_prices(con: Connection, ticker: str, asof: dt.date) -> pd.DataFrame:
+    """Out-of-sample predictions as of ``asof`` with the adjusted close at each origin
+    (``close``) and at the target date (``actual_price``)."""
+    return dated(
+        con,
+        "SELECT p.date, p.model, p.predicted, p.actual, p.fold, o.adj_close AS close, "
+        "t.adj_close AS actual_price FROM predictions p "
+        "JOIN ohlcv o ON o.ticker = p.ticker AND o.date = p.date "
+        "JOIN ohlcv t ON t.ticker = p.ticker AND t.date = p.target_date "
+        "WHERE p.ticker = ? AND p.asof_date = ? ORDER BY p.date",
+        [ticker, asof],
+    )
+
+
+def read_backtest_bars(con: Connection, ticker: str, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Bars the backtest trades on: open, close, adj_close and volatility_20 per session."""
+    return dated(
+        con,
+        "SELECT o.date, o.open, o.close, o.adj_close, i.volatility_20 FROM ohlcv o "
+        "JOIN indicators i USING (ticker, date) WHERE o.ticker = ? AND o.date BETWEEN ? AND ? "
+        "ORDER BY o.date",
+        [ticker, first, last],
+    )
+
+
+def replace_backtest(
+    con: Connection, ticker: str, asof: dt.date, daily: pd.DataFrame, metrics: pd.DataFrame
+) -> None:
+    replace_asof(con, {"backtest_daily": daily, "backtest_metrics": metrics}, ticker, asof)
+
+
+def read_latest_backtests(con: Connection) -> pd.DataFrame:
+    """Per ticker, its newest backtest: the Sharpe ratio of each strategy beside the LSTM's
+    overall skill and Diebold-Mariano result against naive."""
+    return con.execute(
+        """
+        WITH latest AS (
+            SELECT ticker, max(asof_date) AS asof_date FROM backtest_metrics GROUP BY ticker
+        ),
+        sharpe AS (
+            SELECT b.ticker, b.asof_date,
+                   max(value) FILTER (WHERE strategy = 'lstm') AS lstm_sharpe,
+                   max(value) FILTER (WHERE strategy = 'naive') AS naive_sharpe,
+                   max(value) FILTER (WHERE strategy = 'buy_and_hold') AS buy_and_hold_sharpe
+            FROM backtest_metrics b JOIN latest USING (ticker, asof_date)
+            WHERE metric = 'sharpe' GROUP BY ALL
+        ),
+        ev AS (
+            SELECT e.ticker, e.asof_date,
+                   max(value) FILTER (WHERE metric = 'skill') AS skill,
+                   max(value) FILTER (WHERE metric = 'dm_pvalue') AS dm_pvalue,
+                   max(value) FILTER (WHERE metric = 'dm_stat') AS dm_stat
+            FROM evaluation_metrics e JOIN latest USING (ticker, asof_date)
+            WHERE model = 'lstm' AND fold IS NULL GROUP BY ALL
+        )
+        SELECT * FROM sharpe LEFT JOIN ev USING (ticker, asof_date) ORDER BY ticker
+        """
+    ).df()
+
+
+def replace_backtest_summary(con: Connection, summary: pd.DataFrame) -> None:
+    replace_table(con, "backtest_summary", summary)

@@ -1,0 +1,111 @@
+"""The warehouse's tables: one DDL statement each, keyed so that writes are upserts."""
+
+from __future__ import annotations
+
+from stock_pipeline.market_data.indicators import INDICATOR_COLUMNS
+
+TABLES: dict[str, str] = {
+    "ohlcv": """
+        CREATE TABLE IF NOT EXISTS ohlcv (
+            ticker VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            open DOUBLE NOT NULL,
+            high DOUBLE NOT NULL,
+            low DOUBLE NOT NULL,
+            close DOUBLE NOT NULL,
+            adj_close DOUBLE NOT NULL,
+            volume DOUBLE NOT NULL,
+            source VARCHAR NOT NULL,
+            ingested_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (ticker, date)
+        )""",
+    "indicators": f"""
+        CREATE TABLE IF NOT EXISTS indicators (
+            ticker VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            {", ".join(f"{c} DOUBLE" for c in INDICATOR_COLUMNS)},
+            PRIMARY KEY (ticker, date)
+        )""",
+    "features": """
+        CREATE TABLE IF NOT EXISTS features (
+            ticker VARCHAR NOT NULL,
+            feature_set VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            x DOUBLE[] NOT NULL,
+            PRIMARY KEY (ticker, feature_set, date)
+        )""",
+    "feature_sets": """
+        CREATE TABLE IF NOT EXISTS feature_sets (
+            feature_set VARCHAR PRIMARY KEY,
+            columns VARCHAR[] NOT NULL,
+            window_length INTEGER NOT NULL,
+            horizon INTEGER NOT NULL,
+            target_kind VARCHAR NOT NULL
+        )""",
+    "forecasts": """
+        CREATE TABLE IF NOT EXISTS forecasts (
+            ticker VARCHAR NOT NULL,
+            asof_date DATE NOT NULL,
+            target_date DATE NOT NULL,
+            target_kind VARCHAR NOT NULL,
+            predicted DOUBLE NOT NULL,
+            model_version VARCHAR NOT NULL,
+            PRIMARY KEY (ticker, asof_date, target_kind)
+        )""",
+    "predictions": """
+        CREATE TABLE IF NOT EXISTS predictions (
+            ticker VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            fold INTEGER NOT NULL,
+            model VARCHAR NOT NULL,
+            predicted DOUBLE,
+            actual DOUBLE NOT NULL,
+            asof_date DATE NOT NULL,
+            target_date DATE NOT NULL,
+            PRIMARY KEY (ticker, asof_date, model, date)
+        )""",
+    "evaluation_metrics": """
+        CREATE TABLE IF NOT EXISTS evaluation_metrics (
+            ticker VARCHAR NOT NULL,
+            asof_date DATE NOT NULL,
+            model VARCHAR NOT NULL,
+            fold INTEGER,
+            metric VARCHAR NOT NULL,
+            value DOUBLE
+        )""",
+    "backtest_daily": """
+        CREATE TABLE IF NOT EXISTS backtest_daily (
+            ticker VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            asof_date DATE NOT NULL,
+            strategy VARCHAR NOT NULL,
+            position DOUBLE NOT NULL,
+            "return" DOUBLE NOT NULL,
+            equity DOUBLE NOT NULL,
+            PRIMARY KEY (ticker, asof_date, strategy, date)
+        )""",
+    "backtest_metrics": """
+        CREATE TABLE IF NOT EXISTS backtest_metrics (
+            ticker VARCHAR NOT NULL,
+            asof_date DATE NOT NULL,
+            strategy VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            value DOUBLE,
+            PRIMARY KEY (ticker, asof_date, strategy, metric)
+        )""",
+    "backtest_summary": """
+        CREATE TABLE IF NOT EXISTS backtest_summary (
+            ticker VARCHAR PRIMARY KEY,
+            asof_date DATE NOT NULL,
+            skill DOUBLE,
+            dm_pvalue DOUBLE,
+            lstm_sharpe DOUBLE,
+            naive_sharpe DOUBLE,
+            buy_and_hold_sharpe DOUBLE,
+            rank_skill INTEGER,
+            rank_sharpe INTEGER,
+            lost_to_naive BOOLEAN,
+            lost_to_buy_and_hold BOOLEAN,
+            report_path VARCHAR
+        )""",
+}

@@ -1,0 +1,202 @@
+"""windowed_tensors and lstm_model through Dagster: the as-of property end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from stock_pipeline.cli import launch
+from stock_pipeline.definitions import build_definitions
+from stock_pipeline.forecasting.feature_rows import feature_set_id, update_feature_rows
+from stock_pipeline.market_data import ingest
+from stock_pipeline.settings import Settings
+from stock_pipeline.warehouse import WarehouseFile, connect, prices
+from stock_pipeline.warehouse import features as stored_features
+from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
+
+CHAIN = "windowed_tensors,lstm_model"
+
+
+def run_pipeline(
+    base: Settings, root: Path, bars_by_ticker: dict, asof: dt.date, tickers=None
+) -> tuple[Settings, list]:
+    """Materialize data assets over all bars, then the model chain as of ``asof``."""
+    csv, data = root / "csv", root / "data"
+    for ticker, bars in bars_by_ticker.items():
+        write_csv(csv, ticker, bars)
+    settings = base.with_changes(data_dir=data, source={"name": "csv", "csv_dir": csv})
+    defs, instance = build_definitions(settings), DagsterInstance.ephemeral()
+    tickers = tickers or list(bars_by_ticker)
+    any_bars = next(iter(bars_by_ticker.values()))
+    first, last = any_bars["date"].iloc[0].date(), any_bars["date"].iloc[-1].date()
+    data_runs = launch.materialize(
+        defs, instance, tickers, first, last, "raw_ohlcv,indicators", settings
+    )
+    assert all(o.success for o in data_runs), [o.errors for o in data_runs]
+    return settings, launch.materialize(defs, instance, tickers, asof, asof, CHAIN, settings)
+
+
+def test_perturbing_bars_after_d_changes_nothing_as_of_d(small, tmp_path):
+    bars = synthetic_bars(220, seed=11)
+    d = bars["date"].iloc[180].date()
+    future = bars.copy()
+    rng = np.random.default_rng(5)
+    scale = rng.uniform(0.7, 1.4, len(bars) - 181)
+    for col in ("open", "high", "low", "close", "adj_close"):
+        future.loc[181:, col] *= scale
+    future.loc[181:, "volume"] *= rng.uniform(0.5, 2.0, len(bars) - 181)
+
+    results = {}
+    for name, frame in (("original", bars), ("perturbed", future)):
+        settings, outcomes = run_pipeline(small, tmp_path / name, {"AAA": frame}, d)
+        assert [o.success for o in outcomes] == [True], outcomes[0].errors
+        with connect(settings.warehouse, read_only=True) as con:
+            fs = feature_set_id(settings.features)
+            rows = stored_features.read_features(con, "AAA", fs, bars["date"].iloc[-1].date())
+            forecast = con.execute("SELECT predicted, target_date FROM forecasts").fetchall()
+            ohlcv_rows = con.execute("SELECT count(*) FROM ohlcv").fetchall()[0][0]
+        folder = settings.ticker_models_dir("AAA") / d.isoformat()
+        results[name] = (rows, forecast, json.loads((folder / "bundle.json").read_text()))
+        assert ohlcv_rows == 220  # the future bars are in the warehouse...
+
+    (rows_a, fc_a, bundle_a), (rows_b, fc_b, bundle_b) = results.values()
+    # ...but partition d stored feature rows up to d only, identical in both worlds,
+    assert rows_a["date"].max().date() == d and rows_b["date"].max().date() == d
+    assert np.array_equal(np.vstack(rows_a["x"]), np.vstack(rows_b["x"]))
+    # and trained the same model, to the bit, with the same forecast for the next session.
+    assert fc_a == fc_b and fc_a[0][1] == bars["date"].iloc[181].date()
+    assert bundle_a["scaler"] == bundle_b["scaler"]
+    assert bundle_a["best_val_loss"] == bundle_b["best_val_loss"]
+
+
+def test_lstm_metadata_and_forecast_row(small, tmp_path):
+    bars = synthetic_bars(150, seed=2)
+    d = bars["date"].iloc[-1].date()
+    settings, outcomes = run_pipeline(small, tmp_path, {"M1": bars}, d)
+    assert outcomes[-1].success, outcomes[-1].errors
+    with connect(settings.warehouse, read_only=True) as con:
+        (row,) = con.execute(
+            "SELECT ticker, asof_date, target_kind, predicted, model_version FROM forecasts"
+        ).fetchall()
+    assert row[:3] == ("M1", d, "return") and np.isfinite(row[3])
+    bundle = json.loads(
+        (settings.ticker_models_dir("M1") / d.isoformat() / "bundle.json").read_text()
+    )
+    assert bundle["features"]["columns"] == list(settings.features.columns)
+    assert len(bundle["scaler"]["mean"]) == len(settings.features.columns)
+    assert bundle["model_version"] == row[4] and bundle["mode"] == "full"
+
+
+def test_warm_start_between_full_retrains(small):
+    from stock_pipeline.forecasting.model_asof import train_asof
+
+    settings = small
+    bars = synthetic_bars(160, seed=4)
+    days = [t.date() for t in bars["date"]]
+    with connect(settings.warehouse) as con:
+        prices.upsert_ohlcv(con, "W", bars, "test")
+        ingest.update_indicators(con, "W", days)
+        update_feature_rows(con, "W", days[-1], settings.features)
+    modes = [
+        train_asof(WarehouseFile(settings.warehouse), "W", d, settings).mode for d in days[-5:]
+    ]
+    # retrain_every=3 in the small config: full, then warm starts until 3 sessions passed
+    assert modes == ["full", "warm_start", "warm_start", "full", "warm_start"]
+    changed = settings.with_changes(model={"dropout": 0.1})
+    rerun = train_asof(WarehouseFile(changed.warehouse), "W", days[-1], changed)
+    assert (rerun.mode, rerun.reason) == ("full", "configuration changed")
+
+
+def test_too_few_rows_says_how_many(small, tmp_path):
+    bars = synthetic_bars(90, seed=3)  # 41 usable rows after the 49-row warm-up
+    d = bars["date"].iloc[-1].date()
+    _, outcomes = run_pipeline(small, tmp_path, {"TINY": bars}, d)
+    assert not outcomes[-1].success
+    message = " ".join(outcomes[-1].errors)
+    assert "TINY" in message and "41 usable feature rows" in message
+    needed = 10 - 1 + 1 + 30 + 1 + 8  # window-1 + h + min_train + gap + validation
+    assert f"need at least {needed}" in message
+
+
+def test_nan_in_features_fails_that_ticker_only(small, tmp_path):
+    good, bad = synthetic_bars(120, seed=6), synthetic_bars(120, seed=7)
+    root = tmp_path / "run"
+    d = good["date"].iloc[-1].date()
+    settings, _ = run_pipeline(small, root, {"GOOD": good, "BAD": bad}, d)
+    broken_day = bad["date"].iloc[100].date()
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute(
+            "UPDATE indicators SET rsi_14 = NULL WHERE ticker = 'BAD' AND date = ?", [broken_day]
+        )
+        con.execute("DELETE FROM features")
+    defs, instance = build_definitions(settings), DagsterInstance.ephemeral()
+    outcomes = launch.materialize(
+        defs, instance, ["GOOD", "BAD"], d, d, "windowed_tensors", settings
+    )
+    assert not outcomes[-1].success
+    message = " ".join(outcomes[-1].errors)
+    assert "BAD" in message and "rsi_14" in message and str(broken_day) in message
+    with connect(settings.warehouse, read_only=True) as con:
+        counts = dict(con.execute("SELECT ticker, count(*) FROM features GROUP BY 1").fetchall())
+    assert counts == {"GOOD": 120 - 49}
+
+
+@pytest.mark.parametrize("target", ["direction", "price"])
+def test_other_target_kinds_train_and_forecast(target, small):
+    from stock_pipeline.forecasting.model_asof import train_asof
+
+    settings = small.with_changes(features={"target": target})
+    bars = synthetic_bars(150, seed=9)
+    days = [t.date() for t in bars["date"]]
+    with connect(settings.warehouse) as con:
+        prices.upsert_ohlcv(con, "K", bars, "test")
+        ingest.update_indicators(con, "K", days)
+        update_feature_rows(con, "K", days[-1], settings.features)
+    run = train_asof(WarehouseFile(settings.warehouse), "K", days[-1], settings)
+    if target == "direction":
+        assert 0.0 <= run.predicted <= 1.0
+    else:  # a price near the last close, in price units
+        last = bars["adj_close"].iloc[-1]
+        assert 0.7 * last < run.predicted < 1.3 * last
+
+
+def test_walk_forward_asset_writes_predictions_and_metrics(small_csv, csv_dir):
+    bars = synthetic_bars(170, seed=12)
+    d = bars["date"].iloc[-1].date()
+    write_csv(csv_dir, "WF", bars)
+    settings = small_csv
+    defs, instance = build_definitions(settings), DagsterInstance.ephemeral()
+    first = bars["date"].iloc[0].date()
+    outcomes = launch.materialize(defs, instance, ["WF"], first, d, "*", settings)
+    assert all(o.success for o in outcomes), [o.errors for o in outcomes]
+    with connect(settings.warehouse, read_only=True) as con:
+        preds = con.execute("SELECT * FROM predictions").df()
+        metrics = con.execute("SELECT * FROM evaluation_metrics").df()
+    assert set(preds["model"]) == {"lstm", "naive", "drift", "arima"}
+    per_model = preds.groupby("model")["date"].apply(lambda s: tuple(sorted(s)))
+    assert per_model.nunique() == 1
+    assert (preds["date"] < preds["target_date"]).all() and (preds["asof_date"].dt.date == d).all()
+    assert preds["target_date"].max().date() <= d  # only outcomes known by d are scored
+    overall = metrics[metrics["fold"].isna() & (metrics["model"] == "lstm")]
+    assert {
+        "rmse",
+        "mae",
+        "mape",
+        "direction_accuracy",
+        "direction_ci_low",
+        "direction_ci_high",
+        "skill",
+        "dm_stat",
+        "dm_pvalue",
+    } <= set(overall["metric"])
+    assert metrics["fold"].notna().any()
+    mat = instance.fetch_materializations(AssetKey("walk_forward_evaluation"), limit=1).records[0]
+    meta = mat.asset_materialization.metadata
+    assert 0 <= meta["dm_pvalue"].value <= 1 and meta["folds_trained"].value >= 1
+    assert "naive" in meta["metrics"].value

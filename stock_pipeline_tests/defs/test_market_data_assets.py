@@ -1,0 +1,225 @@
+"""raw_ohlcv and indicators through Dagster: partitions, idempotence, isolation, checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
+
+from stock_pipeline.cli import launch
+from stock_pipeline.definitions import build_definitions
+from stock_pipeline.defs.automation import FRESHNESS_CHECK
+from stock_pipeline.defs.partitions import make_date_partitions
+from stock_pipeline.market_data.calendar import trading_days
+from stock_pipeline.market_data.watchlist import check_symbol
+from stock_pipeline.settings import Settings
+from stock_pipeline.warehouse import connect, schema
+from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
+
+NY = ZoneInfo("America/New_York")
+DATA = "raw_ohlcv,indicators"
+
+
+def _checks(result) -> dict[str, bool]:
+    """Data-quality checks by name (the freshness check depends on today's date; it has
+    its own tests)."""
+    return {
+        e.check_name: e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.check_name != "raw_ohlcv_fresh"
+    }
+
+
+def _count(settings: Settings, sql: str) -> int:
+    with connect(settings.warehouse, read_only=True) as con:
+        return con.execute(sql).fetchone()[0]
+
+
+@pytest.fixture
+def instance() -> DagsterInstance:
+    return DagsterInstance.ephemeral()
+
+
+def test_date_partitions_are_sessions_and_evening_run_sees_today(settings) -> None:
+    dates = make_date_partitions(settings)
+    evening = dt.datetime(2026, 11, 25, 18, 30, tzinfo=NY)  # a Wednesday, after the close
+    keys = dates.get_partition_keys(current_time=evening)
+    assert keys[0] == "2015-01-02"
+    assert keys[-1] == "2026-11-25"
+    thanksgiving = dt.datetime(2026, 11, 26, 20, 0, tzinfo=NY)
+    holiday_keys = dates.get_partition_keys(current_time=thanksgiving)
+    # The newest partition is the session in progress or, on a closed day, the next one.
+    assert holiday_keys[-2:] == ["2026-11-25", "2026-11-27"]
+    in_dec_2018 = [k for k in keys if k.startswith("2018-12")]
+    assert "2018-12-05" not in in_dec_2018  # national day of mourning: exchange closed
+    assert "2018-12-25" not in in_dec_2018
+    expected = [d.isoformat() for d in trading_days(dt.date(2015, 1, 2), dt.date(2026, 11, 25))]
+    assert keys == expected
+
+
+def test_backfill_writes_rows_once_and_checks_pass(settings, instance) -> None:
+    defs = build_definitions(settings)
+    start, end = dt.date(2018, 9, 4), dt.date(2018, 12, 31)
+    sessions = trading_days(start, end)
+    for _ in range(2):  # rematerializing must not duplicate anything
+        outcomes = launch.materialize(defs, instance, ["^GSPC"], start, end, DATA, settings)
+        assert [o.success for o in outcomes] == [True]
+    assert _count(settings, "SELECT count(*) FROM ohlcv") == len(sessions)
+    assert _count(settings, "SELECT count(*) FROM indicators") == len(sessions)
+    # History starts at `start`, so sma_50 is NULL for the first 49 stored rows only.
+    assert _count(settings, "SELECT count(*) FROM indicators WHERE sma_50 IS NULL") == 49
+    run = instance.get_run_by_id(outcomes[0].run_id)
+    assert run.tags["dagster/asset_partition_range_start"] == f"{sessions[0]}|^GSPC"
+    records = instance.fetch_materializations(AssetKey("raw_ohlcv"), limit=1000).records
+    # one materialization per partition per run, in one run per ticker
+    assert len(records) == 2 * len(sessions)
+
+
+def test_single_partition_materialize_and_checks(settings, instance) -> None:
+    defs = build_definitions(settings)
+    instance.add_dynamic_partitions("tickers", ["^IXIC"])
+    result = materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        partition_key="2018-06-01|^IXIC",
+        resources=defs.resources,
+        selection=AssetSelection.assets("raw_ohlcv", "indicators").without_checks()
+        | AssetSelection.checks_for_assets("raw_ohlcv", "indicators"),
+    )
+    assert result.success
+    meta = result.asset_materializations_for_node("raw_ohlcv")[0].metadata
+    assert meta["rows_written"].value == 1 and meta["source"].value == "sample"
+    assert all(_checks(result).values()) and len(_checks(result)) == 4
+    with connect(settings.warehouse, read_only=True) as con:
+        row = con.execute("SELECT close, source FROM ohlcv").fetchone()
+    assert row[1] == "sample" and row[0] == pytest.approx(7554.33, abs=0.01)
+
+
+def test_failing_ticker_leaves_others_untouched(csv_settings, csv_dir, instance) -> None:
+    settings = csv_settings
+    defs = build_definitions(settings)
+    good = synthetic_bars(40, seed=4)
+    write_csv(csv_dir, "GOOD", good)
+    (csv_dir / "EMPTY.csv").write_text("")
+    start, end = good["date"].iloc[0].date(), good["date"].iloc[-1].date()
+    outcomes = launch.materialize(
+        defs, instance, ["GOOD", "EMPTY", "MISSING"], start, end, DATA, settings
+    )
+    assert [o.success for o in outcomes] == [True, False, False]
+    assert "EMPTY.csv" in " ".join(outcomes[1].errors)
+    assert "MISSING.csv" in " ".join(outcomes[2].errors)
+    assert _count(settings, "SELECT count(*) FROM ohlcv WHERE ticker = 'GOOD'") == 40
+    assert _count(settings, "SELECT count(*) FROM indicators WHERE ticker = 'GOOD'") == 40
+    assert _count(settings, "SELECT count(*) FROM ohlcv WHERE ticker <> 'GOOD'") == 0
+
+
+def test_one_run_with_a_bad_ticker_still_writes_the_good_one(
+    csv_settings, csv_dir, instance
+) -> None:
+    settings = csv_settings
+    defs = build_definitions(settings)
+    good = synthetic_bars(10, seed=5)
+    write_csv(csv_dir, "AAA", good)
+    (csv_dir / "ZZZ.csv").write_text("Date,Open,High,Low,Close,Volume\n")
+    instance.add_dynamic_partitions("tickers", ["AAA", "ZZZ"])
+    first, last = good["date"].iloc[0].date(), good["date"].iloc[-1].date()
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        asset_selection=[AssetKey("raw_ohlcv")],
+        tags={
+            "dagster/asset_partition_range_start": f"{first}|AAA",
+            "dagster/asset_partition_range_end": f"{last}|ZZZ",
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "ZZZ.csv" in failure.event_specific_data.error.message
+    assert _count(settings, "SELECT count(*) FROM ohlcv WHERE ticker = 'AAA'") == 10
+
+
+def test_rejected_rows_are_reported_not_stored(csv_settings, csv_dir, instance) -> None:
+    settings = csv_settings
+    defs = build_definitions(settings)
+    bars = synthetic_bars(12, seed=6)
+    bars.loc[5, "high"] = bars.loc[5, "low"] / 2  # impossible bar
+    write_csv(csv_dir, "BAD", bars)
+    start, end = bars["date"].iloc[0].date(), bars["date"].iloc[-1].date()
+    outcomes = launch.materialize(defs, instance, ["BAD"], start, end, "raw_ohlcv", settings)
+    assert outcomes[0].success
+    assert _count(settings, "SELECT count(*) FROM ohlcv") == 11
+    mat = instance.fetch_materializations(AssetKey("raw_ohlcv"), limit=1).records[0]
+    metadata = mat.asset_materialization.metadata
+    assert metadata["rejected_rows"].value == 1
+    assert bars["date"].iloc[5].date().isoformat() in metadata["rejected_preview"].value
+
+
+def _run_checks(defs, instance, ticker: str, first: dt.date, last: dt.date):
+    """The data checks alone over a partition range, as from the UI's "Execute checks"."""
+    return materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=AssetSelection.checks_for_assets(AssetKey("raw_ohlcv"), AssetKey("indicators"))
+        - AssetSelection.checks(FRESHNESS_CHECK),
+        tags={
+            "dagster/asset_partition_range_start": f"{first}|{ticker}",
+            "dagster/asset_partition_range_end": f"{last}|{ticker}",
+        },
+        raise_on_error=False,
+    )
+
+
+def test_checks_fail_on_bad_stored_data(csv_settings, csv_dir, instance) -> None:
+    settings = csv_settings
+    defs = build_definitions(settings)
+    bars = synthetic_bars(80, seed=8)
+    write_csv(csv_dir, "CHK", bars)
+    days = [d.date() for d in bars["date"]]
+    assert all(
+        o.success
+        for o in launch.materialize(defs, instance, ["CHK"], days[0], days[-1], DATA, settings)
+    )
+    assert all(_checks(_run_checks(defs, instance, "CHK", days[0], days[-1])).values())
+
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("UPDATE ohlcv SET low = high * 2 WHERE date = ?", [days[30]])
+        con.execute("DELETE FROM ohlcv WHERE date = ?", [days[40]])
+        con.execute("UPDATE indicators SET rsi_14 = NULL WHERE date = ?", [days[70]])
+    checks = _checks(_run_checks(defs, instance, "CHK", days[0], days[-1]))
+    assert checks == {
+        "ohlc_sanity": False,
+        "ohlcv_no_gaps": False,
+        "ohlcv_unique_dates": True,
+        "indicators_finite_after_warmup": False,
+    }
+
+
+def test_duplicate_check_catches_a_table_without_key(csv_settings, csv_dir, instance) -> None:
+    settings = csv_settings
+    defs = build_definitions(settings)
+    settings.warehouse.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.warehouse)) as con:  # a legacy table with no primary key
+        con.execute(schema.TABLES["ohlcv"].replace(",\n            PRIMARY KEY (ticker, date)", ""))
+        con.execute(
+            "INSERT INTO ohlcv VALUES "
+            "('DUP', DATE '2018-06-01', 1, 2, 1, 1.5, 1.5, 10, 't', now()),"
+            "('DUP', DATE '2018-06-01', 1, 2, 1, 1.5, 1.5, 10, 't', now())"
+        )
+    instance.add_dynamic_partitions("tickers", ["DUP"])
+    day = dt.date(2018, 6, 1)
+    assert _checks(_run_checks(defs, instance, "DUP", day, day))["ohlcv_unique_dates"] is False
+
+
+@pytest.mark.parametrize("symbol", ["^GSPC", "BRK-B", "BF.B"])
+def test_real_symbols_are_valid_partition_keys(symbol) -> None:
+    assert check_symbol(symbol) == symbol
+
+
+@pytest.mark.parametrize("symbol", ["A|B", "A,B", "A[1]", "A B", ""])
+def test_symbols_dagster_cannot_hold_are_rejected(symbol) -> None:
+    with pytest.raises(ValueError, match=r"ticker|empty"):
+        check_symbol(symbol)

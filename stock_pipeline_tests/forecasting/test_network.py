@@ -1,0 +1,147 @@
+"""The Keras model itself: reproducibility, persistence, and that it can learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stock_pipeline.forecasting.features import windows
+from stock_pipeline.settings import ModelSettings
+
+
+def _lstm():
+    """Import keras on first use, not at collection: a keras/JAX import during collection
+    breaks Dagster's stderr capture in the CLI tests that run before this module."""
+    from stock_pipeline.forecasting import network as model
+
+    return model
+
+
+SMALL = ModelSettings(lstm_units=(8,), epochs=3, batch_size=32, patience=2)
+
+
+def data(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(n + 10, 3))
+    x = windows(values, 10)[:-1].astype("float32")
+    y = values[10:, 0].astype("float32")
+    return x, y
+
+
+def test_time_split_keeps_order_and_gap() -> None:
+    lstm = _lstm()
+    split = lstm.time_split(100, 0.2, gap=3)
+    assert (split.train.start, split.train.stop) == (0, 77)
+    assert (split.validation.start, split.validation.stop) == (80, 100)
+
+
+def test_same_seed_gives_identical_weights() -> None:
+    lstm = _lstm()
+    x, y = data()
+    trained = []
+    for _ in range(2):
+        net = lstm.build_model(10, 3, SMALL, "return")
+        lstm.fit(net, x, y, SMALL, horizon=1, epochs=3)
+        trained.append(net.get_weights())
+    for a, b in zip(*trained, strict=True):
+        assert np.array_equal(a, b)
+    other = lstm.build_model(10, 3, SMALL.model_copy(update={"seed": 7}), "return")
+    lstm.fit(other, x, y, SMALL.model_copy(update={"seed": 7}), horizon=1, epochs=3)
+    assert not np.array_equal(other.get_weights()[0], trained[0][0])
+
+
+def test_save_load_round_trip_predicts_identically(tmp_path) -> None:
+    from stock_pipeline.forecasting.features import LabelScaler, Scaler
+    from stock_pipeline.forecasting.training import TrainedModel
+
+    lstm = _lstm()
+    x, y = data()
+    net = lstm.build_model(10, 3, SMALL, "return")
+    lstm.fit(net, x, y, SMALL, horizon=1, epochs=2)
+    scaler = Scaler(np.array([0.1, 0.2, 0.3]), np.array([1.0, 2.0, 3.0]))
+    saved = TrainedModel(net, scaler, LabelScaler("return", 0.01), {"fold": 7})
+    saved.save(tmp_path / "m")
+    loaded = TrainedModel.load(tmp_path / "m")
+    assert loaded.meta == {"fold": 7} and loaded.labels == saved.labels
+    assert np.array_equal(loaded.scaler.mean, scaler.mean)
+    assert np.array_equal(loaded.scaler.std, scaler.std)
+    assert np.array_equal(lstm.predict(net, x), lstm.predict(loaded.net, x))
+
+
+def test_learns_a_planted_autoregressive_signal() -> None:
+    """r[t+1] = 0.6 r[t] + noise: the best forecast has 64% of naive's error; demand < 80%."""
+    lstm = _lstm()
+    rng = np.random.default_rng(3)
+    n = 2400
+    r = np.zeros(n)
+    for t in range(1, n):
+        r[t] = 0.6 * r[t - 1] + rng.normal()
+    values = r[:, None]
+    x = windows(values, 10)[:-1].astype("float32")
+    y = r[10:].astype("float32")
+    cut = len(x) - 400
+    settings = ModelSettings(lstm_units=(16,), epochs=40, patience=5, batch_size=64)
+    net = lstm.build_model(10, 1, settings, "return")
+    result = lstm.fit(net, x[:cut], y[:cut], settings, horizon=1, epochs=settings.epochs)
+    pred = lstm.predict(net, x[cut:])
+    mse_model = np.mean((pred - y[cut:]) ** 2)
+    mse_naive = np.mean(y[cut:] ** 2)  # "tomorrow's return is zero" (price unchanged)
+    assert mse_model < 0.8 * mse_naive, (mse_model, mse_naive, result.epochs_run)
+
+
+def test_too_little_data_is_an_error() -> None:
+    lstm = _lstm()
+    x, y = data(2)  # two windows: one for validation, one lost to the horizon gap
+    with pytest.raises(lstm.TrainingDataError, match="no training sample"):
+        lstm.fit(lstm.build_model(10, 3, SMALL, "return"), x, y, SMALL, horizon=1, epochs=1)
+
+
+TRAIN_IN_A_NEW_PROCESS = """
+import sys
+import numpy as np
+import jax
+from stock_pipeline.forecasting import network as lstm
+from stock_pipeline.settings import ModelSettings
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 10, 3)).astype("float32")
+y = rng.normal(size=64).astype("float32")
+settings = ModelSettings(lstm_units=(8,), epochs=2, batch_size=32, patience=2)
+net = lstm.build_model(10, 3, settings, "return")
+lstm.fit(net, x, y, settings, 1, 2)
+print(jax.config.jax_compilation_cache_dir or "none")
+print(repr(float(lstm.predict(net, x).sum())))
+"""
+
+
+def _train_in_subprocess(env: dict[str, str]) -> tuple[str, str]:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", TRAIN_IN_A_NEW_PROCESS],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    cache_dir, prediction = out.stdout.strip().splitlines()[-2:]
+    return cache_dir, prediction
+
+
+def test_compiled_programs_are_cached_on_disk_and_change_nothing(tmp_path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "JAX_COMPILATION_CACHE_DIR": ""}
+    cache = tmp_path / "xdg" / "stock_pipeline" / "jax"
+    first_dir, first = _train_in_subprocess(env)
+    assert first_dir == str(cache)
+    stored = {p.name for p in cache.iterdir()}
+    assert any(name.startswith("jit_") for name in stored)
+    _, second = _train_in_subprocess(env)  # compiled programs now come from the cache
+    assert second == first
+
+    off_dir, off = _train_in_subprocess(
+        {**env, "XDG_CACHE_HOME": str(tmp_path / "off"), "STOCK_PIPELINE_JAX_CACHE": "off"}
+    )
+    assert off_dir == "none" and not (tmp_path / "off" / "stock_pipeline").exists()
+    assert off == first

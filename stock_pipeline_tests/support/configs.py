@@ -1,0 +1,28 @@
+"""Settings the tests share: a tiny LSTM so that model-chain plumbing tests train in
+seconds. Tests of what users rely on (the model finds a signal) use the defaults."""
+
+from __future__ import annotations
+
+import yaml
+
+from stock_pipeline.settings import Settings
+
+SMALL_MODEL: dict[str, dict] = {
+    "features": {"window": 10},
+    "model": {
+        "lstm_units": [8],
+        "epochs": 4,
+        "patience": 2,
+        "batch_size": 32,
+        "min_train_samples": 30,
+        "retrain_every": 3,
+        "fine_tune_epochs": 2,
+    },
+}
+
+#: The same, as a settings file for processes configured through STOCK_PIPELINE_CONFIG.
+SMALL_MODEL_YAML = yaml.safe_dump(SMALL_MODEL)
+
+
+def small_model(settings: Settings) -> Settings:
+    return settings.with_changes(**SMALL_MODEL)
