@@ -16,12 +16,18 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 SOURCE_NAMES = ("yfinance", "sample", "csv", "alphavantage")
 
 
-class SourceSettings(BaseModel):
+class Section(BaseModel):
+    """A settings section: an unknown field is an error that names it, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceSettings(Section):
     """How market data is fetched."""
 
     name: str = Field("yfinance", description="yfinance | sample | csv | alphavantage")
@@ -60,7 +66,7 @@ DEFAULT_FEATURES: tuple[str, ...] = (
 )
 
 
-class FeatureSettings(BaseModel):
+class FeatureSettings(Section):
     """What ``windowed_tensors`` builds: per-day feature rows, windows and the target."""
 
     columns: tuple[str, ...] = Field(
@@ -74,7 +80,7 @@ class FeatureSettings(BaseModel):
     )
 
 
-class ModelSettings(BaseModel):
+class ModelSettings(Section):
     """The LSTM and its training (``lstm_model``)."""
 
     lstm_units: tuple[int, ...] = Field((64, 64), description="Units of each stacked LSTM layer")
@@ -92,16 +98,32 @@ class ModelSettings(BaseModel):
     )
     seed: int = 42
     retrain_every: int = Field(
-        21, ge=1, description="Trading days between full retrains; warm-start fine-tunes between"
+        21,
+        ge=1,
+        description="Sessions per fold: a model is trained from scratch at the first session "
+        "of each fold and forecasts every session of it. The deployed model (`lstm_model`) "
+        "and the walk-forward evaluation use the same folds and the same fold models",
     )
-    fine_tune_epochs: int = Field(5, ge=1, description="Epochs of a nightly warm-start update")
-    fine_tune_samples: int = Field(
-        252, ge=1, description="Most recent windows a warm-start update trains on"
+    stagger: bool = Field(
+        True,
+        description="Shift each ticker's fold boundaries by a fixed offset derived from its "
+        "symbol, so that tickers retrain on different nights",
+    )
+    window_kind: Literal["expanding", "rolling"] = Field(
+        "expanding", description="expanding: train on all history; rolling: the last rows"
+    )
+    rolling_sessions: int = Field(1260, ge=10, description="Training rows of a rolling window")
+    embargo: int | None = Field(
+        None,
+        ge=0,
+        description="Sessions between the last training label and the first forecast of a "
+        "fold; null = the horizon h (never less than h)",
     )
 
 
-class EvaluationSettings(BaseModel):
-    """Walk-forward evaluation (``walk_forward_evaluation``)."""
+class EvaluationSettings(Section):
+    """Walk-forward evaluation (``walk_forward_evaluation``): which sessions are scored and
+    the baselines; the folds are the model's (``ModelSettings.retrain_every``)."""
 
     span_sessions: int | None = Field(
         756,
@@ -109,25 +131,10 @@ class EvaluationSettings(BaseModel):
         description="Sessions evaluated, ending at the as-of date (756 = 3 years); "
         "null = the whole history",
     )
-    retrain_every: int = Field(21, ge=1, description="R: sessions per fold (a model per fold)")
-    window_kind: Literal["expanding", "rolling"] = "expanding"
-    rolling_sessions: int = Field(1260, ge=10, description="Training rows of a rolling window")
-    embargo: int | None = Field(
-        None,
-        ge=0,
-        description="Sessions between the last training label and the first "
-        "prediction; null = the horizon h (never less than h)",
-    )
-    full_retrain_every_folds: int = Field(
-        12,
-        ge=1,
-        description="Folds in a warm-start chain: fold k is trained from scratch when "
-        "k is a multiple of this, else fine-tuned from fold k-1",
-    )
     arima_order: tuple[int, int, int] = Field((1, 0, 1), description="ARIMA(p, d, q) baseline")
 
 
-class BacktestSettings(BaseModel):
+class BacktestSettings(Section):
     """Trading rules, costs and risk controls (``backtest_report``)."""
 
     rule: Literal["long_flat", "long_short"] = "long_flat"
@@ -180,7 +187,7 @@ class BacktestSettings(BaseModel):
         return bps / 1e4
 
 
-class AutomationSettings(BaseModel):
+class AutomationSettings(Section):
     """The nightly refresh and the freshness check."""
 
     nightly_cron: str = Field(
@@ -192,7 +199,7 @@ class AutomationSettings(BaseModel):
     )
 
 
-class Settings(BaseModel):
+class Settings(Section):
     """Top-level configuration. ``Settings.from_env()`` is what the pipeline uses."""
 
     data_dir: Path = Field(Path("data"), description="Warehouse, models and reports live here")

@@ -34,6 +34,7 @@ def feature_metadata(results: list, settings) -> dict[str, Any]:
         ),
         "bytes_stored": sum(r.bytes_stored for r in results),
         "rows_stored": sum(r.rows_new for r in results),
+        "rows_recomputed": sum(r.rows_recomputed for r in results),
         "per_ticker": table_md(
             [
                 {
@@ -41,6 +42,7 @@ def feature_metadata(results: list, settings) -> dict[str, Any]:
                     "asof": str(r.asof),
                     "rows_total": r.rows_total,
                     "rows_new": r.rows_new,
+                    "rows_recomputed": r.rows_recomputed,
                     "bytes_stored": r.bytes_stored,
                     "windows_available": r.windows_available,
                 }
@@ -57,11 +59,10 @@ def model_metadata(runs: list, settings) -> dict[str, Any]:
                 {
                     "ticker": r.ticker,
                     "asof": str(r.asof),
-                    "mode": r.mode,
+                    "fold": r.fold_start,
+                    "model": r.mode,
                     "epochs": r.epochs_run,
-                    "best_val_loss": round(r.best_val_loss, 6),
                     "train_s": round(r.train_seconds, 2),
-                    "samples_per_s": round(r.samples_per_second),
                     "forecast": f"{r.predicted:.6g} for {r.target_date}",
                 }
                 for r in runs
@@ -69,10 +70,13 @@ def model_metadata(runs: list, settings) -> dict[str, Any]:
         ),
         "config_hash": settings.fingerprint("features", "model"),
         "target_kind": settings.features.target,
+        "folds_trained": sum(r.mode == "trained" for r in runs),
     }
     if len(runs) == 1:
         (r,) = runs
         metadata.update(
+            fold_start=r.fold_start,
+            trained_through=r.trained_through,
             epochs_run=r.epochs_run,
             best_val_loss=r.best_val_loss,
             train_seconds=round(r.train_seconds, 3),
@@ -117,22 +121,23 @@ def build_forecasting_assets(partitions_def):
         deps=[windowed_tensors],
         kinds={"keras", "jax"},
         description=(
-            "Keras 3 LSTM (JAX) trained as of the close of d: full retrain every "
-            "`retrain_every` sessions or on a config change, warm-started fine-tuning between. "
-            "Saves <data>/models/<ticker>/<d>/ and the next-session forecast in `forecasts`."
+            "Keras 3 LSTM (JAX): the model of the fold holding d (a fold is `retrain_every` "
+            "sessions; its model is trained from scratch at its first session on what is "
+            "known then, and is the one the walk-forward evaluation scores), and its "
+            "next-session forecast in `forecasts`. Models: <data>/models/<ticker>/folds/."
         ),
     )
     def lstm_model(
         context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
-        from stock_pipeline.forecasting.model_asof import train_asof
+        from stock_pipeline.forecasting.model_asof import forecast_asof
 
-        runs, errors = per_partition(context, lambda t, d: train_asof(warehouse, t, d, settings))
+        runs, errors = per_partition(context, lambda t, d: forecast_asof(warehouse, t, d, settings))
         log_lines(
             context,
             [
-                f"{r.ticker} {r.asof}: {r.mode} ({r.reason}); {r.epochs_run} epochs, "
-                f"forecast {r.predicted:.6g} for {r.target_date}"
+                f"{r.ticker} {r.asof}: fold from {r.fold_start} ({r.mode} model, trained "
+                f"through {r.trained_through}); forecast {r.predicted:.6g} for {r.target_date}"
                 for r in runs
             ],
         )

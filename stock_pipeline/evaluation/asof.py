@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from stock_pipeline.evaluation.folds import FoldCache, cache_key_config
 from stock_pipeline.evaluation.metrics import MODELS, Verdict, score, verdict
 from stock_pipeline.evaluation.walk_forward import walk_forward
 from stock_pipeline.forecasting.feature_rows import load_feature_table
+from stock_pipeline.forecasting.fold_models import FoldCache
 from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import Warehouse, results
 
@@ -38,7 +38,7 @@ def evaluate_asof(
     started = time.perf_counter()
     with warehouse.connect(read_only=True) as con:
         table = load_feature_table(con, ticker, asof, settings.features)
-    cache = FoldCache(settings.ticker_models_dir(ticker), cache_key_config(settings))
+    cache = FoldCache(settings.ticker_models_dir(ticker), settings)
     result = walk_forward(table, len(table) - 1, settings, cache)
     frame = result.predictions
     metrics = score(frame, settings.features.target, settings.features.horizon)
@@ -56,7 +56,7 @@ def evaluate_asof(
         asof=asof,
         metrics=metrics,
         verdict=verdict(metrics, ticker),
-        folds=len(result.folds),
+        folds=result.folds,
         folds_trained=result.folds_trained,
         folds_reused=result.folds_reused,
         predictions=len(frame) // len(MODELS),

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from stock_pipeline.forecasting.features import FeatureError, FeatureTable, build_feature_table
 from stock_pipeline.settings import FeatureSettings, Settings
@@ -26,6 +27,7 @@ class FeatureRowsResult:
     feature_set: str
     rows_total: int
     rows_new: int
+    rows_recomputed: int  # stored rows that no longer matched their bars (a re-based history)
     bytes_stored: int
     first_date: dt.date
     windows_available: int
@@ -34,10 +36,11 @@ class FeatureRowsResult:
 def update_feature_rows(
     con: Connection, ticker: str, asof: dt.date, features: FeatureSettings
 ) -> FeatureRowsResult:
-    """Compute the ticker's feature rows up to ``asof`` and store the ones not yet stored.
+    """Compute the ticker's feature rows up to ``asof``; store the new ones and every
+    stored one that no longer matches (windows are built as views when training).
 
-    Rows are causal, so rows already stored never change; only windows' *spec* is kept
-    (window length, horizon, target), and windows are built as views when training.
+    Rows are causal, so a stored row changes only when its bars change: after a re-based
+    history, or a corrected bar.
     """
     joined = prices.read_bars_with_indicators(con, ticker, end=asof)
     if joined.empty or joined["date"].iloc[-1].date() != asof:
@@ -51,20 +54,33 @@ def update_feature_rows(
     stored_features.register_feature_set(
         con, fs, features.columns, features.window, features.horizon, features.target
     )
-    stored = stored_features.latest_feature_date(con, ticker, fs)
-    start = 0 if stored is None else table.index_of(stored) + 1
-    new_dates = [d.item() for d in table.dates[start:]]
-    stored_features.upsert_features(con, ticker, fs, new_dates, table.values[start:])
+    new, changed = _rows_to_write(table, stored_features.read_features(con, ticker, fs, asof))
+    write = new | changed
+    dates = [d.item() for d in table.dates[write]]
+    stored_features.upsert_features(con, ticker, fs, dates, table.values[write])
     return FeatureRowsResult(
         ticker=ticker,
         asof=asof,
         feature_set=fs,
         rows_total=len(table),
-        rows_new=len(new_dates),
-        bytes_stored=int(table.values[start:].nbytes),
+        rows_new=int(new.sum()),
+        rows_recomputed=int(changed.sum()),
+        bytes_stored=int(table.values[write].nbytes),
         first_date=table.dates[0].item(),
         windows_available=max(len(table) - features.window + 1, 0),
     )
+
+
+def _rows_to_write(table: FeatureTable, stored: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(rows not stored yet, stored rows whose values differ), as masks over ``table``."""
+    position = {d: i for i, d in enumerate(stored["date"].to_numpy().astype("datetime64[D]"))}
+    at = np.array([position.get(d, -1) for d in table.dates])
+    new = at < 0
+    changed = np.zeros(len(table), dtype=bool)
+    if (~new).any():
+        old = np.vstack(stored["x"].to_numpy()[at[~new]]).astype("float64")
+        changed[~new] = (old != table.values[~new]).any(axis=1)
+    return new, changed
 
 
 def load_feature_table(

@@ -11,6 +11,8 @@ The as-of rule lives here. For partition (ticker, d):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -159,28 +161,29 @@ def fit_scaler(values: np.ndarray) -> Scaler:
 
 
 @dataclass
-class TrainingSet:
-    """Windows and targets usable to train a model as of ``asof_row`` (inclusive)."""
-
-    x: np.ndarray  # (samples, T, F) view
-    y: np.ndarray  # (samples,)
-    end_rows: np.ndarray  # row index where each window ends
+class Split:
+    train: slice
+    validation: slice
 
 
-def training_windows(
-    scaled: np.ndarray, target: np.ndarray, window: int, horizon: int, asof_row: int
-) -> TrainingSet:
-    """Windows ending at t with t + horizon <= asof_row: their targets are known by then."""
-    last_end = asof_row - horizon  # the last window whose target is known on asof_row
-    x = windows(scaled[: last_end + 1], window)  # slicing keeps it a view
-    end_rows = np.arange(window - 1, last_end + 1)
-    return TrainingSet(x, target[end_rows], end_rows)
+def time_split(samples: int, validation_fraction: float, gap: int) -> Split:
+    """Training windows first, validation windows last, ``gap`` windows dropped between.
+
+    The gap (the target horizon) keeps the last training labels out of the first
+    validation inputs; nothing is shuffled across the boundary.
+    """
+    n_val = max(1, math.ceil(samples * validation_fraction))
+    n_train = samples - n_val - gap
+    return Split(slice(0, max(n_train, 0)), slice(samples - n_val, samples))
 
 
 def rows_needed(window: int, horizon: int, min_train: int, validation_fraction: float) -> int:
-    """Feature rows for ``min_train`` training windows plus their validation tail."""
-    validation = int(np.ceil(min_train * validation_fraction / (1 - validation_fraction)))
-    return window - 1 + horizon + min_train + horizon + validation
+    """Feature rows whose windows leave ``min_train`` training windows once ``time_split``
+    has taken the validation tail and the gap."""
+    samples = min_train + horizon + 1
+    while time_split(samples, validation_fraction, horizon).train.stop < min_train:
+        samples += 1
+    return window - 1 + samples + horizon  # each window's target lies h rows after its end
 
 
 @dataclass(frozen=True)
@@ -215,3 +218,42 @@ def fit_label_scaler(kind: str, target: np.ndarray, close_at_end: np.ndarray) ->
     base = target / close_at_end - 1 if kind == "price" else target
     std = float(np.std(base))
     return LabelScaler(kind, std if std > 0 else 1.0)
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """Training windows end on rows ``first_end`` .. ``last_end`` (inclusive); their
+    targets must be known when the model is trained."""
+
+    first_end: int
+    last_end: int
+
+
+@dataclass
+class TrainingInputs:
+    """What a model is trained on: the windows ending on ``rows``, scaled with statistics of
+    their own rows only, and their labels. ``digest`` identifies them exactly as the
+    network sees them (float32), so a re-based history that changes no input at that
+    precision keeps its trained models."""
+
+    rows: TrainingRows
+    scaler: Scaler
+    labels: LabelScaler
+    x: np.ndarray  # (windows, T, F) float32, a view
+    y: np.ndarray  # (windows,) float32
+    digest: str
+
+
+def training_inputs(
+    table: FeatureTable, target: np.ndarray, rows: TrainingRows, settings: FeatureSettings
+) -> TrainingInputs:
+    first_row = rows.first_end - settings.window + 1
+    values = table.values[first_row : rows.last_end + 1]
+    scaler = fit_scaler(values)
+    scaled = scaler.transform(values).astype("float32")
+    ends = np.arange(rows.first_end, rows.last_end + 1)
+    y_raw, close = target[ends], table.adj_close[ends]
+    labels = fit_label_scaler(settings.target, y_raw, close)
+    y = labels.to_label(y_raw, close).astype("float32")
+    digest = hashlib.sha256(scaled.tobytes() + y.tobytes()).hexdigest()
+    return TrainingInputs(rows, scaler, labels, windows(scaled, settings.window), y, digest)

@@ -8,7 +8,6 @@ recurrent dropout, as built here); nothing else changes.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import jax
 import keras
 import numpy as np
 
-from stock_pipeline.forecasting.features import TrainingDataError
+from stock_pipeline.forecasting.features import TrainingDataError, time_split
 from stock_pipeline.settings import ModelSettings
 
 # stock_pipeline/__init__ put the cache settings in the environment, which jax reads
@@ -32,23 +31,6 @@ if os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
         "jax_persistent_cache_min_compile_time_secs",
         float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
     )
-
-
-@dataclass
-class Split:
-    train: slice
-    validation: slice
-
-
-def time_split(samples: int, validation_fraction: float, gap: int) -> Split:
-    """Training windows first, validation windows last, ``gap`` windows dropped between.
-
-    The gap (the target horizon) keeps the last training labels out of the first
-    validation inputs; nothing is shuffled across the boundary.
-    """
-    n_val = max(1, math.ceil(samples * validation_fraction))
-    n_train = samples - n_val - gap
-    return Split(slice(0, max(n_train, 0)), slice(samples - n_val, samples))
 
 
 def build_model(window: int, n_features: int, settings: ModelSettings, target: str) -> keras.Model:

@@ -1,10 +1,9 @@
 """The one training step, and the one way a trained model is stored.
 
-Both the as-of model (``lstm_model``) and every walk-forward fold train through
-``train_model``: fit the feature scaler on the training rows, build the windows that end
-on those rows, fit the label scaler, then train from scratch or fine-tune an earlier
-model. A ``TrainedModel`` is the network plus everything inference needs (the scalers)
-and is saved as one folder: ``model.keras`` and ``bundle.json``.
+Every fold model, deployed or evaluated, is trained by ``train_model`` on
+``features.training_inputs`` (windows scaled with their own rows' statistics, labels
+scaled likewise). A ``TrainedModel`` is the network plus everything inference needs (the
+scalers) and is saved as one folder: ``model.keras`` and ``bundle.json``.
 """
 
 from __future__ import annotations
@@ -21,20 +20,10 @@ from stock_pipeline.forecasting.features import (
     FeatureTable,
     LabelScaler,
     Scaler,
-    fit_label_scaler,
-    fit_scaler,
+    TrainingInputs,
     windows,
 )
 from stock_pipeline.settings import Settings
-
-
-@dataclass(frozen=True)
-class TrainingRows:
-    """Training windows end on rows ``first_end`` .. ``last_end`` (inclusive); their
-    targets must be known when the model is trained."""
-
-    first_end: int
-    last_end: int
 
 
 @dataclass
@@ -73,35 +62,11 @@ class TrainedModel:
 
 
 def train_model(
-    table: FeatureTable,
-    target: np.ndarray,
-    rows: TrainingRows,
-    settings: Settings,
-    warm_from: TrainedModel | None = None,
+    inputs: TrainingInputs, settings: Settings
 ) -> tuple[TrainedModel, network.TrainResult]:
-    """Train on the windows ending on ``rows``: from scratch, or fine-tune ``warm_from``.
-
-    A fine-tuned model keeps the scalers it was first trained with (its weights expect
-    inputs on that scale) and trains on the most recent ``fine_tune_samples`` windows for
-    ``fine_tune_epochs``; a fresh model fits both scalers on the training rows only.
-    """
+    """Train a network from scratch on ``inputs`` (early stopping on their time-ordered
+    validation tail); the model keeps the inputs' scalers for inference."""
     fs, ms = settings.features, settings.model
-    window = fs.window
-    if warm_from is None:
-        scaler = fit_scaler(table.values[rows.first_end - window + 1 : rows.last_end + 1])
-    else:
-        scaler = warm_from.scaler
-    scaled = scaler.transform(table.values[: rows.last_end + 1])
-    ends = np.arange(rows.first_end, rows.last_end + 1)
-    x = windows(scaled, window)[ends - (window - 1)]
-    y_raw, close = target[ends], table.adj_close[ends]
-    if warm_from is None:
-        labels = fit_label_scaler(fs.target, y_raw, close)
-        net = network.build_model(window, len(fs.columns), ms, fs.target)
-        epochs, keep = ms.epochs, slice(0, len(ends))
-    else:
-        labels, net, epochs = warm_from.labels, warm_from.net, ms.fine_tune_epochs
-        keep = slice(max(len(ends) - ms.fine_tune_samples, 0), len(ends))
-    y = labels.to_label(y_raw[keep], close[keep]).astype("float32")
-    result = network.fit(net, x[keep], y, ms, fs.horizon, epochs)
-    return TrainedModel(net, scaler, labels), result
+    net = network.build_model(fs.window, len(fs.columns), ms, fs.target)
+    result = network.fit(net, inputs.x, inputs.y, ms, fs.horizon, ms.epochs)
+    return TrainedModel(net, inputs.scaler, inputs.labels), result

@@ -12,8 +12,21 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from stock_pipeline.market_data.indicators import FIRST_VALID_ROW, compute_indicators
-from stock_pipeline.market_data.sources import MarketDataSource, RejectedRow, SourceError
+import numpy as np
+import pandas as pd
+
+from stock_pipeline.market_data.indicators import (
+    FIRST_VALID_ROW,
+    INDICATOR_COLUMNS,
+    compute_indicators,
+)
+from stock_pipeline.market_data.rebase import Rebase, changed_sessions, describe
+from stock_pipeline.market_data.sources import (
+    FetchResult,
+    MarketDataSource,
+    RejectedRow,
+    SourceError,
+)
 from stock_pipeline.warehouse import Connection
 from stock_pipeline.warehouse import prices as stored
 
@@ -28,6 +41,7 @@ class TickerIngest:
     rejected: list[RejectedRow] = field(default_factory=list)
     missing_dates: list[dt.date] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    rebase: Rebase | None = None  # the stored history was re-based (split, dividend, ...)
     error: str | None = None
 
 
@@ -36,14 +50,17 @@ def ingest_bars(
     source: MarketDataSource,
     dates_by_ticker: Mapping[str, Sequence[dt.date]],
 ) -> list[TickerIngest]:
-    """Fetch each ticker's bars for its trading dates and upsert them; one request batch.
+    """Fetch each ticker's bars for its trading dates and store them; one request batch.
 
-    Only bars dated on one of the requested sessions are written. A ticker with
-    no bar at all among its requested dates fails (unknown, delisted, or data not
-    yet published); other tickers are unaffected.
+    The request also covers the stored session before each ticker's first date, so
+    that a re-based download (after a split or dividend) is seen by comparing it with
+    what is stored; the ticker's history is then replaced (``replace_rebased``). Only
+    bars dated on a requested session (or already stored) are written. A ticker with no
+    bar at all among its requested dates fails; other tickers are unaffected.
     """
     tickers = list(dates_by_ticker)
-    start = min(min(days) for days in dates_by_ticker.values())
+    starts = {t: _overlap_start(con, t, min(days)) for t, days in dates_by_ticker.items()}
+    start = min(starts.values())
     end = max(max(days) for days in dates_by_ticker.values())
     outcomes = source.fetch(tickers, start, end)
     results = []
@@ -53,37 +70,97 @@ def ingest_bars(
         outcome = outcomes.get(ticker)
         if outcome is None:
             result.error = f"{ticker}: {source.name} returned nothing for this ticker"
-            continue
-        if isinstance(outcome, SourceError):
+        elif isinstance(outcome, SourceError):
             result.error = str(outcome)
-            continue
-        wanted = set(dates_by_ticker[ticker])
-        bar_dates = outcome.bars["date"].dt.date
-        result.rejected = list(outcome.rejected)
-        result.notes = list(outcome.notes)
-        bars = outcome.bars[bar_dates.isin(wanted)]
-        result.missing_dates = sorted(wanted - set(bars["date"].dt.date))
-        if bars.empty:
-            result.error = (
-                f"{ticker}: {source.name} has no bars for the {len(wanted)} trading day(s) "
-                f"{min(wanted)}..{max(wanted)}"
-                + (
-                    f"; rejected rows: {'; '.join(map(str, outcome.rejected[:5]))}"
-                    if outcome.rejected
-                    else ""
-                )
-            )
-            continue
+        else:
+            _store(con, source, outcome, dates_by_ticker[ticker], (starts[ticker], end), result)
+    return results
+
+
+def _overlap_start(con: Connection, ticker: str, first: dt.date) -> dt.date:
+    previous = stored.previous_bar_date(con, ticker, first)
+    return previous if previous is not None else first
+
+
+def _store(
+    con: Connection,
+    source: MarketDataSource,
+    outcome: FetchResult,
+    dates: Sequence[dt.date],
+    window: tuple[dt.date, dt.date],
+    result: TickerIngest,
+) -> None:
+    """Write one ticker's fetched bars: the wanted sessions, or the whole re-based history."""
+    ticker, wanted = result.ticker, set(dates)
+    result.rejected, result.notes = list(outcome.rejected), list(outcome.notes)
+    bars = outcome.bars[outcome.bars["date"].dt.date.isin(wanted)]
+    result.missing_dates = sorted(wanted - set(bars["date"].dt.date))
+    if bars.empty:
+        rejected = "; ".join(map(str, outcome.rejected[:5]))
+        result.error = (
+            f"{ticker}: {source.name} has no bars for the {len(wanted)} trading day(s) "
+            f"{min(wanted)}..{max(wanted)}" + (f"; rejected rows: {rejected}" if rejected else "")
+        )
+        return
+    changed = changed_sessions(stored.read_ohlcv(con, ticker, *window), outcome.bars)
+    if len(changed):
+        replace_rebased(con, source, ticker, changed, wanted, window[1], result)
+    else:
         result.rows_written = stored.upsert_ohlcv(con, ticker, bars, outcome.source)
+    stored.upsert_actions(con, ticker, outcome.actions, outcome.source)
+    if result.error is None:
         result.first_date = bars["date"].iloc[0].date()
         result.last_date = bars["date"].iloc[-1].date()
-    return results
+
+
+def replace_rebased(
+    con: Connection,
+    source: MarketDataSource,
+    ticker: str,
+    changed: pd.DataFrame,
+    wanted: set[dt.date],
+    end: dt.date,
+    result: TickerIngest,
+) -> None:
+    """Download the ticker's whole stored span again and replace its stored bars with it.
+
+    Nothing is replaced unless the new download has every stored session: a history
+    cannot be half re-based."""
+    have = stored.stored_bar_dates(con, ticker)
+    outcome = source.fetch([ticker], have[0], max(end, have[-1])).get(ticker)
+    why = str(outcome) if not isinstance(outcome, FetchResult) else ""
+    new = outcome.bars if isinstance(outcome, FetchResult) else None
+    lacking = sorted(set(have) - set(new["date"].dt.date)) if new is not None else []
+    if why or lacking:
+        reason = why or f"it lacks {len(lacking)} stored session(s), first {lacking[:3]}"
+        result.error = (
+            f"{ticker}: the stored history differs from {source.name}'s download from "
+            f"{changed['date'].min().date()} (a split, dividend or correction), but the "
+            f"download of the whole history failed: {reason}; nothing was replaced"
+        )
+        return
+    keep = new[new["date"].dt.date.isin(set(have) | wanted)]
+    rebase = describe(ticker, changed, keep["date"], outcome.actions)
+    revision = {
+        "ex_date": rebase.ex_date,
+        "detected_on": end,
+        "action": rebase.action,
+        "close_factor": rebase.close_factor,
+        "adj_factor": rebase.adj_factor,
+        "first_changed": rebase.first_changed,
+        "last_changed": rebase.last_changed,
+        "rows_replaced": len(keep),
+    }
+    result.rows_written = stored.replace_history(con, ticker, keep, outcome.source, revision)
+    stored.upsert_actions(con, ticker, outcome.actions, outcome.source)
+    result.rebase = rebase
 
 
 @dataclass
 class TickerIndicators:
     ticker: str
     rows_written: int = 0
+    rows_recomputed: int = 0  # stored rows before the run's dates that no longer matched
     first_date: dt.date | None = None
     last_date: dt.date | None = None
     history_rows: int = 0
@@ -92,10 +169,12 @@ class TickerIndicators:
 
 
 def update_indicators(con: Connection, ticker: str, dates: Sequence[dt.date]) -> TickerIndicators:
-    """Recompute indicators from the ticker's stored history up to max(dates); upsert ``dates``.
+    """Recompute indicators from the ticker's stored history up to max(dates); store the
+    rows of ``dates`` and every stored row that no longer matches its bars.
 
-    Using the whole stored history (not a slice) is what makes a one-day update
-    equal a full backfill for the infinite-memory indicators (EMA, MACD, OBV).
+    Using the whole stored history (not a slice) is what makes a one-day update equal a
+    full backfill for the infinite-memory indicators (EMA, MACD, OBV); rewriting the rows
+    that changed is what keeps them equal after a re-based history (a split, a dividend).
     """
     result = TickerIndicators(ticker)
     history = stored.read_ohlcv(con, ticker, end=max(dates))
@@ -104,14 +183,17 @@ def update_indicators(con: Connection, ticker: str, dates: Sequence[dt.date]) ->
         result.error = f"{ticker}: no stored bars up to {max(dates)}; materialize raw_ohlcv first"
         return result
     table = compute_indicators(history)
-    rows = table[table["date"].dt.date.isin(set(dates))]
-    if rows.empty:
+    wanted = table["date"].dt.date.isin(set(dates))
+    if not wanted.any():
         result.error = (
             f"{ticker}: no stored bars on the {len(dates)} requested date(s) "
             f"{min(dates)}..{max(dates)}"
         )
         return result
-    result.rows_written = stored.upsert_indicators(con, ticker, rows)
+    stale = _differs(table, stored.read_indicators(con, ticker, end=max(dates)))
+    result.rows_written = stored.upsert_indicators(con, ticker, table[wanted | stale])
+    result.rows_recomputed = int((stale & ~wanted).sum())
+    rows = table[wanted]
     result.first_date = rows["date"].iloc[0].date()
     result.last_date = rows["date"].iloc[-1].date()
     positions = rows.index.to_numpy()
@@ -119,3 +201,13 @@ def update_indicators(con: Connection, ticker: str, dates: Sequence[dt.date]) ->
         sum((positions < first).sum() for first in FIRST_VALID_ROW.values())
     )
     return result
+
+
+def _differs(table: pd.DataFrame, previous: pd.DataFrame) -> pd.Series:
+    """Rows of ``table`` stored in ``previous`` with any other value (NaN equals NaN)."""
+    old = table[["date"]].merge(previous, on="date", how="left", indicator=True)
+    was_stored = (old["_merge"] == "both").to_numpy()
+    new_values = table[INDICATOR_COLUMNS].to_numpy(dtype=float)
+    old_values = old[INDICATOR_COLUMNS].to_numpy(dtype=float)
+    same = (new_values == old_values) | (np.isnan(new_values) & np.isnan(old_values))
+    return pd.Series(was_stored & ~same.all(axis=1), index=table.index)

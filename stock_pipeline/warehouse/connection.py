@@ -82,7 +82,7 @@ def upsert_frame(con: Connection, table: str, frame: pd.DataFrame, key: Sequence
     if missing:
         raise ValueError(f"upsert into {table}: frame lacks key columns {missing}")
     with transaction(con):
-        _insert(con, table, frame, or_replace=True)
+        insert_frame(con, table, frame, or_replace=True)
     return len(frame)
 
 
@@ -97,7 +97,7 @@ def replace_asof(
                 f"DELETE FROM {table} WHERE ticker = ? AND asof_date = ?", [ticker, asof]
             ).fetchall()
             if not frame.empty:
-                _insert(con, table, frame, or_replace=False)
+                insert_frame(con, table, frame)
             written[table] = len(frame)
     return written
 
@@ -107,7 +107,7 @@ def replace_table(con: Connection, table: str, frame: pd.DataFrame) -> int:
     with transaction(con):
         con.execute(f"DELETE FROM {table}").fetchall()
         if not frame.empty:
-            _insert(con, table, frame, or_replace=False)
+            insert_frame(con, table, frame)
     return len(frame)
 
 
@@ -122,7 +122,10 @@ def transaction(con: Connection) -> Iterator[None]:
         raise
 
 
-def _insert(con: Connection, table: str, frame: pd.DataFrame, or_replace: bool) -> None:
+def insert_frame(
+    con: Connection, table: str, frame: pd.DataFrame, or_replace: bool = False
+) -> None:
+    """Insert ``frame``'s rows (inside the caller's transaction)."""
     con.register("_incoming", frame)
     try:
         cols = ", ".join(f'"{c}"' for c in frame.columns)

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 import pandas as pd
 
 from stock_pipeline.market_data.indicators import INDICATOR_COLUMNS
-from stock_pipeline.warehouse.connection import Connection, date_filter, dated, upsert_frame
+from stock_pipeline.warehouse.connection import (
+    Connection,
+    date_filter,
+    dated,
+    insert_frame,
+    transaction,
+    upsert_frame,
+)
 
 BAR_FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
 
@@ -109,4 +116,54 @@ def duplicate_dates(con: Connection, table: str, tickers: Sequence[str]) -> pd.D
         f"SELECT ticker, date, count(*) AS copies FROM {table} WHERE ticker IN (SELECT unnest(?)) "
         "GROUP BY ticker, date HAVING count(*) > 1 ORDER BY ticker, date",
         [list(tickers)],
+    ).df()
+
+
+def previous_bar_date(con: Connection, ticker: str, day: dt.date) -> dt.date | None:
+    """The newest stored session of ``ticker`` before ``day``."""
+    return con.execute(
+        "SELECT max(date) FROM ohlcv WHERE ticker = ? AND date < ?", [ticker, day]
+    ).fetchall()[0][0]
+
+
+def stored_bar_dates(con: Connection, ticker: str) -> list[dt.date]:
+    rows = con.execute("SELECT date FROM ohlcv WHERE ticker = ? ORDER BY date", [ticker])
+    return [r[0] for r in rows.fetchall()]
+
+
+def upsert_actions(con: Connection, ticker: str, actions: pd.DataFrame, source: str) -> int:
+    """The dividends and splits a source reported (``date, kind, value``)."""
+    if actions.empty:
+        return 0
+    frame = actions[["date", "kind", "value"]].copy()
+    frame.insert(0, "ticker", ticker)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    frame["source"] = source
+    return upsert_frame(con, "corporate_actions", frame, ["ticker", "date", "kind"])
+
+
+def replace_history(
+    con: Connection, ticker: str, bars: pd.DataFrame, source: str, revision: dict[str, object]
+) -> int:
+    """Replace every stored bar of ``ticker`` by ``bars`` (a re-based download) and record
+    the revision (``price_revisions`` columns), all in one transaction."""
+    frame = bars[["date", *BAR_FIELDS]].copy()
+    frame.insert(0, "ticker", ticker)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    frame["source"] = source
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    frame["ingested_at"] = now
+    record = pd.DataFrame([{**revision, "ticker": ticker, "recorded_at": now}])
+    with transaction(con):
+        con.execute("DELETE FROM ohlcv WHERE ticker = ?", [ticker]).fetchall()
+        insert_frame(con, "ohlcv", frame)
+        insert_frame(con, "price_revisions", record, or_replace=True)
+    return len(frame)
+
+
+def read_revisions(con: Connection, ticker: str | None = None) -> pd.DataFrame:
+    where = "WHERE ticker = ?" if ticker else ""
+    return con.execute(
+        f"SELECT * FROM price_revisions {where} ORDER BY ticker, detected_on, ex_date",
+        [ticker] if ticker else [],
     ).df()

@@ -19,6 +19,29 @@ TABLES: dict[str, str] = {
             ingested_at TIMESTAMP NOT NULL,
             PRIMARY KEY (ticker, date)
         )""",
+    "corporate_actions": """
+        CREATE TABLE IF NOT EXISTS corporate_actions (
+            ticker VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            kind VARCHAR NOT NULL,
+            value DOUBLE NOT NULL,
+            source VARCHAR NOT NULL,
+            PRIMARY KEY (ticker, date, kind)
+        )""",
+    "price_revisions": """
+        CREATE TABLE IF NOT EXISTS price_revisions (
+            ticker VARCHAR NOT NULL,
+            ex_date DATE NOT NULL,
+            detected_on DATE NOT NULL,
+            action VARCHAR NOT NULL,
+            close_factor DOUBLE NOT NULL,
+            adj_factor DOUBLE NOT NULL,
+            first_changed DATE NOT NULL,
+            last_changed DATE NOT NULL,
+            rows_replaced INTEGER NOT NULL,
+            recorded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (ticker, ex_date, detected_on)
+        )""",
     "indicators": f"""
         CREATE TABLE IF NOT EXISTS indicators (
             ticker VARCHAR NOT NULL,

@@ -13,7 +13,11 @@ from dagster import AssetKey, DagsterInstance
 
 from stock_pipeline.cli import launch
 from stock_pipeline.definitions import build_definitions
-from stock_pipeline.forecasting.feature_rows import feature_set_id, update_feature_rows
+from stock_pipeline.forecasting.feature_rows import (
+    feature_set_id,
+    load_feature_table,
+    update_feature_rows,
+)
 from stock_pipeline.market_data import ingest
 from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import WarehouseFile, connect, prices
@@ -25,7 +29,7 @@ CHAIN = "windowed_tensors,lstm_model"
 
 def run_pipeline(
     base: Settings, root: Path, bars_by_ticker: dict, asof: dt.date, tickers=None
-) -> tuple[Settings, list]:
+) -> tuple[Settings, list, DagsterInstance]:
     """Materialize data assets over all bars, then the model chain as of ``asof``."""
     csv, data = root / "csv", root / "data"
     for ticker, bars in bars_by_ticker.items():
@@ -39,7 +43,8 @@ def run_pipeline(
         defs, instance, tickers, first, last, "raw_ohlcv,indicators", settings
     )
     assert all(o.success for o in data_runs), [o.errors for o in data_runs]
-    return settings, launch.materialize(defs, instance, tickers, asof, asof, CHAIN, settings)
+    outcomes = launch.materialize(defs, instance, tickers, asof, asof, CHAIN, settings)
+    return settings, outcomes, instance
 
 
 def test_perturbing_bars_after_d_changes_nothing_as_of_d(small, tmp_path):
@@ -54,15 +59,15 @@ def test_perturbing_bars_after_d_changes_nothing_as_of_d(small, tmp_path):
 
     results = {}
     for name, frame in (("original", bars), ("perturbed", future)):
-        settings, outcomes = run_pipeline(small, tmp_path / name, {"AAA": frame}, d)
+        settings, outcomes, _ = run_pipeline(small, tmp_path / name, {"AAA": frame}, d)
         assert [o.success for o in outcomes] == [True], outcomes[0].errors
         with connect(settings.warehouse, read_only=True) as con:
             fs = feature_set_id(settings.features)
             rows = stored_features.read_features(con, "AAA", fs, bars["date"].iloc[-1].date())
             forecast = con.execute("SELECT predicted, target_date FROM forecasts").fetchall()
             ohlcv_rows = con.execute("SELECT count(*) FROM ohlcv").fetchall()[0][0]
-        folder = settings.ticker_models_dir("AAA") / d.isoformat()
-        results[name] = (rows, forecast, json.loads((folder / "bundle.json").read_text()))
+        (bundle,) = settings.ticker_models_dir("AAA").glob("folds/*/*/bundle.json")
+        results[name] = (rows, forecast, json.loads(bundle.read_text()))
         assert ohlcv_rows == 220  # the future bars are in the warehouse...
 
     (rows_a, fc_a, bundle_a), (rows_b, fc_b, bundle_b) = results.values()
@@ -72,55 +77,85 @@ def test_perturbing_bars_after_d_changes_nothing_as_of_d(small, tmp_path):
     # and trained the same model, to the bit, with the same forecast for the next session.
     assert fc_a == fc_b and fc_a[0][1] == bars["date"].iloc[181].date()
     assert bundle_a["scaler"] == bundle_b["scaler"]
+    assert bundle_a["inputs_digest"] == bundle_b["inputs_digest"]
     assert bundle_a["best_val_loss"] == bundle_b["best_val_loss"]
 
 
 def test_lstm_metadata_and_forecast_row(small, tmp_path):
     bars = synthetic_bars(150, seed=2)
     d = bars["date"].iloc[-1].date()
-    settings, outcomes = run_pipeline(small, tmp_path, {"M1": bars}, d)
+    settings, outcomes, instance = run_pipeline(small, tmp_path, {"M1": bars}, d)
     assert outcomes[-1].success, outcomes[-1].errors
     with connect(settings.warehouse, read_only=True) as con:
         (row,) = con.execute(
             "SELECT ticker, asof_date, target_kind, predicted, model_version FROM forecasts"
         ).fetchall()
     assert row[:3] == ("M1", d, "return") and np.isfinite(row[3])
-    bundle = json.loads(
-        (settings.ticker_models_dir("M1") / d.isoformat() / "bundle.json").read_text()
-    )
-    assert bundle["features"]["columns"] == list(settings.features.columns)
+    (path,) = settings.ticker_models_dir("M1").glob("folds/*/*/bundle.json")
+    bundle = json.loads(path.read_text())
     assert len(bundle["scaler"]["mean"]) == len(settings.features.columns)
-    assert bundle["model_version"] == row[4] and bundle["mode"] == "full"
+    assert row[4].endswith(f"-{bundle['fold_start']}-{bundle['inputs_digest'][:8]}")
+    mat = instance.fetch_materializations(AssetKey("lstm_model"), limit=1).records[0]
+    meta = mat.asset_materialization.metadata
+    assert meta["fold_start"].value == bundle["fold_start"] == path.parent.name
+    assert meta["trained_through"].value == bundle["trained_through"] < bundle["fold_start"]
+    assert meta["forecast"].value == row[3] and meta["training_mode"].value == "trained"
 
 
-def test_warm_start_between_full_retrains(small):
-    from stock_pipeline.forecasting.model_asof import train_asof
-
-    settings = small
-    bars = synthetic_bars(160, seed=4)
+def _stored_features(settings, ticker: str, bars) -> list:
     days = [t.date() for t in bars["date"]]
     with connect(settings.warehouse) as con:
-        prices.upsert_ohlcv(con, "W", bars, "test")
-        ingest.update_indicators(con, "W", days)
-        update_feature_rows(con, "W", days[-1], settings.features)
-    modes = [
-        train_asof(WarehouseFile(settings.warehouse), "W", d, settings).mode for d in days[-5:]
+        prices.upsert_ohlcv(con, ticker, bars, "test")
+        ingest.update_indicators(con, ticker, days)
+        update_feature_rows(con, ticker, days[-1], settings.features)
+    return days
+
+
+def test_the_deployed_forecast_is_its_folds_model_and_the_walk_forwards_prediction(small):
+    from stock_pipeline.evaluation.asof import evaluate_asof
+    from stock_pipeline.forecasting.folds import fold_keys
+    from stock_pipeline.forecasting.model_asof import forecast_asof
+
+    settings = small
+    days = _stored_features(settings, "W", synthetic_bars(160, seed=4))
+    warehouse = WarehouseFile(settings.warehouse)
+    nights = days[-8:-1]
+    runs = [forecast_asof(warehouse, "W", d, settings) for d in nights]
+    with connect(settings.warehouse, read_only=True) as con:
+        table = load_feature_table(con, "W", days[-1], settings.features)
+    keys = fold_keys(table, settings)[-8:-1]
+    # a fold's model is trained on the first night it is needed, then only predicts
+    expected = ["trained"] + [
+        "trained" if keys[i] != keys[i - 1] else "cached" for i in range(1, len(keys))
     ]
-    # retrain_every=3 in the small config: full, then warm starts until 3 sessions passed
-    assert modes == ["full", "warm_start", "warm_start", "full", "warm_start"]
-    changed = settings.with_changes(model={"dropout": 0.1})
-    rerun = train_asof(WarehouseFile(changed.warehouse), "W", days[-1], changed)
-    assert (rerun.mode, rerun.reason) == ("full", "configuration changed")
+    assert [r.mode for r in runs] == expected and "cached" in expected
+    assert len({r.fold_start for r in runs}) == len(set(keys))
+    # once each night's outcome is known, the walk-forward's prediction for it is the
+    # forecast the deployed model stored that night
+    evaluation = evaluate_asof(warehouse, "W", days[-1], settings)
+    assert evaluation.folds_trained == 0 or evaluation.folds > len(set(keys))
+    with connect(settings.warehouse, read_only=True) as con:
+        stored = dict(con.execute("SELECT asof_date, predicted FROM forecasts").fetchall())
+        predicted = dict(
+            con.execute(
+                "SELECT date, predicted FROM predictions WHERE model = 'lstm' AND asof_date = ?",
+                [days[-1]],
+            ).fetchall()
+        )
+    for night in nights:
+        assert predicted[night] == stored[night]
 
 
 def test_too_few_rows_says_how_many(small, tmp_path):
     bars = synthetic_bars(90, seed=3)  # 41 usable rows after the 49-row warm-up
     d = bars["date"].iloc[-1].date()
-    _, outcomes = run_pipeline(small, tmp_path, {"TINY": bars}, d)
+    _, outcomes, _ = run_pipeline(small, tmp_path, {"TINY": bars}, d)
     assert not outcomes[-1].success
     message = " ".join(outcomes[-1].errors)
     assert "TINY" in message and "41 usable feature rows" in message
-    needed = 10 - 1 + 1 + 30 + 1 + 8  # window-1 + h + min_train + gap + validation
+    # window-1 + h + min_train + gap + validation, and an embargo of h before the first
+    # forecast of a fold
+    needed = 10 - 1 + 1 + 30 + 1 + 8 + 1
     assert f"need at least {needed}" in message
 
 
@@ -128,7 +163,7 @@ def test_nan_in_features_fails_that_ticker_only(small, tmp_path):
     good, bad = synthetic_bars(120, seed=6), synthetic_bars(120, seed=7)
     root = tmp_path / "run"
     d = good["date"].iloc[-1].date()
-    settings, _ = run_pipeline(small, root, {"GOOD": good, "BAD": bad}, d)
+    settings, _, _ = run_pipeline(small, root, {"GOOD": good, "BAD": bad}, d)
     broken_day = bad["date"].iloc[100].date()
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute(
@@ -149,16 +184,12 @@ def test_nan_in_features_fails_that_ticker_only(small, tmp_path):
 
 @pytest.mark.parametrize("target", ["direction", "price"])
 def test_other_target_kinds_train_and_forecast(target, small):
-    from stock_pipeline.forecasting.model_asof import train_asof
+    from stock_pipeline.forecasting.model_asof import forecast_asof
 
     settings = small.with_changes(features={"target": target})
     bars = synthetic_bars(150, seed=9)
-    days = [t.date() for t in bars["date"]]
-    with connect(settings.warehouse) as con:
-        prices.upsert_ohlcv(con, "K", bars, "test")
-        ingest.update_indicators(con, "K", days)
-        update_feature_rows(con, "K", days[-1], settings.features)
-    run = train_asof(WarehouseFile(settings.warehouse), "K", days[-1], settings)
+    days = _stored_features(settings, "K", bars)
+    run = forecast_asof(WarehouseFile(settings.warehouse), "K", days[-1], settings)
     if target == "direction":
         assert 0.0 <= run.predicted <= 1.0
     else:  # a price near the last close, in price units

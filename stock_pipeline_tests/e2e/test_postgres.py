@@ -39,7 +39,6 @@ model:
   patience: 2
   batch_size: 32
   min_train_samples: 30
-evaluation:
   retrain_every: 42
 """
 

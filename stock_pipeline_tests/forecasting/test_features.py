@@ -8,11 +8,15 @@ import pytest
 
 from stock_pipeline.forecasting.features import (
     FeatureError,
+    FeatureTable,
+    TrainingRows,
     build_feature_table,
     fit_label_scaler,
     fit_scaler,
+    rows_needed,
     targets,
-    training_windows,
+    time_split,
+    training_inputs,
     windows,
 )
 from stock_pipeline.market_data.indicators import compute_indicators
@@ -65,16 +69,46 @@ def test_targets_for_each_kind() -> None:
     np.testing.assert_allclose(back, price[:-1])
 
 
-def test_training_windows_only_use_targets_known_by_asof() -> None:
+def _table(values: np.ndarray) -> FeatureTable:
+    n = len(values)
+    dates = np.datetime64("2020-01-01") + np.arange(n)
+    close = 100 * np.exp(np.cumsum(values[:, 0] / 100))
+    return FeatureTable("T", dates, values, ("a", "b"), np.diff(np.log(close), prepend=0), close)
+
+
+def test_training_inputs_are_the_windows_ending_on_the_training_rows() -> None:
     values = np.random.default_rng(0).normal(size=(50, 2))
+    table, fs = _table(values), FeatureSettings(window=5, columns=("log_return",))
     target = np.arange(50, dtype=float)
-    for horizon in (1, 3):
-        train = training_windows(values, target, window=5, horizon=horizon, asof_row=40)
-        assert (train.end_rows + horizon <= 40).all()
-        assert train.end_rows[-1] == 40 - horizon and train.end_rows[0] == 4
-        np.testing.assert_array_equal(train.y, target[train.end_rows])
-        np.testing.assert_array_equal(train.x[-1], values[40 - horizon - 4 : 40 - horizon + 1])
-        assert np.shares_memory(train.x, values)
+    inputs = training_inputs(table, target, TrainingRows(first_end=10, last_end=36), fs)
+    assert inputs.x.shape == (27, 5, 2) and inputs.x.dtype == np.float32
+    rows = values[6:37]  # the rows of every training window: 10 - 5 + 1 .. 36
+    np.testing.assert_allclose(inputs.scaler.mean, rows.mean(axis=0))
+    scaled = ((rows - rows.mean(axis=0)) / rows.std(axis=0)).astype("float32")
+    np.testing.assert_array_equal(inputs.x[0], scaled[0:5])
+    np.testing.assert_array_equal(inputs.x[-1], scaled[-5:])
+    np.testing.assert_allclose(inputs.y, target[10:37] / target[10:37].std(), rtol=1e-6)
+    assert all(np.shares_memory(inputs.x[0], w) for w in inputs.x[1:3])  # views, no copies
+
+    later = values.copy()
+    later[37:] *= 3  # rows after the last training window: the inputs do not change
+    same = training_inputs(_table(later), target, TrainingRows(10, 36), fs)
+    assert same.digest == inputs.digest
+    earlier = values.copy()
+    earlier[20, 1] += 1e-3  # one training row changes: so does the digest
+    assert training_inputs(_table(earlier), target, TrainingRows(10, 36), fs).digest != (
+        inputs.digest
+    )
+
+
+@pytest.mark.parametrize("min_train", [1, 30, 99, 100, 101, 250])
+def test_rows_needed_leaves_exactly_min_train_training_windows(min_train) -> None:
+    for horizon in (1, 5):
+        rows = rows_needed(60, horizon, min_train, 0.2)
+        windows_with_targets = rows - 59 - horizon
+        split = time_split(windows_with_targets, 0.2, horizon)
+        assert split.train.stop == min_train  # with one row fewer there would be too few
+        assert time_split(windows_with_targets - 1, 0.2, horizon).train.stop < min_train
 
 
 def test_scaler_fitted_on_training_rows_ignores_later_rows() -> None:

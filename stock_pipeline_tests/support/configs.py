@@ -15,9 +15,9 @@ SMALL_MODEL: dict[str, dict] = {
         "patience": 2,
         "batch_size": 32,
         "min_train_samples": 30,
-        "retrain_every": 3,
-        "fine_tune_epochs": 2,
+        "retrain_every": 5,
     },
+    "evaluation": {"span_sessions": 20},
 }
 
 #: The same, as a settings file for processes configured through STOCK_PIPELINE_CONFIG.

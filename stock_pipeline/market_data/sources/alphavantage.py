@@ -31,6 +31,8 @@ from stock_pipeline.market_data.sources.base import (
     TransientSourceError,
     UnknownTickerError,
     fetch_each,
+    no_actions,
+    split_adjusted,
     validate_bars,
     with_retries,
 )
@@ -49,6 +51,8 @@ _FIELD_NAMES: dict[str, str] = {
     "close": "close",
     "adjusted close": "adj_close",
     "volume": "volume",
+    "dividend amount": "dividend",
+    "split coefficient": "split",
 }
 _FIELD_PREFIX = re.compile(r"^\s*\d+\.\s*")
 _APIKEY_IN_TEXT = re.compile(r"(apikey=)[^&\s'\"]*", re.IGNORECASE)
@@ -139,13 +143,14 @@ class AlphaVantageSource:
         frame = frame[in_window]
         if frame.empty:
             raise UnknownTickerError(ticker, f"Alpha Vantage has no bars {window}")
+        frame, actions = _yahoo_form(frame)
         bars, rejected = validate_bars(ticker, frame, start, end)
         if bars.empty:
             examples = "; ".join(str(r) for r in rejected[:3])
             raise SourceError(
                 ticker, f"no valid bars {window}: all {len(rejected)} rows rejected ({examples})"
             )
-        return FetchResult(ticker, self.name, bars, rejected)
+        return FetchResult(ticker, self.name, bars, rejected, actions=actions)
 
     def _request(self, ticker: str) -> dict[str, Any]:
         """One GET; returns the JSON body or raises the ``SourceError`` it amounts to."""
@@ -227,7 +232,7 @@ class AlphaVantageSource:
         columns = ["date", "open", "high", "low", "close", "volume"]
         if "adj_close" in frame.columns:  # absent in TIME_SERIES_DAILY: validate_bars uses close
             columns.insert(5, "adj_close")
-        return frame.reindex(columns=columns)
+        return frame.reindex(columns=[*columns, *(c for c in ("dividend", "split") if c in frame)])
 
     # -- secrecy ------------------------------------------------------------------------------
 
@@ -238,3 +243,37 @@ class AlphaVantageSource:
     def _snippet(self, value: object, limit: int = 300) -> str:
         text = self._redact(str(value))
         return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _yahoo_form(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Alpha Vantage's raw daily bars in Yahoo's form (prices and volume adjusted for the
+    splits in the download, so that indicators do not jump at a split), and its actions."""
+    if "split" not in frame and "dividend" not in frame:
+        return frame, no_actions()
+    frame = frame.assign(date=pd.to_datetime(frame["date"], errors="coerce"))
+    frame = frame.sort_values("date").reset_index(drop=True)
+    numbers = {
+        c: pd.to_numeric(frame[c], errors="coerce") if c in frame else pd.Series(0.0, frame.index)
+        for c in ("split", "dividend")
+    }
+    ratio = numbers["split"].where(numbers["split"] > 0, 1.0).fillna(1.0)
+    priced = frame.copy()
+    for column in ["open", "high", "low", "close", "volume"]:
+        priced[column] = pd.to_numeric(frame[column], errors="coerce")
+    adjusted = split_adjusted(priced, ratio).drop(columns=["split", "dividend"], errors="ignore")
+    actions = pd.concat(
+        [
+            pd.DataFrame(
+                {"date": frame["date"][ratio != 1], "kind": "split", "value": ratio[ratio != 1]}
+            ),
+            pd.DataFrame(
+                {
+                    "date": frame["date"][numbers["dividend"] > 0],
+                    "kind": "dividend",
+                    "value": numbers["dividend"][numbers["dividend"] > 0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    return adjusted, actions

@@ -59,15 +59,30 @@ class RejectedRow:
         return f"{self.ticker} {self.date or '?'}: {self.reason}"
 
 
+#: A source's corporate actions: ``kind`` "dividend" (cash per share, on the ex-date) or
+#: "split" (new shares per old share: 2.0 for a 2:1 split, 0.5 for a 1:2 reverse split).
+ACTION_COLUMNS: list[str] = ["date", "kind", "value"]
+
+
+def no_actions() -> pd.DataFrame:
+    return pd.DataFrame({"date": pd.to_datetime([]), "kind": [], "value": []})
+
+
 @dataclass
 class FetchResult:
-    """Validated bars for one ticker, plus the rows that were refused and why."""
+    """Validated bars for one ticker, plus the rows that were refused and why.
+
+    Bars are in Yahoo's form as of the download: open/high/low/close and volume adjusted
+    for the splits known that day, ``adj_close`` for splits and cash dividends.
+    ``actions`` lists the splits and dividends the source reported (maybe none).
+    """
 
     ticker: str
     source: str
     bars: pd.DataFrame
     rejected: list[RejectedRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    actions: pd.DataFrame = field(default_factory=no_actions)
 
 
 FetchOutcome = FetchResult | SourceError
@@ -134,6 +149,17 @@ def validate_bars(
     clean["volume"] = clean["volume"].astype("float64")
     clean = clean.sort_values("date").reset_index(drop=True)
     return clean, rejected
+
+
+def split_adjusted(frame: pd.DataFrame, ratio: pd.Series) -> pd.DataFrame:
+    """Raw bars (as traded that day) in Yahoo's form: prices divided and volume multiplied
+    by the product of the split ratios of the later rows (``ratio`` is 1 on other days)."""
+    later = ratio[::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
+    out = frame.copy()
+    for column in ["open", "high", "low", "close"]:
+        out[column] = frame[column] / later
+    out["volume"] = frame["volume"] * later
+    return out
 
 
 def fetch_each(

@@ -37,6 +37,7 @@ from stock_pipeline.market_data.sources.base import (
     SourceError,
     TransientSourceError,
     UnknownTickerError,
+    no_actions,
     validate_bars,
 )
 from stock_pipeline.settings import SourceSettings
@@ -219,7 +220,7 @@ class YFinanceSource:
                     start=start,
                     end=end + dt.timedelta(days=1),  # yfinance's end is exclusive
                     auto_adjust=False,
-                    actions=False,
+                    actions=True,  # Dividends and Stock Splits: named when history re-bases
                     group_by="ticker",
                     threads=False,
                     progress=False,
@@ -236,36 +237,49 @@ class YFinanceSource:
         out: dict[str, FetchOutcome] = {}
         for ticker in batch:
             symbol = ticker.upper()  # yf.download upper-cases every symbol
-            bars = _ticker_frame(frame, symbol)
+            bars, actions = _ticker_frame(frame, symbol)
             if bars.empty:
                 out[ticker] = _classify(
                     ticker, replies.get(symbol, []), errors.about(symbol), start, end
                 )
                 continue
             clean, rejected = validate_bars(ticker, bars, start, end)
-            result = FetchResult(ticker, self.name, clean, rejected)
+            result = FetchResult(ticker, self.name, clean, rejected, actions=actions)
             if clean.empty:
                 result.notes.append(f"all {len(bars)} rows between {start} and {end} rejected")
             out[ticker] = result
         return out
 
 
-def _ticker_frame(frame: pd.DataFrame | None, symbol: str) -> pd.DataFrame:
-    """This symbol's block of the download, as BAR_COLUMNS rows (alignment gaps dropped)."""
+_ACTION_COLUMNS = {"Dividends": "dividend", "Stock Splits": "split"}
+
+
+def _ticker_frame(frame: pd.DataFrame | None, symbol: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """This symbol's block of the download, as BAR_COLUMNS rows (alignment gaps dropped),
+    and its dividends and splits as action rows."""
     empty = pd.DataFrame(columns=["date", *_YF_COLUMNS.values()])
     if frame is None or frame.empty or not isinstance(frame.columns, pd.MultiIndex):
-        return empty
+        return empty, no_actions()
     if symbol not in frame.columns.get_level_values(0):
-        return empty
-    block = frame[symbol].reindex(columns=list(_YF_COLUMNS)).rename(columns=_YF_COLUMNS)
+        return empty, no_actions()
+    block = frame[symbol].reindex(columns=[*_YF_COLUMNS, *_ACTION_COLUMNS])
     # download() aligns all symbols on one date index: a date this symbol lacks is all-NaN.
-    block = block.dropna(how="all")
+    block = block.dropna(how="all", subset=list(_YF_COLUMNS))
     index = pd.DatetimeIndex(block.index)
     if index.tz is not None:
         index = index.tz_localize(None)  # keep the exchange-local calendar date
-    bars = block.reset_index(drop=True)
-    bars.insert(0, "date", index.normalize())
-    return bars
+    dates = pd.Series(index.normalize())
+    bars = block[list(_YF_COLUMNS)].rename(columns=_YF_COLUMNS).reset_index(drop=True)
+    bars.insert(0, "date", dates)
+    actions = [
+        pd.DataFrame({"date": dates[mask.to_numpy()], "kind": kind, "value": values[mask]})
+        for column, kind in _ACTION_COLUMNS.items()
+        for values in [
+            pd.to_numeric(block[column], errors="coerce").fillna(0).reset_index(drop=True)
+        ]
+        for mask in [values > 0]
+    ]
+    return bars, pd.concat(actions, ignore_index=True)
 
 
 def _classify(
