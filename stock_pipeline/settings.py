@@ -144,8 +144,18 @@ class BacktestSettings(Section):
     threshold_bps: float | None = Field(
         None,
         ge=0,
-        description="Trade only when |predicted return| exceeds this; null = the "
-        "round-trip cost, 2 x (cost + slippage)",
+        description="return and price targets: trade only when the forecast h-day log "
+        "return exceeds this (in basis points); null = the round-trip cost, "
+        "2 x (cost + slippage). A position entered on an h-day forecast is held h sessions",
+    )
+    direction_margin: float | None = Field(
+        None,
+        ge=0,
+        lt=0.5,
+        description="direction target: go long when the probability of an up move exceeds "
+        "0.5 + margin (short below 0.5 - margin); null = the margin at which the bet's "
+        "expected h-day return, (2p - 1) x the trailing-year mean absolute h-day return, "
+        "equals the threshold",
     )
     sizing: Literal["fixed", "vol_target"] = "fixed"
     position_size: float = Field(1.0, gt=0, description="Fixed sizing: fraction of equity")

@@ -114,6 +114,15 @@ def build_forecasting_assets(partitions_def):
             results, errors = per_item(
                 latest, lambda t, d: update_feature_rows(con, t, d, settings.features)
             )
+        log_lines(
+            context,
+            [
+                f"{r.ticker}: recomputed {r.rows_recomputed} stored feature row(s) whose bars "
+                "changed (a re-based history)"
+                for r in results
+                if r.rows_recomputed
+            ],
+        )
         return finish(feature_metadata(results, settings), errors)
 
     @asset(

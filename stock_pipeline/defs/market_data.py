@@ -25,7 +25,9 @@ from stock_pipeline.defs.assets import (
     DUCKDB_POOL,
     PREVIEW_ROWS,
     finish,
+    log_lines,
     run_dates,
+    table_md,
     ticker_date_asset_args,
 )
 from stock_pipeline.defs.partitions import lookback_mapping
@@ -84,6 +86,7 @@ def build_market_data_assets(partitions_def):
         with warehouse.connect() as con:
             results = ingest_run(context, settings, con)
         rejected = [str(r) for res in results for r in res.rejected]
+        rebased = [r.rebase for r in results if r.rebase is not None]
         metadata = {
             "source": ", ".join(sorted({r.source for r in results if r.source})),
             **written_span(results),
@@ -92,7 +95,19 @@ def build_market_data_assets(partitions_def):
                 "\n".join(f"- {r}" for r in rejected[:PREVIEW_ROWS]) or "none"
             ),
             "missing_trading_days": sum(len(r.missing_dates) for r in results),
+            "rebased_histories": table_md(
+                [
+                    {
+                        "ticker": b.ticker,
+                        "ex_date": str(b.ex_date),
+                        "action": b.action,
+                        "sessions_changed": f"{b.first_changed}..{b.last_changed}",
+                    }
+                    for b in rebased
+                ]
+            ),
         }
+        log_lines(context, [f"{b}; its whole stored history was replaced" for b in rebased])
         return finish(metadata, {r.ticker: r.error for r in results if r.error})
 
     @asset(
@@ -113,9 +128,19 @@ def build_market_data_assets(partitions_def):
         written = [r for r in results if r.error is None]
         metadata = {
             **written_span(results),
+            "rows_recomputed": sum(r.rows_recomputed for r in written),
             "history_rows_used": sum(r.history_rows for r in written),
             "warmup_null_cells": sum(r.warmup_null_cells for r in written),
         }
+        log_lines(
+            context,
+            [
+                f"{r.ticker}: recomputed {r.rows_recomputed} stored indicator row(s) whose bars "
+                "changed (a re-based history)"
+                for r in written
+                if r.rows_recomputed
+            ],
+        )
         return finish(metadata, {r.ticker: r.error for r in results if r.error})
 
     checks = [

@@ -13,6 +13,13 @@ from stock_pipeline.evaluation import scoring
 
 MODELS = ("lstm", "naive", "drift", "arima")
 
+#: Why a Diebold-Mariano test is undefined, stored as the metric ``dm_undefined``.
+DM_UNDEFINED = {
+    1.0: "too few forecast days",
+    2.0: "the LSTM's squared error equals naive's on every day",
+    3.0: "the long-run variance of the loss differential is not positive",
+}
+
 
 def implied_return(frame: pd.DataFrame, target_kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(predicted, actual) as h-day log returns, whatever the target kind."""
@@ -51,6 +58,11 @@ def _model_scores(part: pd.DataFrame, naive_rmse: float, target_kind: str) -> di
     acc = scoring.direction_accuracy(pred_ret, actual_ret)
     lo, hi = scoring.wilson_interval(round(acc * len(part)), len(part))
     values.update(direction_accuracy=acc, direction_ci_low=lo, direction_ci_high=hi)
+    if "reference_up" in part:
+        # naive's direction figure is "always not up" (a zero return is not up); the
+        # reference to beat is always betting the training span's majority direction
+        reference = part["reference_up"].to_numpy(bool)
+        values["direction_reference"] = float(np.mean((actual_ret > 0) == reference))
     values["n"] = float(len(part))
     return values
 
@@ -79,10 +91,18 @@ def score(frame: pd.DataFrame, target_kind: str, horizon: int) -> pd.DataFrame:
                     horizon,
                 )
                 values.update(dm_stat=dm.statistic, dm_pvalue=dm.pvalue)
+                if dm.reason:
+                    values["dm_undefined"] = _dm_code(dm.reason, dm.n)
             rows.extend(
                 {"model": m, "fold": fold, "metric": k, "value": v} for k, v in values.items()
             )
     return pd.DataFrame(rows)
+
+
+def _dm_code(reason: str, n: int) -> float:
+    if n < 2:
+        return 1.0
+    return 2.0 if "every day" in reason else 3.0
 
 
 @dataclass(frozen=True)
@@ -96,18 +116,18 @@ class Verdict:
 
 
 def verdict(metrics: pd.DataFrame, ticker: str, alpha: float = 0.05) -> Verdict:
+    """The LSTM against naive in one plain sentence, from its overall scores."""
     overall = metrics[(metrics["model"] == "lstm") & metrics["fold"].isna()]
     get = dict(zip(overall["metric"], overall["value"], strict=True))
-    skill, stat, p = (
-        get.get("skill", math.nan),
-        get.get("dm_stat", math.nan),
-        get.get("dm_pvalue", math.nan),
-    )
+    if "skill" not in get:
+        return _direction_verdict(get, ticker)
+    skill, stat, p = (get["skill"], get.get("dm_stat", math.nan), get.get("dm_pvalue", math.nan))
     beats = bool(stat < 0) if math.isfinite(stat) else False
     significant = bool(p < alpha) if math.isfinite(p) else False
     measured = f"skill {skill:+.2%}, DM {stat:.2f}, p={p:.3g}"
     if not math.isfinite(p):
-        text = f"{ticker}: no DM test (target kind without a squared-error loss)"
+        why = DM_UNDEFINED.get(get.get("dm_undefined", 1.0), DM_UNDEFINED[1.0])
+        text = f"{ticker}: no DM test against the naive forecast ({why}); skill {skill:+.2%}"
     elif beats and significant:
         text = f"{ticker}: LSTM BEAT the naive forecast ({measured})"
     elif beats:
@@ -118,3 +138,24 @@ def verdict(metrics: pd.DataFrame, ticker: str, alpha: float = 0.05) -> Verdict:
             f"({measured}{', significant' if significant else ''})"
         )
     return Verdict(beats, significant, skill, stat, p, text)
+
+
+def _direction_verdict(get: dict, ticker: str) -> Verdict:
+    """A direction forecast (a probability) has no squared-error loss to compare with
+    naive's; it is judged by its hit rate against the majority-direction reference."""
+    acc, ref = get.get("direction_accuracy", math.nan), get.get("direction_reference", math.nan)
+    lo, hi = get.get("direction_ci_low", math.nan), get.get("direction_ci_high", math.nan)
+    beats = bool(acc > ref)
+    significant = bool(lo > ref)
+    measured = (
+        f"hit rate {acc:.1%} (95% CI {lo:.1%}-{hi:.1%}) against {ref:.1%} for always betting "
+        "the training span's majority direction"
+    )
+    if beats and significant:
+        outcome = "BEAT the majority-direction reference"
+    elif beats:
+        outcome = "did not significantly beat the majority-direction reference"
+    else:
+        outcome = "LOST to the majority-direction reference"
+    text = f"{ticker}: LSTM direction forecasts {outcome} ({measured})"
+    return Verdict(beats, significant, math.nan, math.nan, math.nan, text)

@@ -61,22 +61,30 @@ class DMResult:
     pvalue: float
     n: int
     mean_loss_differential: float
+    reason: str = ""  # why the test is undefined, when it is (statistic and p are NaN)
 
 
 def diebold_mariano(
     errors_model: np.ndarray, errors_benchmark: np.ndarray, horizon: int = 1
 ) -> DMResult:
     """DM test of equal squared-error loss with the HLN small-sample correction."""
-    d = errors_model**2 - errors_benchmark**2
+    d = np.asarray(errors_model, float) ** 2 - np.asarray(errors_benchmark, float) ** 2
     n = len(d)
+    if n < 2:
+        return DMResult(math.nan, math.nan, n, math.nan, f"{n} forecast day(s): too few")
     mean = float(d.mean())
     centred = d - mean
     gamma = [float(centred @ centred) / n]
     for k in range(1, horizon):
         gamma.append(float(centred[k:] @ centred[:-k]) / n)
     variance = gamma[0] + 2 * sum(gamma[1:])
-    if n < 2 or variance <= 0:
-        return DMResult(float("nan"), float("nan"), n, mean)
+    if variance <= 0:
+        reason = (
+            "the two forecasts have the same squared error on every day"
+            if not np.any(d)
+            else "the long-run variance of the loss differential is not positive"
+        )
+        return DMResult(math.nan, math.nan, n, mean, reason)
     dm = mean / math.sqrt(variance / n)
     correction = math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
     statistic = dm * correction

@@ -18,7 +18,7 @@ from stock_pipeline.evaluation.baselines import Baselines
 from stock_pipeline.evaluation.metrics import MODELS
 from stock_pipeline.forecasting.features import FeatureTable, TrainingDataError
 from stock_pipeline.forecasting.fold_models import FoldCache, Forecaster, ForecastRun
-from stock_pipeline.forecasting.folds import first_origin, folds_of_origins, span_origins
+from stock_pipeline.forecasting.folds import Fold, first_origin, folds_of_origins, span_origins
 from stock_pipeline.settings import Settings
 
 
@@ -48,7 +48,7 @@ def walk_forward(
     for fold, rows in folds_of_origins(table, origins, settings):
         predicted = {"lstm": forecaster.fold_forecasts(fold, rows, run)}
         predicted.update(baselines.fold_forecasts(fold, rows))
-        parts.append(_prediction_frame(forecaster, fold.key, rows, predicted))
+        parts.append(_prediction_frame(forecaster, fold, rows, predicted))
     return WalkForwardResult(
         ticker=table.ticker,
         predictions=pd.concat(parts, ignore_index=True),
@@ -59,13 +59,17 @@ def walk_forward(
 
 
 def _prediction_frame(
-    forecaster: Forecaster, fold: int, rows: np.ndarray, predicted: dict[str, np.ndarray]
+    forecaster: Forecaster, fold: Fold, rows: np.ndarray, predicted: dict[str, np.ndarray]
 ) -> pd.DataFrame:
     table, h = forecaster.table, forecaster.settings.features.horizon
+    # the honest reference for direction: always the training span's majority direction
+    ends = np.arange(fold.train_first_end, fold.train_last_end + 1)
+    up_share = float(np.mean(table.adj_close[ends + h] > table.adj_close[ends]))
     common = {
         "date": table.dates[rows].astype("datetime64[ns]"),
         "target_date": table.dates[rows + h].astype("datetime64[ns]"),
-        "fold": fold,
+        "fold": fold.key,
+        "reference_up": up_share >= 0.5,
         "actual": forecaster.target[rows],
         "close": table.adj_close[rows],
         "actual_price": table.adj_close[rows + h],

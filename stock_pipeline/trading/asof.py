@@ -37,13 +37,18 @@ def report_dir(settings: Settings, ticker: str, asof: dt.date) -> Path:
 def simulate_asof(
     preds: pd.DataFrame, bars: pd.DataFrame, settings: Settings
 ) -> dict[str, backtest.Simulation]:
-    """Every strategy over the sessions of ``bars``, trading the LSTM's implied returns."""
+    """Every strategy over the sessions of ``bars``, trading the LSTM's forecasts: as h-day
+    log returns (return and price targets) or as probabilities (direction)."""
     path = backtest.MarketPath.from_bars(bars)
+    fs = settings.features
     lstm_rows = preds[preds["model"] == "lstm"]
-    implied, _ = implied_return(lstm_rows, settings.features.target)
-    by_date = pd.Series(implied, index=lstm_rows["date"].to_numpy().astype("datetime64[D]"))
+    if fs.target == "direction":
+        forecast = lstm_rows["predicted"].to_numpy()
+    else:
+        forecast, _ = implied_return(lstm_rows, fs.target)
+    by_date = pd.Series(forecast, index=lstm_rows["date"].to_numpy().astype("datetime64[D]"))
     predicted = by_date.reindex(path.dates).to_numpy()
-    return backtest.run_strategies(path, predicted, settings.backtest)
+    return backtest.run_strategies(path, predicted, settings.backtest, fs.target, fs.horizon)
 
 
 def simulation_tables(
@@ -111,6 +116,7 @@ def backtest_asof(
             config=settings.model_dump(
                 mode="json", include={"features", "model", "evaluation", "backtest"}
             ),
+            target_kind=settings.features.target,
         ),
         report_dir(settings, ticker, asof),
     )

@@ -62,14 +62,41 @@ class MarketPath:
         )
 
 
-def raw_signal(predicted: np.ndarray, settings: BacktestSettings) -> np.ndarray:
-    """-1/0/+1 from predicted h-day log returns (NaN: no forecast, stay flat)."""
-    thr = settings.threshold
-    pred = np.nan_to_num(predicted, nan=0.0)
-    long = (pred > thr).astype(float)
+def raw_signal(
+    forecast: np.ndarray,
+    settings: BacktestSettings,
+    kind: str = "return",
+    mean_abs_return: np.ndarray | None = None,
+) -> np.ndarray:
+    """-1/0/+1 from forecasts in the target's own units (NaN: no forecast, stay flat).
+
+    return and price targets (as h-day log returns): long above the threshold, short
+    below its negative. direction (a probability of an up move): long when p exceeds
+    0.5 by the margin, short when it falls short of 0.5 by it; the margin is
+    ``direction_margin``, or else the one at which the expected h-day return of the bet,
+    (2p - 1) x the mean absolute h-day return known that day, equals the threshold.
+    """
+    if kind == "direction":
+        p = np.nan_to_num(forecast, nan=0.5)
+        margin = settings.direction_margin
+        if margin is None:
+            scale = np.nan_to_num(mean_abs_return, nan=np.inf)
+            margin = np.where(scale > 0, settings.threshold / (2 * scale), np.inf)
+        long, short = p > 0.5 + margin, p < 0.5 - margin
+    else:
+        r = np.nan_to_num(forecast, nan=0.0)
+        long, short = r > settings.threshold, r < -settings.threshold
     if settings.rule == "long_short":
-        return long - (pred < -thr).astype(float)
-    return long
+        return long.astype(float) - short.astype(float)
+    return long.astype(float)
+
+
+def mean_abs_return(close: np.ndarray, horizon: int, sessions: int = 252) -> np.ndarray:
+    """The mean absolute h-day log return over the trailing ``sessions``, known at each
+    close (NaN until a first h-day return exists)."""
+    ret = np.full(len(close), np.nan)
+    ret[horizon:] = np.abs(np.log(close[horizon:] / close[:-horizon]))
+    return pd.Series(ret).rolling(sessions, min_periods=1).mean().to_numpy()
 
 
 def position_size(path: MarketPath, i: int, settings: BacktestSettings) -> float:
@@ -93,98 +120,136 @@ class Simulation:
     breaker_trips: int = 0
 
 
+@dataclass
+class _State:
+    """What the simulation carries from one session to the next."""
+
+    pos: float = 0.0
+    equity: float = 1.0
+    peak: float = 1.0
+    entry: float = math.nan  # the price at which the current side was entered
+    stopped_side: float = 0.0  # a stopped-out side, blocked until the raw signal changes
+    cooldown: int = 0  # sessions left flat after the breaker tripped
+    hold_left: int = 0  # sessions a new side is held before the signal may change it
+    stops: int = 0
+    trips: int = 0
+
+
 def simulate(
     path: MarketPath,
     signal: np.ndarray,
     settings: BacktestSettings,
     risk_controls: bool = True,
     sized: bool = True,
+    hold: int = 1,
 ) -> Simulation:
     """Trade ``signal[i]`` (decided at the close of D_i) at the next bar, D_{i+1}.
 
-    ``signal`` has one entry per session of ``path``; the last is never traded.
+    ``signal`` has one entry per session of ``path``; the last is never traded. A new
+    side is held ``hold`` sessions (the forecast horizon) unless a risk control exits.
     """
-    n = len(path.dates)
-    c = settings.trade_cost
-    pos, equity, peak = 0.0, 1.0, 1.0
-    entry = math.nan
-    stopped_side = 0.0  # a stopped-out side, blocked until the raw signal changes
-    cooldown = 0
-    out_pos, out_ret, out_eq, out_cost, out_in = [], [], [], [], []
-    stops = trips = 0
-    for i in range(1, n):
-        # --- the decision taken at the close of D_{i-1}, with information up to then
-        side = float(signal[i - 1])
-        if stopped_side and side != stopped_side:
-            stopped_side = 0.0
-        if risk_controls and cooldown > 0:
-            side = 0.0
-        if stopped_side and side == stopped_side:
-            side = 0.0
+    state = _State()
+    out: dict[str, list] = {k: [] for k in ("pos", "ret", "eq", "cost", "in")}
+    for i in range(1, len(path.dates)):
+        side = _decide(float(signal[i - 1]), state, risk_controls, hold)
         target = side * (position_size(path, i - 1, settings) if sized else 1.0)
-        trade = abs(target - pos)
-        before = equity
-        if settings.execution == "next_open":
-            overnight = path.open[i] / path.close[i - 1] - 1
-            intraday = path.close[i] / path.open[i] - 1
-            at_trade = before * (1 + pos * overnight)
-            cost = at_trade * trade * c
-            equity = (at_trade - cost) * (1 + target * intraday)
-            held_today = pos != 0 or target != 0
-            if trade and target != 0:
-                entry = path.open[i]
-        else:  # next_close: hold through the day, trade at its close
-            at_trade = before * (1 + pos * (path.close[i] / path.close[i - 1] - 1))
-            cost = at_trade * trade * c
-            equity = at_trade - cost
-            held_today = pos != 0
-            if trade and target != 0:
-                entry = path.close[i]
-        pos = target
-        out_pos.append(pos)
-        out_ret.append(equity / before - 1)
-        out_eq.append(equity)
-        out_cost.append(cost)
-        out_in.append(held_today)
-        # --- risk controls, evaluated at the close of D_i; they act at the next bar
-        if not risk_controls:
-            continue
-        if cooldown > 0:
-            cooldown -= 1
-            if cooldown == 0:
-                peak = equity  # the breaker's rule: re-enter with a fresh peak
-        peak = max(peak, equity)
-        breached = (
-            settings.max_drawdown_stop is not None
-            and equity / peak - 1 < -settings.max_drawdown_stop
-        )
-        if breached and cooldown == 0 and pos != 0:
-            trips += 1
-            cooldown = settings.breaker_cooldown
-        if settings.stop_loss and pos != 0 and np.isfinite(entry):
-            move = math.copysign(1, pos) * (path.close[i] / entry - 1)
-            if move < -settings.stop_loss:
-                stops += 1
-                stopped_side = math.copysign(1, pos)
+        before = state.equity
+        cost, held_today = _execute(path, i, target, state, settings)
+        for key, value in zip(
+            out,
+            (state.pos, state.equity / before - 1, state.equity, cost, held_today),
+            strict=True,
+        ):
+            out[key].append(value)
+        if risk_controls:
+            _risk_controls(path, i, state, settings)
     return Simulation(
         dates=path.dates[1:],
-        position=np.asarray(out_pos),
-        returns=np.asarray(out_ret),
-        equity=np.asarray(out_eq),
-        costs=np.asarray(out_cost),
-        in_market=np.asarray(out_in, dtype=bool),
-        stops=stops,
-        breaker_trips=trips,
+        position=np.asarray(out["pos"]),
+        returns=np.asarray(out["ret"]),
+        equity=np.asarray(out["eq"]),
+        costs=np.asarray(out["cost"]),
+        in_market=np.asarray(out["in"], dtype=bool),
+        stops=state.stops,
+        breaker_trips=state.trips,
     )
 
 
+def _decide(raw: float, state: _State, risk_controls: bool, hold: int) -> float:
+    """The side chosen at the close of D_{i-1}, with information up to then."""
+    current = math.copysign(1, state.pos) if state.pos else 0.0
+    side = current if state.hold_left > 0 else raw
+    if state.stopped_side and raw != state.stopped_side:
+        state.stopped_side = 0.0
+    if state.stopped_side and side == state.stopped_side:
+        side = 0.0
+    if risk_controls and state.cooldown > 0:
+        side = 0.0
+    state.hold_left = hold - 1 if side != current and side != 0 else max(state.hold_left - 1, 0)
+    return side
+
+
+def _execute(
+    path: MarketPath, i: int, target: float, state: _State, settings: BacktestSettings
+) -> tuple[float, bool]:
+    """Move to ``target`` at D_i's bar; returns (cost paid, in the market that day)."""
+    trade, c = abs(target - state.pos), settings.trade_cost
+    new_side = target != 0 and math.copysign(1, target) != math.copysign(1, state.pos or 0.0)
+    new_side = new_side or (target != 0 and state.pos == 0)
+    if settings.execution == "next_open":
+        at_trade = state.equity * (1 + state.pos * (path.open[i] / path.close[i - 1] - 1))
+        cost = at_trade * trade * c
+        state.equity = (at_trade - cost) * (1 + target * (path.close[i] / path.open[i] - 1))
+        held_today = state.pos != 0 or target != 0
+        price = path.open[i]
+    else:  # next_close: hold through the day, trade at its close
+        at_trade = state.equity * (1 + state.pos * (path.close[i] / path.close[i - 1] - 1))
+        cost = at_trade * trade * c
+        state.equity = at_trade - cost
+        held_today = state.pos != 0
+        price = path.close[i]
+    if new_side:  # a resize of the same side keeps its entry price (for the stop-loss)
+        state.entry = price
+    state.pos = target
+    return cost, held_today
+
+
+def _risk_controls(path: MarketPath, i: int, state: _State, settings: BacktestSettings) -> None:
+    """Evaluated at the close of D_i; they act at the next bar."""
+    if state.cooldown > 0:
+        state.cooldown -= 1
+        if state.cooldown == 0:
+            state.peak = state.equity  # the breaker's rule: re-enter with a fresh peak
+    state.peak = max(state.peak, state.equity)
+    limit = settings.max_drawdown_stop
+    breached = limit is not None and state.equity / state.peak - 1 < -limit
+    if breached and state.cooldown == 0 and state.pos != 0:
+        state.trips += 1
+        state.cooldown = settings.breaker_cooldown
+    if settings.stop_loss and state.pos != 0 and np.isfinite(state.entry):
+        move = math.copysign(1, state.pos) * (path.close[i] / state.entry - 1)
+        if move < -settings.stop_loss:
+            state.stops += 1
+            state.stopped_side = math.copysign(1, state.pos)
+            state.hold_left = 0
+
+
 def run_strategies(
-    path: MarketPath, lstm_predicted: np.ndarray, settings: BacktestSettings
+    path: MarketPath,
+    forecast: np.ndarray,
+    settings: BacktestSettings,
+    kind: str = "return",
+    horizon: int = 1,
 ) -> dict[str, Simulation]:
-    """The LSTM rule, the same rule on the naive forecast (zero return), and buy-and-hold."""
+    """The LSTM rule on ``forecast`` (in the target's units: an h-day log return, or a
+    probability of an up move), the same rule on the naive forecast (a zero return: it
+    never clears the threshold), and buy-and-hold."""
+    scale = mean_abs_return(path.close, horizon)
+    signal = raw_signal(forecast, settings, kind, scale)
+    flat = np.zeros(len(path.dates))
     return {
-        "lstm": simulate(path, raw_signal(lstm_predicted, settings), settings),
-        "naive": simulate(path, raw_signal(np.zeros(len(path.dates)), settings), settings),
+        "lstm": simulate(path, signal, settings, hold=horizon),
+        "naive": simulate(path, raw_signal(flat, settings), settings, hold=horizon),
         "buy_and_hold": simulate(
             path, np.ones(len(path.dates)), settings, risk_controls=False, sized=False
         ),
@@ -221,8 +286,12 @@ def metrics(sim: Simulation, settings: BacktestSettings) -> dict[str, float]:
         "total_return": final - 1,
         "cagr": cagr,
         "volatility": float(np.std(r, ddof=1)) * math.sqrt(ppy) if n > 1 else math.nan,
+        # a strategy that never takes risk (returns without variance) has no risk-adjusted
+        # ratio: neither Sharpe nor Sortino (whose downside deviation would be just rf)
         "sharpe": float(np.mean(excess)) / std * math.sqrt(ppy) if std else math.nan,
-        "sortino": float(np.mean(excess)) / downside * math.sqrt(ppy) if downside else math.nan,
+        "sortino": (
+            float(np.mean(excess)) / downside * math.sqrt(ppy) if downside and std else math.nan
+        ),
         "calmar": cagr / abs(max_dd) if max_dd < 0 else math.nan,
         "max_drawdown": max_dd,
         "max_drawdown_days": float(longest_underwater(sim.equity)),

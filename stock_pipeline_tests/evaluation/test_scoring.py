@@ -100,3 +100,12 @@ def test_drift_never_claims_to_beat_naive_on_random_walks_more_than_chance() -> 
         result = scoring.diebold_mariano(drift[99:] - actual[99:], 0 - actual[99:], horizon=1)
         claims += result.statistic < 0 and result.pvalue < 0.05
     assert claims / 400 < 0.05
+
+
+def test_an_undefined_dm_test_says_why_instead_of_raising() -> None:
+    empty = scoring.diebold_mariano(np.array([]), np.array([]))
+    assert math.isnan(empty.pvalue) and "too few" in empty.reason
+    same = scoring.diebold_mariano(np.array([0.1, -0.2, 0.3]), np.array([-0.1, 0.2, -0.3]))
+    assert math.isnan(same.statistic) and "same squared error" in same.reason
+    defined = scoring.diebold_mariano(np.array([0.1, -0.2, 0.3]), np.array([0.0, 0.1, 0.0]))
+    assert defined.reason == "" and math.isfinite(defined.pvalue)

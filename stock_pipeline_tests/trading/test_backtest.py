@@ -162,3 +162,69 @@ def test_volatility_targeting_caps_the_position() -> None:
     assert backtest.position_size(path, 0, s) == pytest.approx(0.15 / (0.02 * math.sqrt(252)))
     calm = path_from_closes(np.full(5, 100.0), vol=0.001)
     assert backtest.position_size(calm, 0, s) == 1.0
+
+
+def test_a_flat_strategy_has_no_risk_adjusted_ratio_even_with_a_risk_free_rate() -> None:
+    path = random_walk(60, seed=3)
+    flat = backtest.simulate(path, np.zeros(60), FREE)
+    m = backtest.metrics(flat, BacktestSettings(risk_free_rate=0.04))
+    # excess returns are the constant -rf: no risk taken, so neither ratio is defined
+    # (Sortino's downside deviation would be rf itself and give -sqrt(252))
+    assert math.isnan(m["sharpe"]) and math.isnan(m["sortino"])
+
+
+def test_direction_forecasts_are_traded_on_a_probability_margin() -> None:
+    settings = BacktestSettings(rule="long_short")  # threshold: 2 x (5 + 5) bp = 0.002
+    p = np.array([0.503, 0.55, 0.61, 0.39, 0.45, np.nan])
+    mean_abs = np.full(6, 0.01)
+    # expected h-day return of the bet (2p - 1) x 1% must clear 0.2%: a margin of 0.1
+    signal = backtest.raw_signal(p, settings, "direction", mean_abs)
+    assert signal.tolist() == [0, 0, 1, -1, 0, 0]
+    fixed = BacktestSettings(rule="long_short", direction_margin=0.04)
+    assert backtest.raw_signal(p, fixed, "direction", mean_abs).tolist() == [0, 1, 1, -1, -1, 0]
+    # a return forecast keeps its own units: the threshold is a log return
+    r = np.array([0.0019, 0.0021, -0.0021, np.nan])
+    assert backtest.raw_signal(r, settings, "return").tolist() == [0, 1, -1, 0]
+
+
+def test_mean_absolute_h_day_return_uses_only_past_closes() -> None:
+    close = np.array([100.0, 101, 99, 102, 102])
+    out = backtest.mean_abs_return(close, horizon=2, sessions=2)
+    assert np.isnan(out[:2]).all()
+    assert out[2] == pytest.approx(abs(math.log(99 / 100)))
+    assert out[3] == pytest.approx((abs(math.log(99 / 100)) + abs(math.log(102 / 101))) / 2)
+    changed = close.copy()
+    changed[4] = 500  # a later close does not move earlier values
+    np.testing.assert_array_equal(backtest.mean_abs_return(changed, 2, 2)[:4], out[:4])
+
+
+def test_an_h_day_forecast_holds_its_position_h_sessions() -> None:
+    path = random_walk(12, seed=4)
+    signal = np.zeros(12)
+    signal[2] = 1.0  # one long signal at the close of D_2
+    sim = backtest.simulate(path, signal, BacktestSettings(), hold=3)
+    # entered at D_3's open and held D_3, D_4, D_5 (three sessions), then flat
+    assert sim.position.tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    assert np.count_nonzero(sim.costs) == 2  # one round trip for one 3-day forecast
+    one_day = backtest.simulate(path, signal, BacktestSettings(), hold=1)
+    assert one_day.position.tolist() == [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_a_resized_position_keeps_its_entry_price_for_the_stop_loss() -> None:
+    # vol targeting resizes the long position every day; the stop-loss must measure the
+    # loss from where the long was entered, not from the last resize
+    closes = [100, 100, 98, 96.5, 95.5, 94.5, 94.0, 93.5]
+    path = path_from_closes(closes)
+    path.volatility[:] = np.array([0.01, 0.011, 0.012, 0.013, 0.014, 0.015, 0.016, 0.017])
+    settings = BacktestSettings(
+        cost_bps=0,
+        slippage_bps=0,
+        threshold_bps=0,
+        sizing="vol_target",
+        stop_loss=0.05,
+        target_volatility=0.1,
+    )
+    sim = backtest.simulate(path, np.ones(8), settings)
+    # entered at 100 (D_1's open); 94.5 at D_5's close is 5.5% below: stopped at D_6
+    assert sim.stops == 1
+    assert sim.position[4] > 0 and sim.position[5] == 0

@@ -335,3 +335,10 @@ def test_headline_table_formats_like_the_report_and_shows_undefined_as_a_dash() 
     assert table.at["sharpe", "lstm"] == "1.23"
     assert table.at["sharpe", "naive"] == "\u2014"
     assert "nan" not in table.to_markdown()
+
+
+def test_mape_is_already_in_percent_and_is_not_multiplied_again() -> None:
+    from stock_pipeline.trading.report.formatting import format_fold_metric
+
+    assert format_fold_metric("mape", 1.234) == "1.23%"
+    assert format_fold_metric("direction_accuracy", 0.523) == "52.3%"

@@ -29,8 +29,8 @@ CHARTS = {
         f"Annualized rolling {ROLLING_SHARPE_WINDOW}-day Sharpe ratio of each strategy",
     ),
     "predicted_vs_actual": (
-        "LSTM: predicted vs actual returns",
-        "Scatter of LSTM predicted against realized log-returns, with a 45-degree line",
+        "LSTM: predicted vs actual",
+        "Scatter of the LSTM's forecasts against the outcomes, with a 45-degree line",
     ),
 }
 
@@ -46,6 +46,15 @@ class ReportInputs:
     dm_text: str
     conventions: str
     config: dict
+    target_kind: str = "return"  # what ``predicted`` and ``actual`` are in
+
+
+#: Axis labels of the predicted-vs-actual chart, by target kind.
+TARGET_AXES = {
+    "return": ("predicted h-day log return", "actual h-day log return"),
+    "price": ("predicted price at t+h", "actual price at t+h"),
+    "direction": ("predicted probability of an up move", "actual direction (1 = up)"),
+}
 
 
 @dataclass
@@ -146,7 +155,9 @@ def equity_chart(frames: dict[str, pd.DataFrame]) -> bytes:
     return _png_bytes(fig)
 
 
-def predicted_vs_actual_chart(predictions: pd.DataFrame, model: str = "lstm") -> bytes:
+def predicted_vs_actual_chart(
+    predictions: pd.DataFrame, model: str = "lstm", target_kind: str = "return"
+) -> bytes:
     fig, ax = _new_figure()
     subset = predictions[predictions["model"] == model] if not predictions.empty else predictions
     pairs = (
@@ -169,8 +180,9 @@ def predicted_vs_actual_chart(predictions: pd.DataFrame, model: str = "lstm") ->
     ax.plot([low, high], [low, high], color="black", linewidth=0.8, linestyle="--", label="y = x")
     ax.axhline(0.0, color="grey", linewidth=0.5)
     ax.axvline(0.0, color="grey", linewidth=0.5)
-    ax.set_xlabel("predicted log-return")
-    ax.set_ylabel("actual log-return")
+    xlabel, ylabel = TARGET_AXES[target_kind]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     corr_text = f"{corr:.3f}" if corr is not None else "n/a"
     ax.set_title(f"{model}: predicted vs actual (n={len(x)}, correlation {corr_text})")
     ax.legend(loc="best", fontsize="small")
@@ -194,5 +206,7 @@ def render_charts(inputs: ReportInputs) -> dict[str, bytes]:
             f"Rolling {ROLLING_SHARPE_WINDOW}-day Sharpe (annualized)",
             "Sharpe",
         ),
-        "predicted_vs_actual": predicted_vs_actual_chart(inputs.predictions),
+        "predicted_vs_actual": predicted_vs_actual_chart(
+            inputs.predictions, target_kind=inputs.target_kind
+        ),
     }

@@ -43,7 +43,9 @@ INTEGER_METRICS = frozenset({"trades", "max_drawdown_days"})
 RATIO_METRICS = frozenset({"sharpe", "sortino", "calmar", "profit_factor", "turnover"})
 
 FOLD_METRICS = ("rmse", "direction_accuracy", "skill")
-FOLD_PERCENT_METRICS = frozenset({"direction_accuracy", "skill", "mape"})
+FOLD_PERCENT_METRICS = frozenset({"direction_accuracy", "direction_reference", "skill"})
+#: Already in percent (not fractions): shown with a % sign, not multiplied by 100.
+FOLD_PERCENT_POINT_METRICS = frozenset({"mape"})
 
 MISSING = "\u2014"  # em dash
 
@@ -91,6 +93,8 @@ def format_fold_metric(metric: str, value: object) -> str:
         return number
     if metric in FOLD_PERCENT_METRICS:
         return f"{number * 100:.1f}%"
+    if metric in FOLD_PERCENT_POINT_METRICS:
+        return f"{number:.2f}%"
     if metric in {"rmse", "mae"}:
         return f"{number:.5f}"
     return f"{number:.3f}"
