@@ -207,6 +207,14 @@ class AutomationSettings(Section):
     bar_due_hours: float = Field(
         4.0, gt=0, description="A session's bar must be stored this long after the close"
     )
+    max_catch_up_sessions: int = Field(
+        10,
+        ge=1,
+        description="The nightly run also materializes the sessions a ticker missed since its "
+        "last forecast (the daemon was down, a source failed), at most this many; the data "
+        "tables are always healed in full, and the run log names the older sessions whose "
+        "forecasts and evaluations were left out",
+    )
 
 
 class Settings(Section):
@@ -215,6 +223,11 @@ class Settings(Section):
     data_dir: Path = Field(Path("data"), description="Warehouse, models and reports live here")
     warehouse_path: Path | None = Field(
         None, description="DuckDB file; default <data_dir>/warehouse.duckdb"
+    )
+    models_path: Path | None = Field(
+        None,
+        description="Folder of trained fold models (a cache keyed by what each model saw, "
+        "shareable between warehouses); default <data_dir>/models",
     )
     start_date: dt.date = Field(dt.date(2015, 1, 2), description="First date partition")
     exchange: str = Field("XNYS", description="exchange_calendars code for trading days")
@@ -233,7 +246,7 @@ class Settings(Section):
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.models_path or self.data_dir / "models"
 
     @property
     def reports_dir(self) -> Path:
@@ -267,6 +280,7 @@ class Settings(Section):
         for key, var in (
             ("data_dir", "STOCK_PIPELINE_DATA_DIR"),
             ("warehouse_path", "STOCK_PIPELINE_WAREHOUSE"),
+            ("models_path", "STOCK_PIPELINE_MODELS"),
             ("start_date", "STOCK_PIPELINE_START"),
             ("watchlist_path", "STOCK_PIPELINE_WATCHLIST"),
         ):

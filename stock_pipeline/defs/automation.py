@@ -3,6 +3,8 @@
 - ``nightly_refresh``: every exchange session after the close, the whole lineage for
   that session and every watched ticker, in as few runs as the registry order allows
   (a ranged run covers tickers registered next to each other); holidays are skipped.
+  A ticker whose last forecast is older also gets the sessions it missed (bounded by
+  ``automation.max_catch_up_sessions``), so the stored state heals after an outage.
 - ``split_failed_nightly``: a failed multi-ticker nightly run is re-requested one run
   per ticker, so one bad ticker cannot hold the others' models back.
 - ``watchlist_sensor``: tickers new in watchlist.yaml become partitions and get their
@@ -43,6 +45,7 @@ from stock_pipeline.defs.partitions import (
 from stock_pipeline.market_data.calendar import is_trading_day, latest_due_session, trading_days
 from stock_pipeline.market_data.watchlist import load_watchlist, watched_tickers
 from stock_pipeline.settings import Settings
+from stock_pipeline.warehouse import connect, results
 
 NIGHTLY_TAG = "stock_pipeline/nightly"
 SPLIT_TAG = "stock_pipeline/split_from"
@@ -67,19 +70,62 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def nightly_requests(day: dt.date, registered: list[str], watched: list[str]) -> list[RunRequest]:
-    return [
-        RunRequest(
-            run_key=f"{day}:{group[0]}:{group[-1]}",
-            tags={
-                **range_tags(group, day),
-                NIGHTLY_TAG: day.isoformat(),
-                # no whole-run retry: split_failed_nightly retries per ticker instead
-                "dagster/max_retries": "0" if len(group) > 1 else "2",
-            },
+def nightly_requests(
+    day: dt.date,
+    registered: list[str],
+    watched: list[str],
+    first_day: dict[str, dt.date] | None = None,
+) -> list[RunRequest]:
+    """One run per group of tickers registered next to each other that need the same
+    sessions: ``first_day[t]`` .. ``day`` (just ``day`` for a ticker not listed)."""
+    first_day = first_day or {}
+    by_first: dict[dt.date, list[str]] = {}
+    for ticker in watched:
+        by_first.setdefault(first_day.get(ticker, day), []).append(ticker)
+    requests = []
+    for first, tickers in sorted(by_first.items()):
+        for group in contiguous_runs(registered, tickers):
+            requests.append(
+                RunRequest(
+                    run_key=f"{day}:{first}:{group[0]}:{group[-1]}",
+                    tags={
+                        **range_tags(group, first, day),
+                        NIGHTLY_TAG: day.isoformat(),
+                        # no whole-run retry: split_failed_nightly retries per ticker instead
+                        "dagster/max_retries": "0" if len(group) > 1 else "2",
+                    },
+                )
+            )
+    return requests
+
+
+def catch_up_days(day: dt.date, watched: list[str], settings: Settings, log) -> dict[str, dt.date]:
+    """Per ticker, the first session the nightly run must cover: the one after its last
+    forecast, when nights were missed (at most ``max_catch_up_sessions`` back)."""
+    limit = settings.automation.max_catch_up_sessions
+    try:
+        with connect(settings.warehouse, read_only=True) as con:
+            last = results.latest_forecast_dates(con)
+    except Exception as exc:  # the nightly run must go on: it then covers ``day`` only
+        log.warning(
+            f"cannot read the warehouse to find missed sessions ({exc}); requesting {day} only"
         )
-        for group in contiguous_runs(registered, watched)
-    ]
+        return {}
+    first_day = {}
+    for ticker in watched:
+        if ticker not in last or last[ticker] >= day:
+            continue
+        missed = trading_days(last[ticker] + dt.timedelta(days=1), day, settings.exchange)
+        if len(missed) > limit:
+            log.warning(
+                f"{ticker}: {len(missed) - 1} session(s) missed since its last forecast "
+                f"({last[ticker]}); its data is healed in full, but forecasts and evaluations "
+                f"only for the last {limit} (automation.max_catch_up_sessions). For the rest: "
+                f"stock-pipeline materialize --tickers {ticker} --start {missed[0]} "
+                f"--end {missed[-limit - 1]}"
+            )
+        first_day[ticker] = missed[max(0, len(missed) - limit)]
+    return first_day
 
 
 def backfill_subset(asset_graph, ticker: str, days: list[dt.date]) -> AssetGraphSubset:
@@ -123,7 +169,8 @@ def build_nightly_schedule(settings: Settings):
         watched = watched_tickers(registered, settings.watchlist_path)
         if not watched:
             return SkipReason("no registered ticker is on the watchlist")
-        return nightly_requests(day, registered, watched)
+        first_day = catch_up_days(day, watched, settings, context.log)
+        return nightly_requests(day, registered, watched, first_day)
 
     return nightly_refresh
 

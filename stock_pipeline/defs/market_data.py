@@ -95,6 +95,7 @@ def build_market_data_assets(partitions_def):
                 "\n".join(f"- {r}" for r in rejected[:PREVIEW_ROWS]) or "none"
             ),
             "missing_trading_days": sum(len(r.missing_dates) for r in results),
+            "gap_sessions_filled": sum(len(r.filled_dates) for r in results),
             "rebased_histories": table_md(
                 [
                     {
@@ -107,7 +108,16 @@ def build_market_data_assets(partitions_def):
                 ]
             ),
         }
-        log_lines(context, [f"{b}; its whole stored history was replaced" for b in rebased])
+        log_lines(
+            context,
+            [f"{b}; its whole stored history was replaced" for b in rebased]
+            + [
+                f"{r.ticker}: also stored the {len(r.filled_dates)} missed session(s) "
+                f"{r.filled_dates[0]}..{r.filled_dates[-1]} after its last stored bar"
+                for r in results
+                if r.filled_dates
+            ],
+        )
         return finish(metadata, {r.ticker: r.error for r in results if r.error})
 
     @asset(

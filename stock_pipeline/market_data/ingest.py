@@ -42,6 +42,7 @@ class TickerIngest:
     missing_dates: list[dt.date] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rebase: Rebase | None = None  # the stored history was re-based (split, dividend, ...)
+    filled_dates: list[dt.date] = field(default_factory=list)  # a gap after the last bar
     error: str | None = None
 
 
@@ -90,11 +91,16 @@ def _store(
     window: tuple[dt.date, dt.date],
     result: TickerIngest,
 ) -> None:
-    """Write one ticker's fetched bars: the wanted sessions, or the whole re-based history."""
+    """Write one ticker's fetched bars: the wanted sessions, and the sessions between the
+    last stored bar and the first wanted one (a night that was missed), or the whole
+    re-based history."""
     ticker, wanted = result.ticker, set(dates)
     result.rejected, result.notes = list(outcome.rejected), list(outcome.notes)
-    bars = outcome.bars[outcome.bars["date"].dt.date.isin(wanted)]
+    fetched = outcome.bars["date"].dt.date
+    bars = outcome.bars[fetched.isin(wanted)]
     result.missing_dates = sorted(wanted - set(bars["date"].dt.date))
+    if window[0] < min(wanted):  # window[0] is then the last stored bar before them
+        result.filled_dates = sorted(set(fetched[(fetched > window[0]) & (fetched < min(wanted))]))
     if bars.empty:
         rejected = "; ".join(map(str, outcome.rejected[:5]))
         result.error = (
@@ -103,10 +109,12 @@ def _store(
         )
         return
     changed = changed_sessions(stored.read_ohlcv(con, ticker, *window), outcome.bars)
+    written = wanted | set(result.filled_dates)
     if len(changed):
-        replace_rebased(con, source, ticker, changed, wanted, window[1], result)
+        replace_rebased(con, source, ticker, changed, written, window[1], result)
     else:
-        result.rows_written = stored.upsert_ohlcv(con, ticker, bars, outcome.source)
+        rows = outcome.bars[fetched.isin(written)]
+        result.rows_written = stored.upsert_ohlcv(con, ticker, rows, outcome.source)
     stored.upsert_actions(con, ticker, outcome.actions, outcome.source)
     if result.error is None:
         result.first_date = bars["date"].iloc[0].date()
@@ -190,8 +198,8 @@ def update_indicators(con: Connection, ticker: str, dates: Sequence[dt.date]) ->
             f"{min(dates)}..{max(dates)}"
         )
         return result
-    stale = _differs(table, stored.read_indicators(con, ticker, end=max(dates)))
-    result.rows_written = stored.upsert_indicators(con, ticker, table[wanted | stale])
+    stale, absent = _differs(table, stored.read_indicators(con, ticker, end=max(dates)))
+    result.rows_written = stored.upsert_indicators(con, ticker, table[wanted | stale | absent])
     result.rows_recomputed = int((stale & ~wanted).sum())
     rows = table[wanted]
     result.first_date = rows["date"].iloc[0].date()
@@ -203,11 +211,13 @@ def update_indicators(con: Connection, ticker: str, dates: Sequence[dt.date]) ->
     return result
 
 
-def _differs(table: pd.DataFrame, previous: pd.DataFrame) -> pd.Series:
-    """Rows of ``table`` stored in ``previous`` with any other value (NaN equals NaN)."""
+def _differs(table: pd.DataFrame, previous: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(rows of ``table`` stored in ``previous`` with any other value (NaN equals NaN),
+    rows not stored at all: bars that arrived without their indicators, a missed night)."""
     old = table[["date"]].merge(previous, on="date", how="left", indicator=True)
     was_stored = (old["_merge"] == "both").to_numpy()
     new_values = table[INDICATOR_COLUMNS].to_numpy(dtype=float)
     old_values = old[INDICATOR_COLUMNS].to_numpy(dtype=float)
     same = (new_values == old_values) | (np.isnan(new_values) & np.isnan(old_values))
-    return pd.Series(was_stored & ~same.all(axis=1), index=table.index)
+    stale = pd.Series(was_stored & ~same.all(axis=1), index=table.index)
+    return stale, pd.Series(~was_stored, index=table.index)

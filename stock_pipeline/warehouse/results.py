@@ -34,6 +34,11 @@ def read_forecast(con: Connection, ticker: str, asof: dt.date) -> tuple | None:
     return rows[0] if rows else None
 
 
+def latest_forecast_dates(con: Connection) -> dict[str, dt.date]:
+    """Each ticker's newest as-of date with a stored forecast."""
+    return dict(con.execute("SELECT ticker, max(asof_date) FROM forecasts GROUP BY 1").fetchall())
+
+
 def replace_evaluation(
     con: Connection, ticker: str, asof: dt.date, predictions: pd.DataFrame, metrics: pd.DataFrame
 ) -> None:
