@@ -140,9 +140,10 @@ def replace_rebased(
     new = outcome.bars if isinstance(outcome, FetchResult) else None
     lacking = sorted(set(have) - set(new["date"].dt.date)) if new is not None else []
     if why or lacking:
-        reason = why or f"it lacks {len(lacking)} stored session(s), first {lacking[:3]}"
+        shown = ", ".join(str(d) for d in lacking[:3])
+        reason = why or f"it lacks {len(lacking)} stored session(s), first {shown}"
         result.error = (
-            f"{ticker}: the stored history differs from {source.name}'s download from "
+            f"{ticker}: the stored bars differ from {source.name}'s new download on "
             f"{changed['date'].min().date()} (a split, dividend or correction), but the "
             f"download of the whole history failed: {reason}; nothing was replaced"
         )

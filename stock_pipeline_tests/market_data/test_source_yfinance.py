@@ -209,3 +209,21 @@ def test_impossible_rows_are_rejected_not_filled(harness: Harness):
     assert reasons["2024-01-04"] == "missing close"
     assert "low" in reasons["2024-01-03"] or "high" in reasons["2024-01-03"]
     assert all(r.ticker == "XYZ" for r in result.rejected)
+
+
+def test_dividends_and_splits_come_with_the_bars(harness: Harness):
+    from stock_pipeline_tests.support.fake_yahoo import Company
+
+    days = [dt.date(2024, 1, d) for d in (2, 3, 4, 5, 8, 9, 10)]
+    company = Company.simulate(days, seed=1, splits={days[3]: 2.0}, dividends={days[5]: 0.25})
+    harness.yahoo.listings["ACT"] = company.listing(days[-1])
+    result = ok(harness.source().fetch(["ACT"], days[0], days[-1])["ACT"])
+    actions = result.actions.sort_values("date").reset_index(drop=True)
+    assert [(d.date(), k, v) for d, k, v in actions.itertuples(index=False)] == [
+        (days[3], "split", 2.0),
+        (days[5], "dividend", 0.25),
+    ]
+    # Yahoo's Close is split-adjusted as of the download: no jump at the split
+    close = result.bars["close"].to_numpy()
+    assert close[2] == pytest.approx(company.close[2] / 2)
+    assert close[3] == pytest.approx(company.close[3])
