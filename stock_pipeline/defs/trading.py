@@ -48,7 +48,7 @@ def backtest_metadata(runs: list) -> dict[str, Any]:
             headline=MetadataValue.md(headline_table(r.metrics).to_markdown()),
             report_path=MetadataValue.path(str(r.report_path)),
             equity_preview=MetadataValue.md(
-                f"![equity curves](data:image/png;base64,{r.preview_png_base64})"
+                f"![equity curves](data:image/svg+xml;base64,{r.preview_svg_base64})"
             ),
             days=r.days,
             stop_losses=r.stops,

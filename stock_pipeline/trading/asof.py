@@ -13,8 +13,8 @@ import pandas as pd
 from stock_pipeline.evaluation.metrics import implied_return, verdict
 from stock_pipeline.settings import Settings
 from stock_pipeline.trading import backtest
-from stock_pipeline.trading.report.charts import ReportInputs
 from stock_pipeline.trading.report.html import render_report
+from stock_pipeline.trading.report.inputs import Forecast, ReportInputs
 from stock_pipeline.warehouse import Connection, Warehouse, results
 
 
@@ -24,7 +24,7 @@ class BacktestRun:
     asof: dt.date
     metrics: pd.DataFrame  # strategy, metric, value
     report_path: Path
-    preview_png_base64: str
+    preview_svg_base64: str
     days: int
     stops: int
     breaker_trips: int
@@ -80,6 +80,24 @@ def simulation_tables(
     return daily, metric_rows
 
 
+def report_bars(bars: pd.DataFrame) -> pd.DataFrame:
+    """The sessions the backtest trades on with the prices it executes at: date and the
+    adjusted open and close of ``backtest.MarketPath``."""
+    path = backtest.MarketPath.from_bars(bars)
+    return pd.DataFrame(
+        {"date": path.dates.astype("datetime64[ns]"), "open": path.open, "close": path.close}
+    )
+
+
+def fold_dates(preds: pd.DataFrame) -> dict[int, tuple[dt.date, dt.date]]:
+    """Each fold's first and last forecast origin (the sessions its model forecast from)."""
+    spans = preds.groupby("fold")["date"].agg(["min", "max"])
+    return {
+        int(fold): (pd.Timestamp(first).date(), pd.Timestamp(last).date())
+        for fold, (first, last) in spans.iterrows()
+    }
+
+
 def backtest_asof(
     warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
 ) -> BacktestRun:
@@ -92,6 +110,7 @@ def backtest_asof(
             )
         bars = results.read_backtest_bars(con, ticker, preds["date"].min(), asof)
         fold_metrics = results.read_evaluation_metrics(con, ticker, asof)
+        stored_forecast = results.read_forecast(con, ticker, asof)
     sims = simulate_asof(preds, bars, settings)
     daily, metric_rows = simulation_tables(sims, settings)
     with warehouse.connect() as con:
@@ -117,6 +136,11 @@ def backtest_asof(
                 mode="json", include={"features", "model", "evaluation", "backtest"}
             ),
             target_kind=settings.features.target,
+            bars=report_bars(bars),
+            fold_dates=fold_dates(preds),
+            forecast=Forecast(*stored_forecast) if stored_forecast else None,
+            execution=settings.backtest.execution,
+            risk_free_rate=settings.backtest.risk_free_rate,
         ),
         report_dir(settings, ticker, asof),
     )
@@ -125,7 +149,7 @@ def backtest_asof(
         asof=asof,
         metrics=metric_rows,
         report_path=rendered.html_path,
-        preview_png_base64=rendered.preview_png_base64,
+        preview_svg_base64=rendered.preview_svg_base64,
         days=len(bars) - 1,
         stops=sims["lstm"].stops,
         breaker_trips=sims["lstm"].breaker_trips,

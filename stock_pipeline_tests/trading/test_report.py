@@ -1,282 +1,168 @@
-"""The HTML backtest report: self-contained, offline, escaped, with valid PNG charts."""
+"""The HTML backtest report as a page: one self-contained file (plotly.js inlined once),
+the header and its reading paragraph, escaping and order, the SVG preview, rendering with
+missing pieces, bad inputs. Each section's content: ``test_report_sections``."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import math
 import re
-from html.parser import HTMLParser
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from stock_pipeline.trading.report.charts import (
-    RenderedReport,
-    ReportInputs,
-    drawdown,
-    rolling_sharpe,
-)
-from stock_pipeline.trading.report.formatting import format_metric
 from stock_pipeline.trading.report.html import is_warning_verdict, render_report
+from stock_pipeline.trading.report.inputs import Forecast, RenderedReport, ReportInputs
+from stock_pipeline.trading.report.preview import equity_svg
+from stock_pipeline.trading.report.summary import explanation
+from stock_pipeline_tests.trading.report_html import figure, parse, text_of
+from stock_pipeline_tests.trading.report_inputs import STRATEGIES, synthetic_inputs
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-STRATEGIES = ("lstm", "naive", "buy_and_hold")
-MODELS = ("lstm", "naive", "drift", "arima")
-CHART_NAMES = ("equity", "drawdown", "rolling_sharpe", "predicted_vs_actual")
-DM_TEXT = "A<B: LSTM LOST to the naive forecast (skill -1.2%, DM 1.85, p=0.064)"
-
-
-def synthetic_inputs(ticker: str = "A<B", n_days: int = 150, n_folds: int = 5) -> ReportInputs:
-    rng = np.random.default_rng(7)
-    dates = pd.bdate_range("2023-01-02", periods=n_days)
-    daily_parts = []
-    for i, strategy in enumerate(STRATEGIES):
-        position = np.ones(n_days) if strategy == "buy_and_hold" else rng.choice([0.0, 1.0], n_days)
-        returns = rng.normal(0.0004 * (i + 1), 0.01, n_days) * position
-        daily_parts.append(
-            pd.DataFrame(
-                {
-                    "date": dates,
-                    "strategy": strategy,
-                    "position": position,
-                    "return": returns,
-                    "equity": np.cumprod(1 + returns),
-                }
-            )
-        )
-    daily = pd.concat(daily_parts, ignore_index=True)
-
-    metric_values = {
-        "total_return": 0.1234,
-        "cagr": 0.0456,
-        "volatility": 0.15,
-        "sharpe": 1.23456,
-        "sortino": 1.8,
-        "calmar": 0.9,
-        "max_drawdown": -0.0789,
-        "max_drawdown_days": 17.0,
-        "win_rate": 0.52,
-        "profit_factor": 1.1,
-        "exposure": 0.6,
-        "turnover": 12.5,
-        "trades": 23.0,
-        "costs": 0.0031,
-    }
-    metrics = pd.DataFrame(
-        [
-            {"strategy": s, "metric": m, "value": v + (0.01 * k if m == "sharpe" else 0.0)}
-            for k, s in enumerate(STRATEGIES)
-            for m, v in metric_values.items()
-        ]
-    )
-
-    actual = rng.normal(0, 0.02, n_days)
-    predictions = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "date": dates,
-                    "model": model,
-                    "predicted": actual * 0.3 + rng.normal(0, 0.01, n_days),
-                    "actual": actual,
-                }
-            )
-            for model in MODELS
-        ],
-        ignore_index=True,
-    )
-
-    fold_rows = []
-    for model in MODELS:
-        for fold in [None, *range(n_folds)]:
-            fold_rows += [
-                {"model": model, "fold": fold, "metric": "rmse", "value": 0.0201},
-                {"model": model, "fold": fold, "metric": "mae", "value": 0.015},
-                {"model": model, "fold": fold, "metric": "direction_accuracy", "value": 0.537},
-                {"model": model, "fold": fold, "metric": "skill", "value": -0.012},
-            ]
-    fold_metrics = pd.DataFrame(fold_rows)
-
-    return ReportInputs(
-        ticker=ticker,
-        asof=dt.date(2024, 6, 28),
-        daily=daily,
-        metrics=metrics,
-        predictions=predictions,
-        fold_metrics=fold_metrics,
-        dm_text=DM_TEXT,
-        conventions="sharpe: mean(r - rf_d) / std(r - rf_d, ddof=1) x sqrt(252) & more",
-        config={"ticker": ticker, "model": {"window": 60, "units": [32, 16]}, "seed": 42},
-    )
+PLOTS = ("performance", "trades", "distribution", "predicted_vs_actual")
+SVG = "{http://www.w3.org/2000/svg}"
 
 
-class _Collector(HTMLParser):
-    """Every tag with its attributes, plus table cells keyed for lookup."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.cells: dict[tuple[str, str], str] = {}
-        self.fold_rows: list[str] = []
-        self._metric: str | None = None
-        self._cell: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        self.tags.append((tag, attributes))
-        if tag == "tr" and attributes.get("data-metric"):
-            self._metric = attributes["data-metric"]
-        if tag == "tr" and attributes.get("data-fold"):
-            self.fold_rows.append(attributes["data-fold"] or "")
-        if tag == "td" and self._metric and attributes.get("data-strategy"):
-            self._cell = attributes["data-strategy"]
-            self._text = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "td" and self._cell is not None and self._metric is not None:
-            self.cells[(self._metric, self._cell)] = "".join(self._text)
-            self._cell = None
-        if tag == "tr":
-            self._metric = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._text.append(data)
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[RenderedReport, str]:
-    folder = tmp_path_factory.mktemp("report") / "nested" / "out"
-    result = render_report(synthetic_inputs(), folder)
-    return result, result.html_path.read_text(encoding="utf-8")
-
-
-def _parse(text: str) -> _Collector:
-    parser = _Collector()
-    parser.feed(text)
-    parser.close()
-    return parser
-
-
-def test_files_written(rendered: tuple[RenderedReport, str]) -> None:
+def test_only_the_html_file_is_written(rendered: tuple[RenderedReport, str]) -> None:
     result, _ = rendered
     assert result.html_path.name == "report.html"
-    assert result.html_path.is_file()
-    assert set(result.png_paths) == set(CHART_NAMES)
-    for name, path in result.png_paths.items():
-        assert path == result.html_path.parent / f"{name}.png"
-        assert path.read_bytes().startswith(PNG_SIGNATURE)
-    assert base64.b64decode(result.preview_png_base64) == result.png_paths["equity"].read_bytes()
-    leftovers = [p.name for p in result.html_path.parent.iterdir() if p.name.endswith(".tmp")]
-    assert leftovers == []
+    assert [p.name for p in result.html_path.parent.iterdir()] == ["report.html"]
 
 
-def test_no_external_references(rendered: tuple[RenderedReport, str]) -> None:
+def test_self_contained_with_plotly_inlined_once(rendered: tuple[RenderedReport, str]) -> None:
     _, text = rendered
-    assert not re.search(r"(src|href)\s*=\s*[\"']?\s*https?:", text, re.IGNORECASE)
-    assert "http://" not in text
-    assert "https://" not in text
-    assert "<script" not in text.lower()
-    assert "<link" not in text.lower()
-    assert "@import" not in text
-    assert "url(" not in text
+    parser = parse(text)
+    for tag, attributes in parser.tags:
+        for name in ("src", "href", "srcset", "poster", "data", "action", "background"):
+            value = attributes.get(name)
+            assert value is None or value.startswith(("data:", "#")), (tag, name, value)
+    assert not [a for tag, a in parser.tags if tag == "link"]
+    assert all("src" not in a for tag, a in parser.tags if tag == "script")
+    assert text.count("plotly.js v") == 1  # the library's banner: inlined once
+    bundle = [s for s in parser.scripts if "plotly.js v" in s]
+    assert len(bundle) == 1 and len(bundle[0]) > 1_000_000
+    assert text.index("plotly.js v") < text.index("Plotly.newPlot")
+    page = text.replace(bundle[0], "")  # outside the library's own source
+    assert "@import" not in page and "url(" not in page
+    assert not re.search(r"https?://", page)
+    for name in PLOTS:
+        assert len(re.findall(r'Plotly\.newPlot\(\s*"plot-' + name + '"', page)) == 1
 
 
-def test_renders_offline(rendered: tuple[RenderedReport, str]) -> None:
-    """Every resource reference is a data: URI or a fragment: nothing to fetch."""
+def test_header_period_forecast_and_verdict(
+    inputs: ReportInputs, rendered: tuple[RenderedReport, str]
+) -> None:
     _, text = rendered
-    parser = _parse(text)
-    references = [
-        (tag, name, value)
-        for tag, attributes in parser.tags
-        for name, value in attributes.items()
-        if name in {"src", "href", "srcset", "poster", "data", "action", "background"}
-    ]
-    assert references, "expected the embedded images"
-    for tag, name, value in references:
-        assert value is not None
-        assert value.startswith("data:") or value.startswith("#"), (tag, name, value[:60])
-    titles = [tag for tag, _ in parser.tags if tag == "title"]
-    assert titles == ["title"]
-
-
-def test_embedded_images_are_pngs(rendered: tuple[RenderedReport, str]) -> None:
-    result, text = rendered
-    parser = _parse(text)
-    images = [attributes for tag, attributes in parser.tags if tag == "img"]
-    assert len(images) == 4
-    prefix = "data:image/png;base64,"
-    decoded = []
-    for attributes in images:
-        assert (attributes.get("alt") or "").strip()
-        src = attributes["src"] or ""
-        assert src.startswith(prefix)
-        png = base64.b64decode(src[len(prefix) :], validate=True)
-        assert png.startswith(PNG_SIGNATURE)
-        decoded.append(png)
-    assert decoded == [result.png_paths[name].read_bytes() for name in CHART_NAMES]
-
-
-def test_equity_figure_names_strategies(rendered: tuple[RenderedReport, str]) -> None:
-    _, text = rendered
-    parser = _parse(text)
-    figures = [a for tag, a in parser.tags if tag == "figure" and "data-strategies" in a]
-    assert len(figures) == 1
-    assert (figures[0]["data-strategies"] or "").split() == list(STRATEGIES)
-    legend_items = [a.get("data-strategy") for tag, a in parser.tags if tag == "li"]
-    assert legend_items == list(STRATEGIES)
-
-
-def test_metrics_table_formatting(rendered: tuple[RenderedReport, str]) -> None:
-    _, text = rendered
-    cells = _parse(text).cells
-    assert cells[("sharpe", "lstm")] == "1.23"
-    assert cells[("sharpe", "naive")] == "1.24"
-    assert cells[("total_return", "lstm")] == "12.34%"
-    assert cells[("max_drawdown", "buy_and_hold")] == "-7.89%"
-    assert cells[("win_rate", "lstm")] == "52.00%"
-    assert cells[("exposure", "lstm")] == "60.00%"
-    assert cells[("trades", "lstm")] == "23"
-    assert cells[("max_drawdown_days", "naive")] == "17"
-    assert cells[("profit_factor", "lstm")] == "1.10"
-    assert format_metric("sharpe", float("nan")) == "\u2014"
-    assert format_metric("profit_factor", math.inf) == "\u221e"
-
-
-def test_sections_verdict_config_and_escaping(rendered: tuple[RenderedReport, str]) -> None:
-    _, text = rendered
-    assert "A&lt;B" in text
-    assert "A<B" not in text
-    assert "A&lt;B: LSTM LOST to the naive forecast" in text
+    dates = pd.DatetimeIndex(inputs.daily["date"])
+    period = text_of(
+        text[text.index('id="period"') : text.index("</p>", text.index('id="period"'))]
+    )
+    assert f"from {dates.min().date()} to {dates.max().date()}" in period
+    assert f"({dates.nunique()} sessions)" in period and "next_close" in period
+    forecast = text[text.index('id="forecast"') :]
+    forecast = forecast[: forecast.index("</p>")]
+    assert inputs.forecast is not None
+    assert f"a log return of +1.23% to {inputs.forecast.target_date}" in forecast
+    assert f"close of {inputs.asof}" in forecast and "target kind return" in forecast
     assert 'class="verdict warning"' in text
+    assert "A&lt;B: LSTM LOST to the naive forecast" in text
+
+
+def test_reading_paragraph_fills_in_this_reports_numbers(
+    rendered: tuple[RenderedReport, str],
+) -> None:
+    _, text = rendered
+    start = text.index('id="reading"')
+    reading = text_of(text[start : text.index("</p>", start)])
+    assert "answer different questions" in reading
+    # skill -1.2% (fold_metrics), p 0.064; total return 12.34% for both (metrics)
+    assert "1.2% higher than that of the naive forecast" in reading
+    assert "skill -1.2%, Diebold-Mariano p = 0.064" in reading
+    assert "it returned +12.34% after costs (Sharpe 1.23)" in reading
+    assert "buy-and-hold's +12.34% (Sharpe 1.25)" in reading
+    assert "never trades" not in reading  # this naive has 23 trades in its metrics
+
+
+def test_reading_when_the_lstm_lost_to_naive_but_beat_buy_and_hold() -> None:
+    metrics = pd.DataFrame(
+        [
+            {"strategy": "lstm", "metric": "total_return", "value": 0.20},
+            {"strategy": "lstm", "metric": "sharpe", "value": 0.9},
+            {"strategy": "buy_and_hold", "metric": "total_return", "value": 0.10},
+            {"strategy": "buy_and_hold", "metric": "sharpe", "value": 0.5},
+            {"strategy": "naive", "metric": "trades", "value": 0.0},
+        ]
+    )
+    folds = pd.DataFrame(
+        [
+            {"model": "lstm", "fold": None, "metric": "skill", "value": -0.05},
+            {"model": "lstm", "fold": None, "metric": "dm_pvalue", "value": 0.01},
+            {"model": "lstm", "fold": 0, "metric": "skill", "value": 0.3},  # not overall
+        ]
+    )
+    frames = {name: pd.DataFrame() for name in STRATEGIES}
+    text = explanation(metrics, folds, frames)
+    assert "error is 5.0% higher than that of the naive forecast" in text
+    assert "(skill -5.0%, Diebold-Mariano p = 0.01)" in text
+    assert "returned +20.00% after costs (Sharpe 0.90), more than buy-and-hold's +10.00%" in text
+    assert "never trades" in text  # naive made 0 trades
+    direction = pd.DataFrame(
+        [{"model": "lstm", "fold": None, "metric": "direction_accuracy", "value": 0.55}]
+    )
+    assert "direction right on 55.0% of its" in explanation(metrics, direction, frames)
+
+
+def test_sections_escaping_and_order(rendered: tuple[RenderedReport, str]) -> None:
+    _, text = rendered
+    assert "A&lt;B" in text and "A<B" not in text
     assert "&amp; more" in text  # conventions, escaped
     assert "&quot;window&quot;: 60" in text  # config as escaped pretty JSON
-    assert "&quot;ticker&quot;: &quot;A&lt;B&quot;" in text
     order = [
-        text.index('id="header"'),
-        text.index('id="metrics-table"'),
-        text.index('id="chart-equity"'),
-        text.index('id="chart-predicted_vs_actual"'),
-        text.index('id="fold-table"'),
-        text.index('id="conventions"'),
-        text.index('id="config"'),
+        text.index(marker)
+        for marker in (
+            'id="header"',
+            'id="reading"',
+            'id="metrics-table"',
+            'id="plot-performance"',
+            'id="benchmark-table"',
+            'id="trades-table"',
+            'id="drawdowns-table"',
+            'id="monthly-table"',
+            'id="distribution-table"',
+            'id="plot-predicted_vs_actual"',
+            'id="fold-table"',
+            'id="conventions"',
+            'id="config"',
+        )
     ]
     assert order == sorted(order)
 
 
-def test_fold_table(rendered: tuple[RenderedReport, str]) -> None:
-    _, text = rendered
-    assert _parse(text).fold_rows == ["overall", "0", "1", "2", "3", "4"]
-    table = text[text.index('id="fold-table"') :]
-    table = table[: table.index("</table>")]
-    for model in MODELS:
-        assert f">{model}</th>" in table
-    assert "53.7%" in table and "-1.2%" in table and "0.02010" in table
-    assert "mae" not in table
+def test_svg_preview(rendered: tuple[RenderedReport, str]) -> None:
+    result, _ = rendered
+    svg = ET.fromstring(base64.b64decode(result.preview_svg_base64))
+    assert svg.tag == f"{SVG}svg"
+    assert int(svg.get("width") or 0) > 100 and int(svg.get("height") or 0) > 100
+    assert len(svg.findall(f"{SVG}polyline")) == len(STRATEGIES)
+    labels = [t.text for t in svg.findall(f"{SVG}text")]
+    assert all(name in labels for name in STRATEGIES)
+
+
+def test_svg_coordinates_by_hand() -> None:
+    dates = pd.bdate_range("2024-01-01", periods=3)
+    frames = {"lstm": pd.DataFrame({"date": dates, "equity": [1.0, 1.5, 0.5]})}
+    svg = ET.fromstring(equity_svg(frames))
+    (line,) = svg.findall(f"{SVG}polyline")
+    # plot area: x 46..588 (600 - 12), y 24..198 (220 - 22); equity 1.5 at the top
+    assert line.get("points") == "46.0,111.0 317.0,24.0 588.0,198.0"
+    long = {"lstm": pd.DataFrame({"date": pd.bdate_range("2000-01-03", periods=5000),
+                                  "equity": np.linspace(1.0, 2.0, 5000)})}  # fmt: skip
+    (line,) = ET.fromstring(equity_svg(long)).findall(f"{SVG}polyline")
+    points = (line.get("points") or "").split()
+    assert len(points) == 300
+    assert points[0] == "46.0,198.0" and points[-1] == "588.0,24.0"
 
 
 def test_verdict_style() -> None:
@@ -285,35 +171,56 @@ def test_verdict_style() -> None:
     assert not is_warning_verdict("X: LSTM BEAT the naive forecast (p=0.01)")
 
 
-def test_good_verdict_not_warning(tmp_path: Path) -> None:
-    inputs = synthetic_inputs(ticker="SPY", n_days=40, n_folds=1)
+def test_renders_with_missing_pieces(tmp_path: Path) -> None:
+    """No forecast, no bars, no trades, fewer sessions than the rolling window, no folds,
+    no predictions, a good verdict: every section still renders."""
+    inputs = synthetic_inputs(ticker="SPY", n_days=15, n_folds=0)
     inputs.dm_text = "SPY: LSTM BEAT the naive forecast (p=0.01)"
+    inputs.forecast, inputs.bars, inputs.fold_dates = None, None, {}
+    inputs.daily.loc[inputs.daily["strategy"] == "lstm", ["position", "return"]] = 0.0
+    inputs.daily.loc[inputs.daily["strategy"] == "lstm", "equity"] = 1.0
+    inputs.fold_metrics = inputs.fold_metrics.iloc[0:0]
+    inputs.predictions = inputs.predictions.iloc[0:0]
     text = render_report(inputs, tmp_path).html_path.read_text(encoding="utf-8")
     assert 'class="verdict"' in text
-    assert "warning" not in text.split('id="dm-verdict"')[1].split(">")[0]
+    assert "none stored as of" in text
+    assert "No trades." in text and "No price bars to draw." in text
+    assert "No per-fold evaluation." in text
+    data, _ = figure(text, "performance")
+    assert all(v is None for v in data[2]["y"])  # 15 sessions: no 63-day Sharpe yet
+    assert 'id="plot-predicted_vs_actual">No data.' in text
 
 
-def test_drawdown_counts_start_as_peak() -> None:
-    result = drawdown(pd.Series([1.1, 0.99, 1.21]))
-    np.testing.assert_allclose(result.to_numpy(), [0.0, -0.1, 0.0], atol=1e-12)
-    result = drawdown(pd.Series([0.9, 1.0]))
-    np.testing.assert_allclose(result.to_numpy(), [-0.1, 0.0], atol=1e-12)
+def test_renders_with_no_sessions_at_all(tmp_path: Path) -> None:
+    inputs = synthetic_inputs(n_days=10, n_folds=1)
+    inputs.daily, inputs.metrics = inputs.daily.iloc[0:0], inputs.metrics.iloc[0:0]
+    text = render_report(inputs, tmp_path).html_path.read_text(encoding="utf-8")
+    for message in ("Backtest: no sessions.", "No backtest metrics.", "No trades.",
+                    "No daily returns.", "No monthly returns.", "No yearly returns."):  # fmt: skip
+        assert message in text
+    assert 'id="plot-performance">No data.' in text
 
 
-def test_rolling_sharpe_hand_computed() -> None:
-    returns = pd.Series([0.01, -0.02, 0.03, 0.0])
-    result = rolling_sharpe(returns, window=3)
-    assert result.iloc[:2].isna().all()
-    # window [0.01, -0.02, 0.03]: mean 0.02/3, sample std sqrt(sum of squared deviations / 2)
-    mean = 0.02 / 3
-    std = math.sqrt(((0.01 - mean) ** 2 + (-0.02 - mean) ** 2 + (0.03 - mean) ** 2) / 2)
-    assert result.iloc[2] == pytest.approx(mean / std * math.sqrt(252))
-    # window [-0.02, 0.03, 0.0]
-    mean = 0.01 / 3
-    std = math.sqrt(((-0.02 - mean) ** 2 + (0.03 - mean) ** 2 + (0.0 - mean) ** 2) / 2)
-    assert result.iloc[3] == pytest.approx(mean / std * math.sqrt(252))
-    flat = rolling_sharpe(pd.Series([0.01, 0.01, 0.01]), window=3)
-    assert flat.isna().all()
+def test_renders_with_one_strategy_and_a_price_forecast(tmp_path: Path) -> None:
+    inputs = synthetic_inputs(n_days=30, n_folds=1)
+    inputs.daily = inputs.daily[inputs.daily["strategy"] == "lstm"]
+    inputs.forecast = Forecast(inputs.asof, 123.456, "price")
+    text = render_report(inputs, tmp_path).html_path.read_text(encoding="utf-8")
+    assert "a price of 123.46 at the close of" in text
+    assert "No benchmark comparison" in text
+
+
+def test_bad_inputs_fail_clearly() -> None:
+    base = synthetic_inputs(n_days=10, n_folds=1)
+    fields = {k: getattr(base, k) for k in base.__dataclass_fields__}
+    with pytest.raises(ValueError, match="execution"):
+        ReportInputs(**{**fields, "execution": "at_noon"})
+    with pytest.raises(ValueError, match=r"daily lacks column\(s\) \['equity'\]"):
+        ReportInputs(**{**fields, "daily": base.daily.drop(columns="equity")})
+    with pytest.raises(ValueError, match="fold_dates"):
+        ReportInputs(**{**fields, "fold_dates": {0: (base.asof, base.asof - dt.timedelta(days=1))}})
+    with pytest.raises(ValueError, match="forecast kind"):
+        Forecast(base.asof, 1.0, "volatility")
 
 
 def test_headline_table_formats_like_the_report_and_shows_undefined_as_a_dash() -> None:
@@ -337,8 +244,48 @@ def test_headline_table_formats_like_the_report_and_shows_undefined_as_a_dash() 
     assert "nan" not in table.to_markdown()
 
 
+def test_backtest_metadata_embeds_the_svg_preview() -> None:
+    from types import SimpleNamespace
+
+    from stock_pipeline.defs.trading import HEADLINE, backtest_metadata
+
+    metrics = pd.DataFrame([{"metric": m, "strategy": "lstm", "value": 3.0} for m in HEADLINE])
+    run = SimpleNamespace(
+        ticker="X", asof="2024-01-02", report_path=Path("/r/report.html"), metrics=metrics,
+        preview_svg_base64="PHN2Zz4=", days=5, stops=0, breaker_trips=0,
+    )  # fmt: skip
+    markdown = backtest_metadata([run])["equity_preview"].value
+    assert markdown == "![equity curves](data:image/svg+xml;base64,PHN2Zz4=)"
+
+
 def test_mape_is_already_in_percent_and_is_not_multiplied_again() -> None:
     from stock_pipeline.trading.report.formatting import format_fold_metric
 
     assert format_fold_metric("mape", 1.234) == "1.23%"
     assert format_fold_metric("direction_accuracy", 0.523) == "52.3%"
+
+
+def test_asof_gives_the_report_fold_dates_and_adjusted_execution_prices() -> None:
+    from stock_pipeline.trading.asof import fold_dates, report_bars
+
+    days = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
+    preds = pd.DataFrame(
+        {"date": days.repeat(2), "model": ["lstm", "naive"] * 4, "fold": [3, 3, 3, 3, 4, 4, 4, 4]}
+    )
+    assert fold_dates(preds) == {
+        3: (dt.date(2024, 1, 2), dt.date(2024, 1, 3)),
+        4: (dt.date(2024, 1, 4), dt.date(2024, 1, 5)),
+    }
+    bars = pd.DataFrame(
+        {
+            "date": days[:2],
+            "open": [102.0, 99.0],
+            "close": [100.0, 98.0],
+            "adj_close": [50.0, 49.0],  # a 2:1 split after these sessions
+            "volatility_20": [np.nan, 0.01],
+        }
+    )
+    priced = report_bars(bars)
+    assert priced["date"].tolist() == list(days[:2])
+    np.testing.assert_allclose(priced["open"], [51.0, 49.5])
+    np.testing.assert_allclose(priced["close"], [50.0, 49.0])

@@ -1,53 +1,28 @@
-"""The report's charts, drawn with ``matplotlib.figure.Figure`` directly (the Agg
-renderer, no pyplot global state), so rendering is thread-safe and needs no display."""
+"""The report's interactive charts: plotly figures built as plain dicts (no validation
+pass: the figures are fixed, and validating 20 years of points costs more than drawing
+them) and written as ``<div>`` + inline script. plotly.js itself is inlined once per page
+by ``html.py`` (``plotly_js``), so the page needs no network.
+
+``ReportInputs`` and ``RenderedReport`` are defined in ``inputs`` and re-exported here,
+where callers have always imported them from."""
 
 from __future__ import annotations
 
-import datetime as dt
-import io
-import math
-from dataclasses import dataclass
-from pathlib import Path
+import functools
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+import plotly.io as pio
+import plotly.offline
 
-from stock_pipeline.trading.report.formatting import STRATEGIES, color, ordered
+from stock_pipeline.trading.report.formatting import color
+from stock_pipeline.trading.report.inputs import RenderedReport, ReportInputs
+from stock_pipeline.trading.report.stats import ROLLING_SHARPE_WINDOW, drawdown, rolling_sharpe
 
-PERIODS_PER_YEAR = 252
-ROLLING_SHARPE_WINDOW = 63
-FIGSIZE = (9.0, 3.2)
-DPI = 100
+__all__ = ["RenderedReport", "ReportInputs"]
 
-# Chart name (also the PNG file stem) -> (heading, alt text), in report order.
-CHARTS = {
-    "equity": ("Equity curves", "Equity of each strategy, starting from 1.0"),
-    "drawdown": ("Drawdown", "Drawdown of each strategy from its running peak"),
-    "rolling_sharpe": (
-        f"Rolling {ROLLING_SHARPE_WINDOW}-day Sharpe ratio",
-        f"Annualized rolling {ROLLING_SHARPE_WINDOW}-day Sharpe ratio of each strategy",
-    ),
-    "predicted_vs_actual": (
-        "LSTM: predicted vs actual",
-        "Scatter of the LSTM's forecasts against the outcomes, with a 45-degree line",
-    ),
-}
-
-
-@dataclass
-class ReportInputs:
-    ticker: str
-    asof: dt.date
-    daily: pd.DataFrame  # date, strategy, position, return, equity
-    metrics: pd.DataFrame  # strategy, metric, value
-    predictions: pd.DataFrame  # date, model, predicted, actual
-    fold_metrics: pd.DataFrame  # model, fold (NaN/None = overall), metric, value
-    dm_text: str
-    conventions: str
-    config: dict
-    target_kind: str = "return"  # what ``predicted`` and ``actual`` are in
-
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+SIGNIFICANT_DIGITS = 6  # finer than a pixel; full float reprs make the data ~45% larger
 
 #: Axis labels of the predicted-vs-actual chart, by target kind.
 TARGET_AXES = {
@@ -56,157 +31,259 @@ TARGET_AXES = {
     "direction": ("predicted probability of an up move", "actual direction (1 = up)"),
 }
 
-
-@dataclass
-class RenderedReport:
-    html_path: Path
-    png_paths: dict[str, Path]
-    preview_png_base64: str
-
-
-def drawdown(equity: pd.Series, start: float = 1.0) -> pd.Series:
-    """``equity / running peak - 1``, the starting equity ``start`` counting as a peak."""
-    values = equity.astype(float)
-    peak = values.cummax().clip(lower=start)
-    return values / peak - 1.0
+_BASE_LAYOUT = {
+    "margin": {"l": 70, "r": 20, "t": 40, "b": 40},
+    "hovermode": "x unified",
+    "legend": {"orientation": "h", "y": 1.06, "x": 0},
+    "font": {"size": 12},
+}
 
 
-def rolling_sharpe(
-    returns: pd.Series,
-    window: int = ROLLING_SHARPE_WINDOW,
-    periods_per_year: int = PERIODS_PER_YEAR,
-) -> pd.Series:
-    """Annualized rolling Sharpe: ``mean / std(ddof=1) * sqrt(periods_per_year)``.
-
-    NaN for the first ``window - 1`` points and wherever the window's std is zero.
-    """
-    values = returns.astype(float)
-    roll = values.rolling(window, min_periods=window)
-    std = roll.std(ddof=1)
-    sharpe = roll.mean() / std.where(std > 0) * math.sqrt(periods_per_year)
-    return sharpe
+@functools.cache
+def plotly_js() -> str:
+    """plotly.js (~4.8 MB), read once per process."""
+    return plotly.offline.get_plotlyjs()
 
 
-def _new_figure() -> tuple[Figure, object]:
-    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
-    ax = fig.add_subplot()
-    ax.grid(True, alpha=0.3)
-    return fig, ax
-
-
-def _png_bytes(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def strategy_frames(daily: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    if daily.empty:
-        return {}
-    frame = daily.copy()
-    frame["date"] = pd.to_datetime(frame["date"])
-    present = [str(s) for s in frame["strategy"].dropna().unique()]
-    return {
-        name: frame[frame["strategy"] == name].sort_values("date").reset_index(drop=True)
-        for name in ordered(present, STRATEGIES)
-    }
-
-
-def _no_data(ax: object, message: str = "no data") -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)  # type: ignore[attr-defined]
-
-
-def _line_chart(
-    frames: dict[str, pd.DataFrame], series: dict[str, pd.Series], title: str, ylabel: str
-) -> bytes:
-    fig, ax = _new_figure()
-    plotted = False
-    for index, (name, frame) in enumerate(frames.items()):
-        values = series[name]
-        if values.notna().any():
-            ax.plot(frame["date"], values, label=name, color=color(name, index), linewidth=1.2)
-            plotted = True
-    if plotted:
-        ax.legend(loc="best", fontsize="small")
-    else:
-        _no_data(ax)
-    ax.set_title(title)
-    ax.set_ylabel(ylabel)
-    return _png_bytes(fig)
-
-
-def equity_chart(frames: dict[str, pd.DataFrame]) -> bytes:
-    fig, ax = _new_figure()
-    for index, (name, frame) in enumerate(frames.items()):
-        ax.plot(
-            frame["date"],
-            frame["equity"].astype(float),
-            label=name,
-            color=color(name, index),
-            linewidth=1.2,
-        )
-    ax.axhline(1.0, color="black", linewidth=0.6, alpha=0.5)
-    if frames:
-        ax.legend(loc="best", fontsize="small")
-    else:
-        _no_data(ax)
-    ax.set_title("Equity (start = 1.0)")
-    ax.set_ylabel("equity")
-    return _png_bytes(fig)
-
-
-def predicted_vs_actual_chart(
-    predictions: pd.DataFrame, model: str = "lstm", target_kind: str = "return"
-) -> bytes:
-    fig, ax = _new_figure()
-    subset = predictions[predictions["model"] == model] if not predictions.empty else predictions
-    pairs = (
-        subset[["predicted", "actual"]].astype(float).dropna()
-        if not subset.empty
-        else pd.DataFrame(columns=["predicted", "actual"], dtype=float)
+def figure_html(name: str, figure: dict, height: int) -> str:
+    """One figure as a ``<div id="plot-NAME">`` and the script that draws it."""
+    return pio.to_html(
+        figure,
+        config=PLOTLY_CONFIG,
+        include_plotlyjs=False,
+        full_html=False,
+        validate=False,
+        div_id=f"plot-{name}",
+        default_height=f"{height}px",
     )
-    if pairs.empty:
-        _no_data(ax)
-        ax.set_title(f"{model}: predicted vs actual (no data)")
-        return _png_bytes(fig)
-    x = pairs["predicted"].to_numpy()
-    y = pairs["actual"].to_numpy()
-    corr = float(np.corrcoef(x, y)[0, 1]) if len(x) > 1 and x.std() > 0 and y.std() > 0 else None
-    ax.scatter(x, y, s=8, alpha=0.5, color=color(model, 0), label=model)
-    low = float(min(x.min(), y.min()))
-    high = float(max(x.max(), y.max()))
-    if low == high:
-        low, high = low - 1e-3, high + 1e-3
-    ax.plot([low, high], [low, high], color="black", linewidth=0.8, linestyle="--", label="y = x")
-    ax.axhline(0.0, color="grey", linewidth=0.5)
-    ax.axvline(0.0, color="grey", linewidth=0.5)
-    xlabel, ylabel = TARGET_AXES[target_kind]
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    corr_text = f"{corr:.3f}" if corr is not None else "n/a"
-    ax.set_title(f"{model}: predicted vs actual (n={len(x)}, correlation {corr_text})")
-    ax.legend(loc="best", fontsize="small")
-    return _png_bytes(fig)
 
 
-def render_charts(inputs: ReportInputs) -> dict[str, bytes]:
-    """Every chart of the report as PNG bytes, keyed as in ``CHARTS``."""
-    frames = strategy_frames(inputs.daily)
+def iso_dates(dates: pd.Series | pd.DatetimeIndex) -> list[str]:
+    return np.datetime_as_string(pd.DatetimeIndex(dates).values.astype("datetime64[D]")).tolist()
+
+
+def json_values(values: np.ndarray | pd.Series, significant: int = SIGNIFICANT_DIGITS) -> list:
+    """Rounded to ``significant`` digits, NaN as None (JSON null): plotly's encoder would
+    otherwise decode and re-encode the whole figure to replace NaN."""
+    array = np.asarray(values, dtype=float)
+    finite = np.isfinite(array)
+    if not finite.any():
+        return [None] * len(array)
+    magnitude = float(np.max(np.abs(array[finite])))
+    decimals = significant - 1 - (int(np.floor(np.log10(magnitude))) if magnitude > 0 else 0)
+    out = np.round(array, max(decimals, 0)).astype(object)
+    out[~finite] = None
+    return out.tolist()
+
+
+def _line(x: list[str], y: list, name: str, index: int, axis: str, **extra: object) -> dict:
     return {
-        "equity": equity_chart(frames),
-        "drawdown": _line_chart(
-            frames,
-            {name: drawdown(frame["equity"]) for name, frame in frames.items()},
-            "Drawdown from running peak",
-            "drawdown",
-        ),
-        "rolling_sharpe": _line_chart(
-            frames,
-            {name: rolling_sharpe(frame["return"]) for name, frame in frames.items()},
-            f"Rolling {ROLLING_SHARPE_WINDOW}-day Sharpe (annualized)",
-            "Sharpe",
-        ),
-        "predicted_vs_actual": predicted_vs_actual_chart(
-            inputs.predictions, target_kind=inputs.target_kind
-        ),
+        "type": "scatter",
+        "mode": "lines",
+        "x": x,
+        "y": y,
+        "name": name,
+        "legendgroup": name,
+        "line": {"color": color(name, index), "width": 1.3},
+        "yaxis": axis,
+        **extra,
     }
+
+
+def performance_figure(frames: dict[str, pd.DataFrame], x_range: list[str]) -> dict:
+    """Equity, drawdown and rolling Sharpe of every strategy stacked on ONE date axis, so
+    the three panels start and end together and zoom together."""
+    data = []
+    for index, (name, frame) in enumerate(frames.items()):
+        x = iso_dates(frame["date"])
+        data += [
+            _line(x, json_values(frame["equity"]), name, index, "y", hovertemplate="%{y:.4f}"),
+            _line(
+                x,
+                json_values(drawdown(frame["equity"])),
+                name,
+                index,
+                "y2",
+                showlegend=False,
+                hovertemplate="%{y:.2%}",
+            ),
+            _line(
+                x,
+                json_values(rolling_sharpe(frame["return"])),
+                name,
+                index,
+                "y3",
+                showlegend=False,
+                hovertemplate="%{y:.2f}",
+            ),
+        ]
+    layout = {
+        **_BASE_LAYOUT,
+        "xaxis": {"type": "date", "range": x_range, "anchor": "y3", "showgrid": True},
+        "yaxis": {"domain": [0.68, 1.0], "title": {"text": "equity (start = 1)"}},
+        "yaxis2": {"domain": [0.36, 0.63], "title": {"text": "drawdown"}, "tickformat": ".0%"},
+        "yaxis3": {
+            "domain": [0.0, 0.31],
+            "title": {"text": f"Sharpe, rolling {ROLLING_SHARPE_WINDOW}d"},
+        },
+    }
+    return {"data": data, "layout": layout}
+
+
+def _markers(
+    trades: pd.DataFrame, when: str, price: str, label: str, symbol: str, shade: str
+) -> dict:
+    """One marker per trade at (date, execution price); the hover text is a template
+    over the point's own values (no per-point strings: 1,000 trades would cost 50 kB)."""
+    hover = f"{label} %{{x|%Y-%m-%d}} at %{{y:,.2f}}"
+    trace = {
+        "type": "scatter",
+        "mode": "markers",
+        "x": iso_dates(trades[when]),
+        "y": json_values(trades[price]),
+        "name": label,
+        "marker": {"symbol": symbol, "size": 9 if symbol != "x" else 7, "color": shade},
+        "yaxis": "y",
+    }
+    if when == "exit_date":  # an exit closes the trade: show its P&L
+        trace["customdata"] = json_values(trades["pnl"], 4)
+        hover += ", P&L %{customdata:+.2%}"
+    return {**trace, "hovertemplate": hover + "<extra></extra>"}
+
+
+def trades_figure(
+    bars: pd.DataFrame, position: pd.DataFrame, trades: pd.DataFrame, x_range: list[str]
+) -> dict:
+    """The adjusted close with entry (triangles) and exit (crosses) markers at their
+    execution prices, above the strategy's position at each close, on one date axis."""
+    data: list[dict] = [
+        _line(iso_dates(bars["date"]), json_values(bars["close"]), "adjusted close", 2, "y"),
+    ]
+    data[0]["line"] = {"color": "#555", "width": 1.0}
+    priced = trades[trades["entry_price"].notna()]
+    for side, symbol, shade in (
+        ("long", "triangle-up", "#2ca02c"),
+        ("short", "triangle-down", "#d62728"),
+    ):
+        entries = priced[priced["side"] == side]
+        if len(entries):
+            data.append(
+                _markers(entries, "entry_date", "entry_price", f"{side} entry", symbol, shade)
+            )
+    exits = trades[trades["exit_price"].notna()]
+    if len(exits):
+        data.append(_markers(exits, "exit_date", "exit_price", "exit", "x", "#222"))
+    data.append(
+        _line(
+            iso_dates(position["date"]),
+            json_values(position["position"]),
+            "position",
+            0,
+            "y2",
+            line={"color": color("lstm", 0), "width": 1.2, "shape": "hv"},
+            hovertemplate="%{y:.2f}",
+        )
+    )
+    layout = {
+        **_BASE_LAYOUT,
+        "hovermode": "closest",
+        "xaxis": {"type": "date", "range": x_range, "anchor": "y2", "showgrid": True},
+        "yaxis": {"domain": [0.3, 1.0], "title": {"text": "adjusted price"}},
+        "yaxis2": {"domain": [0.0, 0.22], "title": {"text": "position"}, "zeroline": True},
+    }
+    return {"data": data, "layout": layout}
+
+
+def predicted_vs_actual_figure(
+    predictions: pd.DataFrame, model: str = "lstm", target_kind: str = "return"
+) -> dict | None:
+    """The model's forecasts against the outcomes, with the line y = x; None: no pairs."""
+    subset = predictions[predictions["model"] == model]
+    pairs = subset[["date", "predicted", "actual"]].dropna()
+    if pairs.empty:
+        return None
+    x, y = pairs["predicted"].to_numpy(float), pairs["actual"].to_numpy(float)
+    varies = len(x) > 1 and np.ptp(x) > 0 and np.ptp(y) > 0
+    corr = f"{np.corrcoef(x, y)[0, 1]:.3f}" if varies else "n/a"
+    low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    xlabel, ylabel = TARGET_AXES[target_kind]
+    data = [
+        {
+            "type": "scatter",  # SVG, not WebGL: draws in any browser, 5,000 points are fine
+            "mode": "markers",
+            "x": json_values(x),
+            "y": json_values(y),
+            "text": iso_dates(pairs["date"]),
+            "name": model,
+            "marker": {"color": color(model, 0), "size": 5, "opacity": 0.5},
+            "hovertemplate": "%{text}: predicted %{x:.4g}, actual %{y:.4g}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": [low, high],
+            "y": [low, high],
+            "name": "y = x",
+            "line": {"color": "black", "dash": "dash", "width": 1},
+            "hoverinfo": "skip",
+        },
+    ]
+    layout = {
+        **_BASE_LAYOUT,
+        "hovermode": "closest",
+        "title": {"text": f"{model}: n = {len(x)}, correlation {corr}", "x": 0.01},
+        "xaxis": {"title": {"text": xlabel}, "zeroline": True},
+        "yaxis": {"title": {"text": ylabel}, "zeroline": True},
+    }
+    return {"data": data, "layout": layout}
+
+
+def distribution_figure(
+    returns: dict[str, pd.Series], var: dict[str, float], bins: int = 80
+) -> dict | None:
+    """Histograms of daily returns on shared bins (counted here: 80 numbers a strategy
+    instead of every return), with each strategy's VaR as a dotted line."""
+    values = {name: r.dropna().to_numpy(float) for name, r in returns.items()}
+    pooled = np.concatenate([v for v in values.values() if len(v)] or [np.array([])])
+    if len(pooled) == 0:
+        return None
+    edges = np.histogram_bin_edges(pooled, bins=bins)
+    centers, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    data, shapes = [], []
+    for index, (name, v) in enumerate(values.items()):
+        counts, _ = np.histogram(v, bins=edges)
+        shade = color(name, index)
+        data.append(
+            {
+                "type": "bar",
+                "x": json_values(centers),
+                "y": counts.tolist(),
+                "width": json_values(widths),
+                "name": name,
+                "marker": {"color": shade},
+                "opacity": 0.55,
+                "hovertemplate": "%{x:.2%}: %{y} sessions",
+            }
+        )
+        if np.isfinite(var.get(name, np.nan)):
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": var[name],
+                    "x1": var[name],
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": shade, "dash": "dot", "width": 1.5},
+                }
+            )
+    layout = {
+        **_BASE_LAYOUT,
+        "barmode": "overlay",
+        "hovermode": "closest",
+        "shapes": shapes,
+        "xaxis": {"title": {"text": "daily net return"}, "tickformat": ".1%"},
+        "yaxis": {"title": {"text": "sessions"}},
+    }
+    return {"data": data, "layout": layout}

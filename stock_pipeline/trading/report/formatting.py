@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from stock_pipeline.evaluation.metrics import MODELS
@@ -107,3 +108,38 @@ def ordered(present: list[str], preferred: tuple[str, ...]) -> list[str]:
 
 def color(name: str, index: int) -> str:
     return COLORS.get(name, FALLBACK_COLORS[index % len(FALLBACK_COLORS)])
+
+
+def format_percent(value: object, digits: int = 2, signed: bool = False) -> str:
+    """A fraction as a percentage (0.0123 -> "1.23%", "+1.23%" when ``signed``)."""
+    number = _number_or_text(value)
+    if isinstance(number, str):
+        return number
+    # + 0.0 turns -0.0 (a flat session times a falling price) into 0.0: no "-0.00%"
+    return f"{number * 100 + 0.0:{'+' if signed else ''}.{digits}f}%"
+
+
+def format_number(value: object, digits: int = 2) -> str:
+    number = _number_or_text(value)
+    return number if isinstance(number, str) else f"{number:.{digits}f}"
+
+
+def format_price(value: object) -> str:
+    """Prices keep 2 decimals (cents) from 1 up, 4 significant digits below."""
+    number = _number_or_text(value)
+    if isinstance(number, str):
+        return number
+    return f"{number:,.2f}" if abs(number) >= 1 else f"{number:.4g}"
+
+
+def format_date(value: object) -> str:
+    """An ISO date, or the dash for a missing one (None, NaT)."""
+    if is_missing(value):
+        return MISSING
+    return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]
+
+
+def format_dates(values: object) -> list[str]:
+    """``format_date`` of a whole column at once (a per-value Timestamp is slow)."""
+    days = pd.DatetimeIndex(values).values.astype("datetime64[D]")  # type: ignore[arg-type]
+    return np.where(np.isnat(days), MISSING, np.datetime_as_string(days)).tolist()

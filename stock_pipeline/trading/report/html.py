@@ -1,69 +1,57 @@
-"""The report as one self-contained HTML file (inline CSS, no scripts, every chart a
-base64 PNG ``data:`` URI, so it opens with no network), with the PNGs beside it.
-Every file is written atomically (temporary file in the same folder, then rename)."""
+"""The report as ONE self-contained HTML file: inline CSS, plotly.js inlined once in the
+head, every chart a ``<div>`` drawn by an inline script, so it opens with no network.
+Written atomically (temporary file in the same folder, then rename); nothing else is
+written beside it. The equity preview for the Dagster UI is returned, not written."""
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from stock_pipeline.trading.report.charts import (
-    CHARTS,
-    DPI,
-    FIGSIZE,
+from stock_pipeline.trading.report import charts, stats, summary, tables
+from stock_pipeline.trading.report.formatting import format_number, format_percent
+from stock_pipeline.trading.report.inputs import (
     RenderedReport,
     ReportInputs,
-    render_charts,
+    daily_returns,
     strategy_frames,
 )
-from stock_pipeline.trading.report.formatting import (
-    FOLD_METRICS,
-    METRIC_ORDER,
-    MODELS,
-    STRATEGIES,
-    color,
-    format_fold_metric,
-    format_metric,
-    is_missing,
-    ordered,
-)
+from stock_pipeline.trading.report.preview import equity_svg_base64
+from stock_pipeline.trading.report.tables import e
+from stock_pipeline.trading.report.trades import TRADE_COLUMNS, trade_list, trade_summary
 
 _WARNING_PATTERN = re.compile(r"\bLOST\b|\bdid not\b", re.IGNORECASE)
-
+STRATEGY, BENCHMARK = "lstm", "buy_and_hold"
 
 _CSS = """\
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
-  max-width: 1000px; padding: 0 1em; color: #222; }
+  max-width: 1200px; padding: 0 1em; color: #222; }
 h1 { margin-bottom: 0.2em; }
-.asof { color: #555; margin-top: 0; }
+.facts { color: #444; margin: 0.2em 0; }
 .verdict { font-size: 1.25em; font-weight: bold; padding: 0.6em 0.9em; border-radius: 4px;
   border: 1px solid #9c9; background: #eef8ee; }
 .verdict.warning { border-color: #d66; background: #fdecec; color: #8a1010; }
+.reading { background: #f6f8fb; border-left: 4px solid #7a9cc6; padding: 0.6em 0.9em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; white-space: nowrap; }
 td { text-align: right; }
 th { background: #f3f3f3; }
 th.row { text-align: left; font-weight: normal; }
-figure { margin: 1em 0 2em; }
-figure img { max-width: 100%; height: auto; }
-ul.legend { list-style: none; padding: 0; margin: 0.3em 0; }
-ul.legend li { display: inline-block; margin-right: 1.5em; }
-.swatch { display: inline-block; width: 1.5em; height: 0.35em; vertical-align: middle;
-  margin-right: 0.4em; }
+.scroll { max-width: 100%; overflow: auto; max-height: 30em; margin: 0.5em 0 1.5em; }
+.scroll.tall { max-height: 40em; }
+.scroll table { margin: 0; }
+.scroll thead tr:first-child th { position: sticky; top: 0; }
+.plot { margin: 0.5em 0 2em; }
+.note, .conventions { color: #444; font-size: 0.92em; }
 .conventions { white-space: pre-wrap; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 """
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def is_warning_verdict(dm_text: str) -> bool:
@@ -71,140 +59,185 @@ def is_warning_verdict(dm_text: str) -> bool:
     return bool(_WARNING_PATTERN.search(dm_text or ""))
 
 
-def _metrics_table(metrics: pd.DataFrame) -> str:
-    if metrics.empty:
-        return "<p>No backtest metrics.</p>"
-    frame = metrics.dropna(subset=["strategy", "metric"])
-    strategies = ordered([str(s) for s in frame["strategy"].unique()], STRATEGIES)
-    names = ordered([str(m) for m in frame["metric"].unique()], METRIC_ORDER)
-    values = {(str(r.strategy), str(r.metric)): r.value for r in frame.itertuples(index=False)}
-    head = "".join(f'<th scope="col">{_e(s)}</th>' for s in strategies)
-    rows = []
-    for metric in names:
-        cells = "".join(
-            f'<td data-strategy="{_e(s)}">{_e(format_metric(metric, values.get((s, metric))))}</td>'
-            for s in strategies
+@dataclass
+class _Derived:
+    """What the page shows beyond the inputs, computed once."""
+
+    frames: dict[str, pd.DataFrame]
+    x_range: list[str]
+    trades: pd.DataFrame
+
+
+def _derive(inputs: ReportInputs) -> _Derived:
+    frames = strategy_frames(inputs.daily)
+    dates = [f["date"] for f in frames.values() if len(f)]
+    x_range = (
+        charts.iso_dates(
+            pd.DatetimeIndex([min(d.min() for d in dates), max(d.max() for d in dates)])
         )
-        rows.append(
-            f'<tr data-metric="{_e(metric)}"><th scope="row" class="row">{_e(metric)}</th>'
-            f"{cells}</tr>"
-        )
-    return (
-        '<table id="metrics-table">\n<thead><tr><th scope="col">metric</th>'
-        f"{head}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
+        if dates
+        else []
     )
-
-
-def _fold_label(fold: object) -> str:
-    if is_missing(fold):
-        return "overall"
-    try:
-        number = float(fold)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(fold)
-    return str(int(number)) if number.is_integer() else str(fold)
-
-
-def _fold_table(fold_metrics: pd.DataFrame, metrics: tuple[str, ...] = FOLD_METRICS) -> str:
-    if fold_metrics.empty:
-        return "<p>No per-fold evaluation.</p>"
-    frame = fold_metrics[fold_metrics["metric"].isin(metrics)]
-    if frame.empty:
-        return "<p>No per-fold evaluation.</p>"
-    models = ordered([str(m) for m in frame["model"].dropna().unique()], MODELS)
-    values: dict[tuple[str, str, str], object] = {}
-    for row in frame.itertuples(index=False):
-        values[(_fold_label(row.fold), str(row.model), str(row.metric))] = row.value
-    numbered = sorted(
-        {label for label, _, _ in values if label != "overall"},
-        key=lambda label: (0, int(label)) if label.lstrip("-").isdigit() else (1, label),
+    trades = (
+        trade_list(frames[STRATEGY], inputs.bars, inputs.execution)
+        if STRATEGY in frames
+        else pd.DataFrame(columns=TRADE_COLUMNS)
     )
-    labels = (["overall"] if any(k[0] == "overall" for k in values) else []) + numbered
-    present = [m for m in metrics if any(k[2] == m for k in values)]
-    top = "".join(
-        f'<th scope="colgroup" colspan="{len(present)}">{_e(model)}</th>' for model in models
-    )
-    sub = "".join(f'<th scope="col">{_e(m)}</th>' for _ in models for m in present)
-    rows = []
-    for label in labels:
-        cells = "".join(
-            f'<td data-model="{_e(model)}" data-metric="{_e(m)}">'
-            f"{_e(format_fold_metric(m, values.get((label, model, m))))}</td>"
-            for model in models
-            for m in present
-        )
-        rows.append(
-            f'<tr data-fold="{_e(label)}"><th scope="row" class="row">{_e(label)}</th>{cells}</tr>'
-        )
-    return (
-        '<table id="fold-table">\n<thead>\n'
-        f'<tr><th rowspan="2" scope="col">fold</th>{top}</tr>\n<tr>{sub}</tr>\n'
-        "</thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
-    )
+    return _Derived(frames, x_range, trades)
 
 
-def _figure_html(name: str, png: bytes, strategies: list[str]) -> str:
-    heading, alt = CHARTS[name]
-    encoded = base64.b64encode(png).decode("ascii")
-    attrs = f'id="chart-{_e(name)}" class="chart"'
-    legend = ""
-    if name == "equity":
-        attrs += f' data-strategies="{_e(" ".join(strategies))}"'
-        items = "".join(
-            f'<li data-strategy="{_e(s)}"><span class="swatch" '
-            f'style="background:{color(s, i)}"></span>{_e(s)}</li>'
-            for i, s in enumerate(strategies)
-        )
-        legend = f'\n<ul class="legend" aria-label="legend">{items}</ul>'
-    return (
-        f"<figure {attrs}>\n<h3>{_e(heading)}</h3>\n"
-        f'<img src="data:image/png;base64,{encoded}" alt="{_e(alt)}" '
-        f'width="{int(FIGSIZE[0] * DPI)}" height="{int(FIGSIZE[1] * DPI)}">{legend}\n'
-        f"<figcaption>{_e(alt)}</figcaption>\n</figure>"
-    )
+def _plot(name: str, figure: dict | None, height: int, empty: str = "No data.") -> str:
+    if figure is None:
+        return f'<p class="plot" id="plot-{e(name)}">{e(empty)}</p>'
+    return f'<div class="plot">{charts.figure_html(name, figure, height)}</div>'
 
 
-def build_html(inputs: ReportInputs, charts: dict[str, bytes]) -> str:
-    """The whole report as one self-contained HTML document."""
-    strategies = list(strategy_frames(inputs.daily))
+def _header(inputs: ReportInputs, derived: _Derived) -> str:
     verdict_class = "verdict warning" if is_warning_verdict(inputs.dm_text) else "verdict"
+    reading = summary.explanation(inputs.metrics, inputs.fold_metrics, derived.frames)
+    return f"""<header id="header">
+<h1>{e(inputs.ticker)} backtest report</h1>
+<p class="facts" id="asof">As of {e(inputs.asof.isoformat())}</p>
+<p class="facts" id="period">{e(summary.backtest_period(derived.frames, inputs.execution))}</p>
+<p class="facts" id="forecast">{e(summary.forecast_text(inputs.forecast, inputs.asof))}</p>
+<p id="dm-verdict" class="{verdict_class}">{e(inputs.dm_text)}</p>
+<p id="reading" class="reading">{e(reading)}</p>
+</header>"""
+
+
+def _benchmark_section(inputs: ReportInputs, derived: _Derived) -> str:
+    frames = derived.frames
+    if STRATEGY not in frames or BENCHMARK not in frames:
+        body = "<p>No benchmark comparison: a strategy is missing.</p>"
+    else:
+        figures = stats.benchmark_stats(
+            daily_returns(frames[STRATEGY]),
+            daily_returns(frames[BENCHMARK]),
+            inputs.risk_free_rate,
+        )
+        body = tables.benchmark_table(figures, STRATEGY, BENCHMARK)
+    return f"""<section id="benchmark">
+<h2>{STRATEGY} against the benchmark ({BENCHMARK})</h2>
+{body}
+<p class="note">{e(stats.BENCHMARK_CONVENTIONS)}</p>
+</section>"""
+
+
+def _trades_section(inputs: ReportInputs, derived: _Derived) -> str:
+    trades = derived.trades
+    facts = trade_summary(trades)
+    line = (
+        f"{int(facts['trades'])} trades ({int(facts['open'])} still open); of the closed ones "
+        f"{format_percent(facts['winners'], 1)} made money, mean P&L "
+        f"{format_percent(facts['mean_pnl'], 2, True)}, mean holding "
+        f"{format_number(facts['mean_sessions'], 1)} sessions."
+    )
+    reversal = (
+        " A reversal session (long to short at one bar) counts in the trade it closes."
+        if trades["reversal"].any()
+        else ""
+    )
+    figure = None
+    if STRATEGY in derived.frames and inputs.bars is not None and len(inputs.bars):
+        figure = charts.trades_figure(
+            inputs.bars, derived.frames[STRATEGY], trades, derived.x_range
+        )
+    return f"""<section id="trades">
+<h2>Trades of the {STRATEGY} strategy</h2>
+<p id="trade-summary">{e(line)}</p>
+{_plot("trades", figure, 560, "No price bars to draw.")}
+{tables.trades_table(trades) if len(trades) else '<p id="trades-table">No trades.</p>'}
+<p class="note">Entry and exit prices are the adjusted execution prices (the open for
+next_open, the close for next_close). P&amp;L compounds the strategy's net daily returns from
+the entry session through the exit session (costs included); sessions count the bars from
+entry to exit.{e(reversal)}</p>
+</section>"""
+
+
+def _returns_sections(derived: _Derived) -> str:
+    frames = derived.frames
+    returns = {name: daily_returns(f) for name, f in frames.items()}
+    lstm = returns.get(STRATEGY, pd.Series(dtype=float))
+    periods = stats.drawdown_periods(
+        pd.Series(frames[STRATEGY]["equity"].to_numpy(float), index=lstm.index)
+        if STRATEGY in frames
+        else pd.Series(dtype=float)
+    )
+    shape = {n: stats.distribution_stats(r) for n, r in returns.items()}
+    extremes = {n: stats.extremes(r) for n, r in returns.items()}
+    shown = {n: returns[n] for n in (STRATEGY, BENCHMARK) if n in returns}
+    histogram = charts.distribution_figure(shown, {n: shape[n]["var"] for n in shown})
+    yearly = {n: stats.period_returns(r, "Y") for n, r in returns.items()}
+    return f"""<section id="drawdowns">
+<h2>Worst drawdowns of the {STRATEGY} strategy</h2>
+{tables.drawdowns_table(periods)}
+<p class="note">start: the first session below the previous peak (the starting equity 1
+counts as a peak); trough: the deepest session; recovery: the first session back at the
+peak; depth: trough equity / peak - 1; sessions: sessions below the peak.</p>
+</section>
+<section id="periods">
+<h2>Monthly returns of the {STRATEGY} strategy</h2>
+{tables.monthly_table(stats.monthly_grid(lstm))}
+<h2>Yearly returns</h2>
+{tables.yearly_table(yearly)}
+<p class="note">Calendar months and years, net daily returns compounded over their sessions
+(the first and last may be partial).</p>
+</section>
+<section id="distribution">
+<h2>Distribution of daily returns</h2>
+{_plot("distribution", histogram, 380)}
+{tables.distribution_table(shape, extremes)}
+<p class="note">{e(stats.DISTRIBUTION_CONVENTIONS)}</p>
+</section>"""
+
+
+def build_html(inputs: ReportInputs, derived: _Derived | None = None) -> str:
+    """The whole report as one self-contained HTML document."""
+    derived = derived or _derive(inputs)
     title = f"{inputs.ticker} backtest report \u2014 {inputs.asof.isoformat()}"
-    figures = "\n".join(_figure_html(name, charts[name], strategies) for name in CHARTS)
+    performance = (
+        charts.performance_figure(derived.frames, derived.x_range) if derived.frames else None
+    )
+    scatter = charts.predicted_vs_actual_figure(inputs.predictions, target_kind=inputs.target_kind)
     config_json = json.dumps(inputs.config, indent=2, default=str, ensure_ascii=False)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
+<title>{e(title)}</title>
 <style>
 {_CSS}</style>
+<script>{charts.plotly_js()}</script>
 </head>
 <body>
-<header id="header">
-<h1>{_e(inputs.ticker)} backtest report</h1>
-<p class="asof">As of {_e(inputs.asof.isoformat())}</p>
-<p id="dm-verdict" class="{verdict_class}">{_e(inputs.dm_text)}</p>
-</header>
+{_header(inputs, derived)}
 <section id="metrics">
 <h2>Backtest metrics</h2>
-{_metrics_table(inputs.metrics)}
+{tables.metrics_table(inputs.metrics)}
 </section>
-<section id="charts">
-<h2>Charts</h2>
-{figures}
+<section id="performance">
+<h2>Equity, drawdown and rolling {stats.ROLLING_SHARPE_WINDOW}-day Sharpe ratio</h2>
+{_plot("performance", performance, 720)}
+</section>
+{_benchmark_section(inputs, derived)}
+{_trades_section(inputs, derived)}
+{_returns_sections(derived)}
+<section id="predictions">
+<h2>LSTM: predicted vs actual</h2>
+{_plot("predicted_vs_actual", scatter, 480)}
 </section>
 <section id="folds">
 <h2>Forecast evaluation per fold</h2>
-{_fold_table(inputs.fold_metrics)}
+{tables.fold_table(inputs.fold_metrics, inputs.fold_dates)}
 </section>
 <section id="conventions">
 <h2>Conventions</h2>
-<p class="conventions">{_e(inputs.conventions)}</p>
+<p class="conventions">{e(inputs.conventions)}</p>
 </section>
 <section id="config">
 <h2>Configuration</h2>
-<pre>{_e(config_json)}</pre>
+<pre>{e(config_json)}</pre>
 </section>
 </body>
 </html>
@@ -223,19 +256,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def render_report(inputs: ReportInputs, folder: Path) -> RenderedReport:
-    """Write ``folder/report.html`` and the chart PNGs beside it; return their paths."""
+    """Write ``folder/report.html``; return its path and the equity preview (SVG)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    charts = render_charts(inputs)
-    png_paths: dict[str, Path] = {}
-    for name, png in charts.items():
-        path = folder / f"{name}.png"
-        _write_atomic(path, png)
-        png_paths[name] = path
     html_path = folder / "report.html"
-    _write_atomic(html_path, build_html(inputs, charts).encode("utf-8"))
-    return RenderedReport(
-        html_path=html_path,
-        png_paths=png_paths,
-        preview_png_base64=base64.b64encode(charts["equity"]).decode("ascii"),
-    )
+    derived = _derive(inputs)
+    _write_atomic(html_path, build_html(inputs, derived).encode("utf-8"))
+    return RenderedReport(html_path=html_path, preview_svg_base64=equity_svg_base64(derived.frames))
