@@ -53,7 +53,7 @@ def prepare(folder: Path):
                 {
                     "date": table.dates[origins].astype("datetime64[ns]"),
                     "target_date": table.dates[origins + 1].astype("datetime64[ns]"),
-                    "fold": (origins - origins[0]) // settings.evaluation.retrain_every,
+                    "fold": (origins - origins[0]) // settings.model.retrain_every,
                     "model": model,
                     "predicted": predicted,
                     "actual": actual,

@@ -88,7 +88,7 @@ def run_core(day: dt.date, tickers: list[str], history_from: dt.date | None = No
     """The nightly work for ``day``, core functions only, as the assets call them."""
     from stock_pipeline.evaluation.asof import evaluate_asof
     from stock_pipeline.forecasting.feature_rows import update_feature_rows
-    from stock_pipeline.forecasting.model_asof import train_asof
+    from stock_pipeline.forecasting.model_asof import forecast_asof
     from stock_pipeline.market_data import ingest, quality
     from stock_pipeline.market_data.calendar import trading_days
     from stock_pipeline.market_data.sources.csv_source import CsvSource
@@ -113,7 +113,7 @@ def run_core(day: dt.date, tickers: list[str], history_from: dt.date | None = No
     warehouse = WarehouseFile(settings.warehouse)
     modes = {}
     for t in tickers:
-        model = train_asof(warehouse, t, day, settings)
+        model = forecast_asof(warehouse, t, day, settings)
         evaluation = evaluate_asof(warehouse, t, day, settings)
         backtest_asof(warehouse, t, day, settings)
         modes[t] = {"model": model.mode, "folds_trained": evaluation.folds_trained}
@@ -140,7 +140,8 @@ def scheduled_runs() -> list[dict[str, str]]:
 
 
 def run_dagster(tickers: list[str], requests: list[dict[str, str]], folder: Path) -> list[dict]:
-    """Execute each requested run in a new process, as the daemon's run worker does.
+    """Execute each requested data run, then the model-chain run its success requests, each
+    in a new process, as the daemon's run worker does.
 
     The process is ``dagster job execute`` with a stopwatch on the asset and check
     bodies (``benchmarks.timed_run_worker``); returns per run its wall time and the
@@ -148,39 +149,45 @@ def run_dagster(tickers: list[str], requests: list[dict[str, str]], folder: Path
     """
     from dagster import AssetKey, DagsterInstance
 
+    from stock_pipeline.defs.automation import chain_tags
+
     runs = []
     for i, tags in enumerate(requests):
-        accounting = folder / f"run{i}.json"
-        start = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.timed_run_worker",
-                str(accounting),
-                "job",
-                "execute",
-                "-m",
-                "stock_pipeline.definitions",
-                "-a",
-                "defs",
-                "-j",
-                "nightly_refresh_job",
-                "--tags",
-                json.dumps(tags),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wall = time.perf_counter() - start
-        runs.append({"wall_s": wall, **json.loads(accounting.read_text())})
+        runs.append(_timed_run(folder / f"data{i}.json", "market_data_job", tags))
+        chain = chain_tags(tags, f"benchmark-{i}")
+        runs.append(_timed_run(folder / f"chain{i}.json", "model_chain_job", chain))
     with DagsterInstance.get() as instance:
-        for name in ("raw_ohlcv", "backtest_report"):
+        for name, key in (("raw_ohlcv", NIGHT.year), ("backtest_report", NIGHT)):
             done = instance.get_materialized_partitions(AssetKey(name))
-            missing = [t for t in tickers if f"{NIGHT}|{t}" not in done]
+            missing = [t for t in tickers if f"{key}|{t}" not in done]
             assert not missing, f"{name} not materialized for {missing}"
     return runs
+
+
+def _timed_run(accounting: Path, job: str, tags: dict[str, str]) -> dict:
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.timed_run_worker",
+            str(accounting),
+            "job",
+            "execute",
+            "-m",
+            "stock_pipeline.definitions",
+            "-a",
+            "defs",
+            "-j",
+            job,
+            "--tags",
+            json.dumps(tags),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return {"wall_s": time.perf_counter() - start, **json.loads(accounting.read_text())}
 
 
 def main() -> None:

@@ -1,23 +1,21 @@
-"""Walk-forward evaluation cost for one ticker: from scratch, over 20 years, and nightly.
+"""Model-chain cost for one ticker: the walk-forward from scratch, and each kind of night.
 
     python -m benchmarks.walk_forward [--repeats 3] [--long-repeats 1]
 
-Data: ^GSPC 1999-2018 from the offline sample, the default configuration
-(3-year span, a fold every 21 sessions, a full retrain every 12 folds, warm
-starts between, LSTM early stopping up to 100 epochs, naive/drift/ARIMA baselines).
+Data: ^GSPC 1999-2018 from the offline sample, the default configuration (a fold every
+21 sessions, each trained from scratch with early stopping, a 3-year span,
+naive/drift/ARIMA baselines).
 
-- ``default_span``: ``evaluate_asof`` with an empty fold cache, as of the first
-  session of a full-retrain fold near the end of the sample.
-- ``nightly``: the following nights on that cache, each kind of night there is:
-  the night that opens a full-retrain fold (once every 12 folds, about once a
-  year), a mid-fold night (no training: the fold's model predicts one more day),
-  and the night that opens a warm-started fold (once every 21 sessions).
-- ``whole_history_span``: the span set to the whole history (``span_sessions: null``),
-  empty cache, same as-of date.
+- ``default_span_from_scratch``: ``evaluate_asof`` with an empty fold cache near the end
+  of the sample: every fold of the span is trained.
+- ``nightly``: what a night costs the model chain on that cache, ``forecast_asof``
+  (``lstm_model``) then ``evaluate_asof`` (``walk_forward_evaluation``):
+  ``mid_fold_night`` (the fold's model exists: one forecast, one more scored day) and
+  ``fold_start_night`` (the first session of a fold: its model is trained, once a fold,
+  on a night that differs per ticker).
+- ``whole_history_span_from_scratch``: the span set to the whole history, empty cache.
 
-Each figure is the wall time of ``evaluation.asof.evaluate_asof``, which includes
-reading the feature table from DuckDB and writing ``predictions`` and
-``evaluation_metrics`` back.
+Each figure is wall time including DuckDB reads and writes.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ import argparse
 import datetime as dt
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.common import quiet, sample_warehouse, save, summarize
@@ -34,34 +33,32 @@ TICKER = "^GSPC"
 
 
 def nights(settings, table) -> dict[str, dt.date]:
-    """As-of dates: the cold start, then one night of each kind."""
-    from stock_pipeline.evaluation.folds import first_origin
+    """As-of dates: a cold start, then a night that opens a fold and a mid-fold night."""
+    from stock_pipeline.forecasting.folds import fold_keys
 
-    ev, h = settings.evaluation, settings.features.horizon
-    period = ev.retrain_every * ev.full_retrain_every_folds
-    anchor = first_origin(settings)
-    last_row = len(table) - 1
-    # fold start S trains on the night whose last origin is S, i.e. as-of row S + h
-    full_start = anchor + ((last_row - h - ev.retrain_every - 2 - anchor) // period) * period
-    rows = {
-        "cold": full_start + h - 1,
-        "full_retrain_night": full_start + h,
-        "mid_fold_night": full_start + h + 1,
-        "warm_start_night": full_start + ev.retrain_every + h,
-        "mid_fold_night_2": full_start + ev.retrain_every + h + 1,
+    keys = fold_keys(table, settings)
+    starts = [i for i in range(len(keys) - 60, len(keys)) if keys[i] != keys[i - 1]]
+    fold_start = starts[0]
+    return {
+        "cold": table.dates[fold_start - 1].astype(dt.date),
+        "fold_start_night": table.dates[fold_start].astype(dt.date),
+        "mid_fold_night": table.dates[fold_start + 1].astype(dt.date),
     }
-    return {name: table.dates[row].astype(dt.date) for name, row in rows.items()}
 
 
-def run(settings, day: dt.date) -> dict[str, float]:
+def night(settings, day: dt.date, forecast: bool = True) -> dict[str, float]:
     from stock_pipeline.evaluation.asof import evaluate_asof
+    from stock_pipeline.forecasting.model_asof import forecast_asof
     from stock_pipeline.warehouse import WarehouseFile
 
-    result = evaluate_asof(WarehouseFile(settings.warehouse), TICKER, day, settings)
+    warehouse = WarehouseFile(settings.warehouse)
+    start = time.perf_counter()
+    model = forecast_asof(warehouse, TICKER, day, settings) if forecast else None
+    result = evaluate_asof(warehouse, TICKER, day, settings)
     return {
-        "seconds": result.seconds,
+        "seconds": time.perf_counter() - start,
         "folds": result.folds,
-        "trained": result.folds_trained,
+        "trained": result.folds_trained + int(model is not None and model.mode == "trained"),
         "reused": result.folds_reused,
     }
 
@@ -79,19 +76,19 @@ def main() -> None:
         for _ in range(args.repeats):
             shutil.rmtree(settings.models_dir, ignore_errors=True)
             for name, day in dates.items():
-                samples.setdefault(name, []).append(run(settings, day))
+                samples.setdefault(name, []).append(night(settings, day, name != "cold"))
                 print(name, day, samples[name][-1], flush=True)
         whole = settings.with_changes(evaluation={"span_sessions": None})
         for _ in range(args.long_repeats):
             shutil.rmtree(settings.models_dir, ignore_errors=True)
-            samples.setdefault("whole_history_span", []).append(run(whole, dates["cold"]))
-            print("whole", samples["whole_history_span"][-1], flush=True)
+            samples.setdefault("whole", []).append(night(whole, dates["cold"], False))
+            print("whole", samples["whole"][-1], flush=True)
 
-    def figure(name: str) -> dict[str, object]:
+    def figure(name: str, day: dt.date) -> dict[str, object]:
         runs = samples[name]
         last = runs[-1]
         return {
-            "asof": dates.get(name, dates["cold"]).isoformat(),
+            "asof": day.isoformat(),
             **summarize([r["seconds"] for r in runs]),
             "folds": last["folds"],
             "folds_trained": last["trained"],
@@ -103,16 +100,10 @@ def main() -> None:
         {
             "date": dt.date.today().isoformat(),
             "ticker": TICKER,
-            "default_span_from_scratch": figure("cold"),
-            "whole_history_span_from_scratch": figure("whole_history_span"),
+            "default_span_from_scratch": figure("cold", dates["cold"]),
+            "whole_history_span_from_scratch": figure("whole", dates["cold"]),
             "nightly": {
-                name: figure(name)
-                for name in (
-                    "full_retrain_night",
-                    "mid_fold_night",
-                    "warm_start_night",
-                    "mid_fold_night_2",
-                )
+                name: figure(name, dates[name]) for name in ("mid_fold_night", "fold_start_night")
             },
         },
     )

@@ -12,7 +12,7 @@ from stock_pipeline.defs.automation import build_automation
 from stock_pipeline.defs.evaluation import build_evaluation_assets
 from stock_pipeline.defs.forecasting import build_forecasting_assets
 from stock_pipeline.defs.market_data import build_freshness_check, build_market_data_assets
-from stock_pipeline.defs.partitions import make_partitions
+from stock_pipeline.defs.partitions import make_data_partitions, make_partitions
 from stock_pipeline.defs.resources import build_resources
 from stock_pipeline.defs.trading import build_trading_assets
 from stock_pipeline.settings import Settings
@@ -20,8 +20,9 @@ from stock_pipeline.settings import Settings
 
 def build_definitions(settings: Settings) -> Definitions:
     partitions_def = make_partitions(settings)
-    data_assets, data_checks = build_market_data_assets(partitions_def)
-    forecasting_assets = build_forecasting_assets(partitions_def)
+    data_assets, data_checks = build_market_data_assets(make_data_partitions(settings))
+    lookback = settings.automation.max_catch_up_sessions + 1
+    forecasting_assets = build_forecasting_assets(partitions_def, lookback)
     evaluation_assets = build_evaluation_assets(partitions_def, forecasting_assets[-1])
     trading_assets = build_trading_assets(partitions_def, evaluation_assets[-1])
     freshness = build_freshness_check(data_assets[0])

@@ -229,7 +229,16 @@ class Settings(Section):
         description="Folder of trained fold models (a cache keyed by what each model saw, "
         "shareable between warehouses); default <data_dir>/models",
     )
-    start_date: dt.date = Field(dt.date(2015, 1, 2), description="First date partition")
+    start_date: dt.date = Field(
+        dt.date(2015, 1, 2),
+        description="First as-of date partition of the model chain (windowed_tensors .. "
+        "backtest_report): the first session a forecast, evaluation and report can be made for",
+    )
+    history_start: dt.date = Field(
+        dt.date(2000, 1, 1),
+        description="First year partition of the data assets (raw_ohlcv, indicators): bars "
+        "before it are not fetched; a new ticker's history is backfilled from here",
+    )
     exchange: str = Field("XNYS", description="exchange_calendars code for trading days")
     exchange_timezone: str = "America/New_York"
     source: SourceSettings = SourceSettings()
@@ -282,6 +291,7 @@ class Settings(Section):
             ("warehouse_path", "STOCK_PIPELINE_WAREHOUSE"),
             ("models_path", "STOCK_PIPELINE_MODELS"),
             ("start_date", "STOCK_PIPELINE_START"),
+            ("history_start", "STOCK_PIPELINE_HISTORY_START"),
             ("watchlist_path", "STOCK_PIPELINE_WATCHLIST"),
         ):
             if env.get(var):

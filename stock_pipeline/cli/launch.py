@@ -17,8 +17,16 @@ from pathlib import Path
 from dagster import AssetKey, DagsterInstance, Definitions
 
 from stock_pipeline.defs._dagster_private import PartitionBackfill, make_new_backfill_id
-from stock_pipeline.defs.assets import DATA_ASSETS
-from stock_pipeline.defs.automation import NEW_TICKER_TAG, backfill_days, backfill_subset
+from stock_pipeline.defs.assets import ASOF_TAG, DATA_ASSETS
+from stock_pipeline.defs.automation import (
+    CHAIN_FROM_TAG,
+    NEW_TICKER_TAG,
+    backfill_days,
+    backfill_subset,
+    data_tags,
+    failed_tickers,
+    new_ticker_chain,
+)
 from stock_pipeline.defs.partitions import TICKERS_PARTITION, contiguous_runs, range_tags
 from stock_pipeline.market_data.calendar import trading_days
 from stock_pipeline.market_data.watchlist import check_symbol
@@ -59,6 +67,7 @@ class RunOutcome:
     run_id: str
     success: bool
     errors: list[str] = field(default_factory=list)
+    failed_tickers: dict[str, str] = field(default_factory=dict)  # empty: none named
 
 
 def _step_errors(result) -> list[str]:
@@ -92,40 +101,73 @@ def materialize(
     select: str,
     settings: Settings,
 ) -> list[RunOutcome]:
-    """Materialize ``select`` for ``tickers``: data assets on every session in start..end.
+    """Materialize ``select`` for ``tickers``: the data assets over the years of
+    start..end (up to end), then the model chain as of ``end``.
 
-    One run per ticker for the data (a ranged run, one provider request for the whole
-    range, like a single-run backfill launched from the UI), then the as-of chain for
-    the last session in as few runs as the registry order allows (one JAX import each).
-    Tickers whose data failed are left out of the chain.
+    Each is one run per group of tickers registered next to each other (one provider
+    request per batch of tickers, one JAX import for the chain), like the nightly runs. A
+    run that fails for some tickers is run again without them, so the others complete;
+    the failed ones are named in the outcomes.
     """
-    if start < settings.start_date:
+    sessions = _check_range(start, end, settings)
+    names = resolve_selection(defs, select)
+    data = [AssetKey(n) for n in names if n in DATA_ASSETS]
+    chain = [AssetKey(n) for n in names if n not in DATA_ASSETS]
+    if chain and sessions[-1] < settings.start_date:
         raise ValueError(
-            f"--start {start} is before the first date partition {settings.start_date} "
-            "(set STOCK_PIPELINE_START to go further back)"
+            f"--end {end}: the model chain's first as-of date partition is "
+            f"{settings.start_date} (set STOCK_PIPELINE_START to go further back)"
+        )
+    register_tickers(instance, tickers)
+    registered = instance.get_dynamic_partitions(TICKERS_PARTITION)
+    job = defs.resolve_implicit_global_asset_job_def()
+    outcomes: list[RunOutcome] = []
+    ok = list(dict.fromkeys(tickers))
+    if data:
+        label = f"data {sessions[0].year}..{sessions[-1].year}"
+        tags = lambda group: data_tags(group, sessions[0], sessions[-1], None)  # noqa: E731
+        ok = _runs_until_done(job, instance, data, registered, ok, tags, label, outcomes)
+    if chain:
+        tags = lambda group: range_tags(group, sessions[-1])  # noqa: E731
+        label = f"model chain as of {sessions[-1]}"
+        _runs_until_done(job, instance, chain, registered, ok, tags, label, outcomes)
+    return outcomes
+
+
+def _check_range(start: dt.date, end: dt.date, settings: Settings) -> list[dt.date]:
+    if start < settings.history_start:
+        raise ValueError(
+            f"--start {start} is before the first year of data partitions "
+            f"{settings.history_start.year} (set STOCK_PIPELINE_HISTORY_START to go further back)"
         )
     sessions = trading_days(start, end, settings.exchange)
     if not sessions:
         raise ValueError(f"no trading day between {start} and {end}")
-    names = resolve_selection(defs, select)
-    register_tickers(instance, tickers)
-    job = defs.resolve_implicit_global_asset_job_def()
-    data = [AssetKey(n) for n in names if n in DATA_ASSETS]
-    chain = [AssetKey(n) for n in names if n not in DATA_ASSETS]
-    outcomes, failed = [], set()
-    for ticker in tickers if data else []:
-        label = f"{ticker} data {sessions[0]}..{sessions[-1]}"
-        tags = range_tags([ticker], sessions[0], sessions[-1])
-        outcome = _ranged_run(job, instance, data, tags, label)
-        outcomes.append(outcome)
-        if not outcome.success:
-            failed.add(ticker)
-    if chain:
-        registered = instance.get_dynamic_partitions(TICKERS_PARTITION)
-        ok = [t for t in tickers if t not in failed]
-        for group in contiguous_runs(registered, ok):
-            outcomes.append(run_asof(job, instance, group, sessions[-1], chain))
-    return outcomes
+    return sessions
+
+
+def _runs_until_done(job, instance, selection, registered, tickers, tags, label, outcomes):
+    """Run ``selection`` for ``tickers`` in registry-adjacent groups; a run that fails
+    naming some tickers is run again without them. Returns the tickers that succeeded."""
+    pending, failed = list(tickers), {}
+    while pending:
+        groups = contiguous_runs(registered, pending)
+        pending = []
+        for group in groups:
+            outcome = _ranged_run(job, instance, selection, tags(group), f"{_names(group)} {label}")
+            outcomes.append(outcome)
+            if outcome.success:
+                continue
+            if not outcome.failed_tickers:  # nothing names the culprits: all of them failed
+                failed.update(dict.fromkeys(group, "; ".join(outcome.errors)))
+                continue
+            failed.update(outcome.failed_tickers)
+            pending += [t for t in group if t not in outcome.failed_tickers]
+    return [t for t in tickers if t not in failed]
+
+
+def _names(group: list[str]) -> str:
+    return ",".join(group) if len(group) <= 4 else f"{group[0]}..{group[-1]} ({len(group)})"
 
 
 def run_asof(job, instance, tickers: list[str], day: dt.date, selection) -> RunOutcome:
@@ -143,16 +185,18 @@ def _ranged_run(job, instance, selection, tags: dict[str, str], label: str) -> R
         run_config=QUIET_LOGGING,
         raise_on_error=False,
     )
-    return RunOutcome(label, result.run_id, result.success, _step_errors(result))
+    failed = failed_tickers(result.all_events) or {}
+    return RunOutcome(label, result.run_id, result.success, _step_errors(result), failed)
 
 
 @dataclass
 class SubmittedBackfill:
-    ticker: str
+    tickers: list[str]
     backfill_id: str
     first: dt.date
     last: dt.date
     sessions: int
+    chain_asof: dt.date | None  # the model chain follows the data, as of this session
 
 
 def submit_backfills(
@@ -162,32 +206,40 @@ def submit_backfills(
     start: dt.date | None,
     settings: Settings,
     now: dt.datetime | None = None,
-) -> list[SubmittedBackfill]:
-    """Register tickers and submit one asset backfill each for the daemon to run.
+) -> tuple[SubmittedBackfill | None, list[str]]:
+    """Register new tickers and submit one backfill of their history for the daemon.
 
-    Each backfill covers the data assets over the ticker's history (a single run, one
-    provider request) and the model chain for the latest due session.
+    The backfill covers the data assets over the new tickers' years (one run, one provider
+    request per batch); when it succeeds, ``model_chain_after_data`` requests their model
+    chain for the latest due session. Tickers already registered are left alone (their
+    history is refreshed by the nightly run): returns (the backfill, those tickers).
     """
-    symbols = [check_symbol(t) for t in tickers]  # all rejected before any is added
-    register_tickers(instance, symbols)
+    symbols = list(dict.fromkeys(check_symbol(t) for t in tickers))  # all checked first
+    known = set(instance.get_dynamic_partitions(TICKERS_PARTITION))
+    already = [t for t in symbols if t in known]
+    new = [t for t in symbols if t not in known]
     days = backfill_days(settings, start, now or dt.datetime.now(dt.UTC))
     if not days:
-        raise ValueError(f"no session between {start or settings.start_date} and now")
-    graph = defs.resolve_asset_graph()
-    submitted = []
-    for ticker in dict.fromkeys(symbols):
-        backfill = PartitionBackfill.from_asset_graph_subset(
-            backfill_id=make_new_backfill_id(),
-            backfill_timestamp=time.time(),
-            tags={NEW_TICKER_TAG: ticker, TRIGGER_TAG: "cli"},
-            dynamic_partitions_store=instance,
-            asset_graph_subset=backfill_subset(graph, ticker, days),
-            title=f"add {ticker}",
-            description=f"history {days[0]}..{days[-1]} and the model chain as of {days[-1]}",
-            run_config=None,
-        )
-        instance.add_backfill(backfill)
-        submitted.append(
-            SubmittedBackfill(ticker, backfill.backfill_id, days[0], days[-1], len(days))
-        )
-    return submitted
+        raise ValueError(f"no session between {start or settings.history_start} and now")
+    if not new:
+        return None, already
+    register_tickers(instance, new)
+    chain_asof = new_ticker_chain(days, settings)
+    tags = {NEW_TICKER_TAG: ",".join(new), TRIGGER_TAG: "cli", ASOF_TAG: days[-1].isoformat()}
+    if chain_asof is not None:
+        tags[CHAIN_FROM_TAG] = chain_asof.isoformat()
+    backfill = PartitionBackfill.from_asset_graph_subset(
+        backfill_id=make_new_backfill_id(),
+        backfill_timestamp=time.time(),
+        tags=tags,
+        dynamic_partitions_store=instance,
+        asset_graph_subset=backfill_subset(defs.resolve_asset_graph(), new, days),
+        title=f"add {_names(new)}",
+        description=f"history {days[0]}..{days[-1]}; then the model chain as of {chain_asof}",
+        run_config=None,
+    )
+    instance.add_backfill(backfill)
+    submitted = SubmittedBackfill(
+        new, backfill.backfill_id, days[0], days[-1], len(days), chain_asof
+    )
+    return submitted, already

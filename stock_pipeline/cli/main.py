@@ -10,10 +10,6 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-#: Years of sample history the demo materializes by default. Dagster's bookkeeping costs
-#: tens of ms per partition and asset on SQLite, so the full 2015-2018 range takes minutes.
-DEMO_YEARS = 2
-
 
 def _date(text: str) -> dt.date:
     try:
@@ -27,18 +23,28 @@ def _quiet() -> None:
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
-def _report(outcomes) -> int:
-    failed = [o for o in outcomes if not o.success]
+def _report(outcomes, rerun: str = "") -> int:
+    """Each run's line, then every failed ticker in one place, with the command that
+    re-runs only them (``rerun`` holds the rest of the command line)."""
     for o in outcomes:
         print(f"  {'ok    ' if o.success else 'FAILED'} {o.label} (run {o.run_id[:8]})")
-        for err in o.errors:
+        for err in o.errors if not o.failed_tickers else []:
             print(f"         {err}")
+    failed = {t: e for o in outcomes for t, e in o.failed_tickers.items()}
+    unnamed = [o for o in outcomes if not o.success and not o.failed_tickers]
+    if not failed and not unnamed:
+        return 0
     if failed:
-        print(
-            f"{len(failed)} of {len(outcomes)} run(s) failed: " + ", ".join(o.label for o in failed)
-        )
-        return 1
-    return 0
+        print(f"{len(failed)} ticker(s) failed (the others completed):")
+        for ticker, error in failed.items():
+            print(f"  {ticker}: {error}")
+        if rerun:
+            print(
+                f"re-run only them: stock-pipeline materialize --tickers {','.join(failed)} {rerun}"
+            )
+    for o in unnamed:
+        print(f"run {o.label} failed")
+    return 1
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -58,7 +64,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             args.select,
             settings,
         )
-    return _report(outcomes)
+    rerun = f"--start {args.start} --end {args.end} --select {args.select}"
+    return _report(outcomes, rerun)
 
 
 def cmd_add_ticker(args: argparse.Namespace) -> int:
@@ -68,27 +75,39 @@ def cmd_add_ticker(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     with launch.open_instance(settings) as instance:
-        submitted = launch.submit_backfills(
+        submitted, already = launch.submit_backfills(
             build_definitions(settings), instance, args.tickers, args.start, settings
         )
-    for b in submitted:
+    for ticker in already:
         print(
-            f"submitted backfill {b.backfill_id} for {b.ticker}: data assets on {b.sessions} "
-            f"sessions {b.first}..{b.last}, model chain as of {b.last}"
+            f"{ticker} is already registered: not submitted again (the nightly run keeps it "
+            "up to date; `stock-pipeline materialize` re-runs a range)"
         )
-    home = launch.dagster_home(settings)
-    print(f"the daemon of {home} runs them (dagster dev, or dagster-daemon run)")
+    if submitted is not None:
+        chain = (
+            f", then the model chain as of {submitted.chain_asof}" if submitted.chain_asof else ""
+        )
+        print(
+            f"submitted backfill {submitted.backfill_id} for {', '.join(submitted.tickers)}: "
+            f"data assets on {submitted.sessions} sessions {submitted.first}..{submitted.last}"
+            f"{chain}"
+        )
+        home = launch.dagster_home(settings)
+        print(f"the daemon of {home} runs it (dagster dev, or dagster-daemon run)")
     return 0
 
 
 def demo_settings(data_dir: str | None):
-    """The environment's settings with the offline sample as the source."""
+    """The environment's settings with the offline sample as the source, and data
+    partitions reaching back to the sample's first year."""
+    from stock_pipeline.market_data.sources.sample import sample_date_range
     from stock_pipeline.settings import Settings
 
     settings = Settings.from_env()
     if data_dir:
         settings = settings.with_changes(data_dir=Path(data_dir))
-    return settings.with_changes(source={"name": "sample"})
+    first = min(sample_date_range()[0], settings.history_start)
+    return settings.with_changes(source={"name": "sample"}, history_start=first)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -99,8 +118,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = demo_settings(args.data_dir)
     tickers = list(SAMPLE_TICKERS)
-    end = sample_date_range()[1]
-    start = max(args.start or dt.date(end.year - DEMO_YEARS + 1, 1, 1), settings.start_date)
+    first, end = sample_date_range()
+    start = max(args.start or first, settings.history_start)
     print(f"stock-pipeline demo: offline sample {', '.join(tickers)}, {start}..{end}")
     with launch.open_instance(settings) as instance:
         outcomes = launch.materialize(
@@ -153,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--start",
         type=_date,
-        help=f"first date of the data assets (default: {DEMO_YEARS} years before the sample ends)",
+        help="first date of the data assets (default: the sample's first, 1999-01-04)",
     )
     demo.set_defaults(func=cmd_demo)
 

@@ -2,8 +2,10 @@
 partitions grouped by ticker, per-ticker work that fails alone, and one way to turn the
 results into metadata and a failure."""
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from dagster import (
@@ -15,11 +17,21 @@ from dagster import (
     MetadataValue,
 )
 
-from stock_pipeline.defs.partitions import dates_by_ticker, partition_key
+from stock_pipeline.defs.partitions import dates_by_ticker, sessions_by_ticker, split_key
+from stock_pipeline.market_data.calendar import latest_due_session
+from stock_pipeline.settings import Settings
 
 DATA_ASSETS = ("raw_ohlcv", "indicators")
 CHAIN_ASSETS = ("windowed_tensors", "lstm_model", "walk_forward_evaluation", "backtest_report")
 SUMMARY_ASSET = "backtest_summary"
+
+#: The session a data run materializes up to (the nightly's date, a backfill's end); a
+#: run without it goes up to the latest session whose bar is due now.
+ASOF_TAG = "stock_pipeline/asof"
+
+#: On a nightly data run: its first new session (the sessions of the year before it are
+#: stored; a gap after the last stored bar is filled all the same).
+SINCE_TAG = "stock_pipeline/since"
 
 #: Concurrency pool of the steps that write the DuckDB file (one writer at a time).
 DUCKDB_POOL = "duckdb_writer"
@@ -36,20 +48,43 @@ def ticker_date_asset_args(partitions_def, group: str) -> dict[str, Any]:
 
 
 def run_dates(context: AssetExecutionContext | AssetCheckExecutionContext) -> dict:
-    """The run's partitions: ticker -> its sorted dates."""
+    """A model-chain run's partitions: ticker -> its sorted as-of dates."""
     return dates_by_ticker(context.partition_keys)
+
+
+def run_tickers(context: AssetExecutionContext | AssetCheckExecutionContext) -> list[str]:
+    return sorted({split_key(k)[0] for k in context.partition_keys})
+
+
+def run_asof(context: AssetExecutionContext, settings: Settings) -> dt.date:
+    tagged = context.run.tags.get(ASOF_TAG)
+    if tagged:
+        return dt.date.fromisoformat(tagged)
+    now = dt.datetime.now(ZoneInfo(settings.exchange_timezone))
+    auto = settings.automation
+    return latest_due_session(now, auto.market_close, auto.bar_due_hours, settings.exchange)
+
+
+def run_sessions(context: AssetExecutionContext, settings: Settings) -> dict:
+    """A data run's year partitions: ticker -> the sessions of its years up to the run's
+    as-of date."""
+    since = context.run.tags.get(SINCE_TAG)
+    first = dt.date.fromisoformat(since) if since else None
+    return sessions_by_ticker(context.partition_keys, run_asof(context, settings), settings, first)
 
 
 def per_item(
     items: Iterable[tuple[str, Any]], work: Callable[[str, Any], Any]
 ) -> tuple[list[Any], dict[str, str]]:
-    """Run ``work`` per (ticker, date); one failure is recorded, the rest go on."""
+    """Run ``work`` per (ticker, date); a failure is recorded for its ticker (keyed by
+    ticker: the unit a failed run is split by), the rest go on."""
     done, errors = [], {}
     for ticker, day in items:
         try:
             done.append(work(ticker, day))
         except (ValueError, OSError) as exc:
-            errors[partition_key(ticker, day)] = f"{ticker} {day}: {exc}"
+            message = f"{ticker} {day}: {exc}"
+            errors[ticker] = f"{errors[ticker]} | {message}" if ticker in errors else message
     return done, errors
 
 
@@ -60,13 +95,18 @@ def per_partition(
     return per_item([(t, d) for t, days in run_dates(context).items() for d in days], work)
 
 
+#: The metadata key of a failed step's ``Failure``: ticker -> what went wrong. The run is
+#: then re-run without those tickers (``automation.split_failed_runs``).
+FAILED_TICKERS = "failed_tickers"
+
+
 def finish(metadata: dict[str, Any], errors: dict[str, str]) -> MaterializeResult:
     """The step's result; with failed tickers, a ``Failure`` naming each (the others'
-    rows are already written)."""
+    rows are already written, and a follow-up run carries them on without the failed)."""
     if errors:
         raise Failure(
             description=f"{len(errors)} ticker(s) failed: " + " | ".join(errors.values()),
-            metadata={**metadata, "failed_tickers": MetadataValue.json(errors)},
+            metadata={**metadata, FAILED_TICKERS: MetadataValue.json(errors)},
         )
     return MaterializeResult(metadata=metadata)
 

@@ -1,14 +1,18 @@
 """Jobs, schedules and sensors: when the lineage runs, and for whom.
 
-- ``nightly_refresh``: every exchange session after the close, the whole lineage for
-  that session and every watched ticker, in as few runs as the registry order allows
-  (a ranged run covers tickers registered next to each other); holidays are skipped.
-  A ticker whose last forecast is older also gets the sessions it missed (bounded by
-  ``automation.max_catch_up_sessions``), so the stored state heals after an outage.
-- ``split_failed_nightly``: a failed multi-ticker nightly run is re-requested one run
-  per ticker, so one bad ticker cannot hold the others' models back.
+A night, a new ticker and a catch-up are each two runs: the data run (``market_data_job``,
+ticker x year partitions), then the model-chain run (``model_chain_job``, ticker x day
+partitions, and the cross-ticker summary), which ``model_chain_after_data`` requests when
+the data run succeeds. Both cover the tickers registered next to each other, in as few
+runs as the registry order allows. A step writes every good ticker and then fails naming
+the bad ones; ``split_failed_runs`` re-runs the run without them, so one bad ticker
+never holds the others' later steps back.
+
+- ``nightly_refresh``: every exchange session after the close, for every watched ticker;
+  holidays are skipped. A ticker whose last forecast is older also gets the sessions it
+  missed (bounded by ``automation.max_catch_up_sessions``), so the stored state heals.
 - ``watchlist_sensor``: tickers new in watchlist.yaml become partitions and get their
-  history backfilled (data assets: one run per ticker; model chain: the latest session).
+  history (data run) and a forecast, evaluation and report for the latest due session.
 - ``freshness_check_hourly``: runs the ``raw_ohlcv_fresh`` check.
 """
 
@@ -20,9 +24,11 @@ from dagster import (
     AssetCheckKey,
     AssetKey,
     AssetSelection,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunStatusSensorContext,
     ScheduleDefinition,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
@@ -30,17 +36,26 @@ from dagster import (
     SkipReason,
     define_asset_job,
     run_failure_sensor,
+    run_status_sensor,
     schedule,
     sensor,
 )
 
 from stock_pipeline.defs._dagster_private import AssetGraphSubset, AssetKeyPartitionKey
-from stock_pipeline.defs.assets import CHAIN_ASSETS, DATA_ASSETS, SUMMARY_ASSET
+from stock_pipeline.defs.assets import (
+    ASOF_TAG,
+    CHAIN_ASSETS,
+    DATA_ASSETS,
+    FAILED_TICKERS,
+    SINCE_TAG,
+    SUMMARY_ASSET,
+)
 from stock_pipeline.defs.partitions import (
     TICKERS_PARTITION,
     contiguous_runs,
     partition_key,
     range_tags,
+    split_key,
 )
 from stock_pipeline.market_data.calendar import is_trading_day, latest_due_session, trading_days
 from stock_pipeline.market_data.watchlist import load_watchlist, watched_tickers
@@ -48,20 +63,26 @@ from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import connect, results
 
 NIGHTLY_TAG = "stock_pipeline/nightly"
-SPLIT_TAG = "stock_pipeline/split_from"
 NEW_TICKER_TAG = "stock_pipeline/new_ticker"
+#: On a data run: the first as-of date of the model-chain run to request after it.
+CHAIN_FROM_TAG = "stock_pipeline/chain_from"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 FRESHNESS_CHECK = AssetCheckKey(AssetKey("raw_ohlcv"), "raw_ohlcv_fresh")
 
-nightly_job = define_asset_job(
-    "nightly_refresh_job",
-    # The freshness check has its own hourly job; in the nightly run it would only repeat
-    # the hourly verdict, and an unpartitioned check costs Dagster a scan of every
-    # partition key of raw_ohlcv (tickers x sessions) each time it is evaluated.
-    selection=AssetSelection.assets(*DATA_ASSETS, *CHAIN_ASSETS)
-    - AssetSelection.checks(FRESHNESS_CHECK),
-    description="One session of the whole lineage for a range of tickers.",
+market_data_job = define_asset_job(
+    "market_data_job",
+    # The freshness check has its own hourly job; in a data run it would only repeat the
+    # hourly verdict, and an unpartitioned check costs Dagster a scan of every partition
+    # key of raw_ohlcv each time it is evaluated.
+    selection=AssetSelection.assets(*DATA_ASSETS) - AssetSelection.checks(FRESHNESS_CHECK),
+    description="Bars and indicators of a range of years for tickers registered together.",
+)
+model_chain_job = define_asset_job(
+    "model_chain_job",
+    selection=AssetSelection.assets(*CHAIN_ASSETS, SUMMARY_ASSET),
+    description="Forecast, walk-forward evaluation and backtest as of a range of sessions "
+    "for tickers registered together, then the cross-ticker summary.",
 )
 
 
@@ -70,46 +91,59 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def data_tags(
+    tickers: list[str], first: dt.date, last: dt.date, chain_from: dt.date | None
+) -> dict[str, str]:
+    """Tags of the data run of ``tickers`` (registry-adjacent) from ``first`` to ``last``,
+    to be followed by their model chain from ``chain_from`` to ``last`` (if not None)."""
+    tags = {**range_tags(tickers, first.year, last.year), ASOF_TAG: last.isoformat()}
+    if chain_from is not None:
+        tags[CHAIN_FROM_TAG] = chain_from.isoformat()
+    return tags
+
+
+def data_run_request(
+    tickers: list[str], first: dt.date, last: dt.date, chain_from: dt.date | None, tags: dict
+) -> RunRequest:
+    return RunRequest(
+        run_key=f"data:{last}:{first}:{chain_from}:{tickers[0]}:{tickers[-1]}",
+        job_name=market_data_job.name,
+        tags={**data_tags(tickers, first, last, chain_from), **tags},
+    )
+
+
 def nightly_requests(
     day: dt.date,
     registered: list[str],
     watched: list[str],
     first_day: dict[str, dt.date] | None = None,
 ) -> list[RunRequest]:
-    """One run per group of tickers registered next to each other that need the same
-    sessions: ``first_day[t]`` .. ``day`` (just ``day`` for a ticker not listed)."""
+    """One data run per group of tickers registered next to each other that need the
+    same sessions: ``first_day[t]`` .. ``day`` (just ``day`` for a ticker not listed)."""
     first_day = first_day or {}
     by_first: dict[dt.date, list[str]] = {}
     for ticker in watched:
         by_first.setdefault(first_day.get(ticker, day), []).append(ticker)
-    requests = []
-    for first, tickers in sorted(by_first.items()):
-        for group in contiguous_runs(registered, tickers):
-            requests.append(
-                RunRequest(
-                    run_key=f"{day}:{first}:{group[0]}:{group[-1]}",
-                    tags={
-                        **range_tags(group, first, day),
-                        NIGHTLY_TAG: day.isoformat(),
-                        # no whole-run retry: split_failed_nightly retries per ticker instead
-                        "dagster/max_retries": "0" if len(group) > 1 else "2",
-                    },
-                )
-            )
-    return requests
+    return [
+        data_run_request(
+            group, first, day, first, {NIGHTLY_TAG: day.isoformat(), SINCE_TAG: first.isoformat()}
+        )
+        for first, tickers in sorted(by_first.items())
+        for group in contiguous_runs(registered, tickers)
+    ]
 
 
-def catch_up_days(day: dt.date, watched: list[str], settings: Settings, log) -> dict[str, dt.date]:
+def catch_up_days(day: dt.date, watched: list[str], settings: Settings, log) -> dict:
     """Per ticker, the first session the nightly run must cover: the one after its last
     forecast, when nights were missed (at most ``max_catch_up_sessions`` back)."""
     limit = settings.automation.max_catch_up_sessions
+    if not settings.warehouse.exists():
+        return {}
     try:
         with connect(settings.warehouse, read_only=True) as con:
             last = results.latest_forecast_dates(con)
     except Exception as exc:  # the nightly run must go on: it then covers ``day`` only
-        log.warning(
-            f"cannot read the warehouse to find missed sessions ({exc}); requesting {day} only"
-        )
+        log.warning(f"cannot read the warehouse to find missed sessions ({exc}); {day} only")
         return {}
     first_day = {}
     for ticker in watched:
@@ -128,33 +162,35 @@ def catch_up_days(day: dt.date, watched: list[str], settings: Settings, log) -> 
     return first_day
 
 
-def backfill_subset(asset_graph, ticker: str, days: list[dt.date]) -> AssetGraphSubset:
-    """History of the data assets, the model chain for the last day, and the summary."""
+def backfill_subset(asset_graph, tickers: list[str], days: list[dt.date]) -> AssetGraphSubset:
+    """The data assets over the years of ``days`` (the model chain follows the data run)."""
+    years = sorted({d.year for d in days})
     parts = {
-        AssetKeyPartitionKey(AssetKey(name), partition_key(ticker, day))
+        AssetKeyPartitionKey(AssetKey(name), partition_key(ticker, year))
         for name in DATA_ASSETS
-        for day in days
+        for ticker in tickers
+        for year in years
     }
-    parts |= {
-        AssetKeyPartitionKey(AssetKey(name), partition_key(ticker, days[-1]))
-        for name in CHAIN_ASSETS
-    }
-    parts.add(AssetKeyPartitionKey(AssetKey(SUMMARY_ASSET), None))
     return AssetGraphSubset.from_asset_partition_set(parts, asset_graph)
 
 
 def backfill_days(settings: Settings, start: dt.date | None, now: dt.datetime) -> list[dt.date]:
-    """Sessions from ``start`` (no earlier than the first partition) to the latest due one."""
+    """Sessions from ``start`` (default and earliest: ``history_start``) to the latest due."""
     local = now.astimezone(ZoneInfo(settings.exchange_timezone))
     auto = settings.automation
     end = latest_due_session(local, auto.market_close, auto.bar_due_hours, settings.exchange)
-    first = max(start or settings.start_date, settings.start_date)
+    first = max(start or settings.history_start, settings.history_start)
     return trading_days(first, end, settings.exchange)
+
+
+def new_ticker_chain(days: list[dt.date], settings: Settings) -> dt.date | None:
+    """A new ticker's model chain runs for the latest due session (if it is a partition)."""
+    return days[-1] if days[-1] >= settings.start_date else None
 
 
 def build_nightly_schedule(settings: Settings):
     @schedule(
-        job=nightly_job,
+        job=market_data_job,
         cron_schedule=settings.automation.nightly_cron,
         execution_timezone=settings.exchange_timezone,
         default_status=DefaultScheduleStatus.RUNNING,
@@ -175,27 +211,93 @@ def build_nightly_schedule(settings: Settings):
     return nightly_refresh
 
 
-@run_failure_sensor(
-    monitored_jobs=[nightly_job],
-    request_job=nightly_job,
+def chain_tags(data_run_tags: dict[str, str], data_run_id: str) -> dict[str, str] | None:
+    """Tags of the model-chain run that follows a data run carrying ``CHAIN_FROM_TAG``:
+    the same tickers, from that session to the data run's as-of date."""
+    tags = data_run_tags
+    if CHAIN_FROM_TAG not in tags or RANGE_START not in tags:
+        return None
+    first_ticker, last_ticker = split_key(tags[RANGE_START])[0], split_key(tags[RANGE_END])[0]
+    keep = {k: v for k, v in tags.items() if k in (NIGHTLY_TAG, NEW_TICKER_TAG)}
+    return {
+        RANGE_START: partition_key(first_ticker, tags[CHAIN_FROM_TAG]),
+        RANGE_END: partition_key(last_ticker, tags[ASOF_TAG]),
+        "stock_pipeline/after_data_run": data_run_id,
+        **keep,
+    }
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    request_job=model_chain_job,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Re-runs a failed multi-ticker nightly run as one run per ticker.",
+    description="After a data run that succeeded: the model-chain run of its tickers.",
 )
-def split_failed_nightly(context):
+def model_chain_after_data(context: RunStatusSensorContext):
     run = context.dagster_run
+    tags = chain_tags(run.tags, run.run_id)
+    if tags is None:
+        return SkipReason("not a data run followed by a model chain")
+    return RunRequest(run_key=f"chain:{run.run_id}", tags=tags)
+
+
+def failed_tickers(events) -> dict[str, str] | None:
+    """ticker -> error from a failed run's step failures; None when a step failed in a way
+    that names no ticker (then every ticker of the run is suspect)."""
+    failed: dict[str, str] = {}
+    for event in events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        user = event.event_specific_data.user_failure_data
+        named = user.metadata.get(FAILED_TICKERS) if user is not None else None
+        if named is None:
+            return None
+        failed.update(named.value)
+    return failed
+
+
+def remaining_runs(run, registered: list[str], failed: dict[str, str]) -> list[RunRequest]:
+    """The failed run again, without its failed tickers: one run per group of the others
+    that are still registered next to each other."""
     tags = run.tags
-    start, end = tags.get(RANGE_START, ""), tags.get(RANGE_END, "")
-    if NIGHTLY_TAG not in tags or SPLIT_TAG in tags or start == end:
-        return
-    day, first = start.split("|", 1)
-    last = end.split("|", 1)[1]
-    registered = context.instance.get_dynamic_partitions(TICKERS_PARTITION)
-    group = registered[registered.index(first) : registered.index(last) + 1]
-    for ticker in group:
-        yield RunRequest(
-            run_key=f"split:{run.run_id}:{ticker}",
-            tags={**range_tags([ticker], day), NIGHTLY_TAG: day, SPLIT_TAG: run.run_id},
+    (first, day), (last, last_day) = split_key(tags[RANGE_START]), split_key(tags[RANGE_END])
+    covered = registered[registered.index(first) : registered.index(last) + 1]
+    others = [t for t in covered if t not in failed]
+    kept = {k: v for k, v in tags.items() if k.startswith("stock_pipeline/")}
+    return [
+        RunRequest(
+            run_key=f"without:{run.run_id}:{group[0]}:{group[-1]}",
+            job_name=run.job_name,
+            tags={
+                **kept,
+                **range_tags(group, day, last_day),
+                "stock_pipeline/without_failed_of": run.run_id,
+            },
         )
+        for group in contiguous_runs(registered, others)
+    ]
+
+
+@run_failure_sensor(
+    monitored_jobs=[market_data_job, model_chain_job],
+    request_jobs=[market_data_job, model_chain_job],
+    default_status=DefaultSensorStatus.RUNNING,
+    description="A run that failed for some tickers is re-run without them, so that the "
+    "others' later steps (indicators, the model chain) are not held back.",
+)
+def split_failed_runs(context):
+    run = context.dagster_run
+    if RANGE_START not in run.tags or run.tags[RANGE_START] == run.tags.get(RANGE_END):
+        return
+    records = context.instance.get_records_for_run(run.run_id).records
+    failed = failed_tickers(
+        r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event
+    )
+    if not failed:
+        return  # nothing names the failed tickers: the run's own retries apply
+    registered = context.instance.get_dynamic_partitions(TICKERS_PARTITION)
+    context.log.warning(f"run {run.run_id[:8]} failed for {sorted(failed)}; re-running the others")
+    yield from remaining_runs(run, registered, failed)
 
 
 def build_watchlist_sensor(settings: Settings):
@@ -209,19 +311,21 @@ def build_watchlist_sensor(settings: Settings):
             entries = load_watchlist(settings.watchlist_path)
         except ValueError as exc:
             return SkipReason(str(exc))
-        registered = set(context.instance.get_dynamic_partitions(TICKERS_PARTITION))
-        new = [e for e in entries if e.ticker not in registered]
+        registered = context.instance.get_dynamic_partitions(TICKERS_PARTITION)
+        new = [e for e in entries if e.ticker not in set(registered)]
         if not new:
             return SkipReason(f"{len(entries)} watched ticker(s), none new")
-        now = utc_now()
-        graph = context.repository_def.asset_graph
-        requests = [
-            RunRequest.for_asset_graph_subset(
-                backfill_subset(graph, e.ticker, backfill_days(settings, e.start, now)),
-                tags={NEW_TICKER_TAG: e.ticker},
-            )
-            for e in new
-        ]
+        order = [*registered, *(e.ticker for e in new)]
+        now, requests = utc_now(), []
+        by_start: dict[dt.date | None, list[str]] = {}
+        for entry in new:
+            by_start.setdefault(entry.start, []).append(entry.ticker)
+        for start, tickers in by_start.items():
+            days = backfill_days(settings, start, now)
+            chain_from = new_ticker_chain(days, settings)
+            for group in contiguous_runs(order, tickers):
+                tags = {NEW_TICKER_TAG: ",".join(group)}
+                requests.append(data_run_request(group, days[0], days[-1], chain_from, tags))
         return SensorResult(
             run_requests=requests,
             dynamic_partitions_requests=[
@@ -246,7 +350,7 @@ def build_automation(settings: Settings, freshness_check) -> dict[str, list]:
         description="Hourly on weekdays: is the latest due bar stored for every watched ticker?",
     )
     return {
-        "jobs": [nightly_job, check_job],
+        "jobs": [market_data_job, model_chain_job, check_job],
         "schedules": [build_nightly_schedule(settings), hourly],
-        "sensors": [split_failed_nightly, build_watchlist_sensor(settings)],
+        "sensors": [model_chain_after_data, split_failed_runs, build_watchlist_sensor(settings)],
     }

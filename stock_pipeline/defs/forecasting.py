@@ -18,6 +18,7 @@ from stock_pipeline.defs.assets import (
     table_md,
     ticker_date_asset_args,
 )
+from stock_pipeline.defs.partitions import lookback_mapping
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 from stock_pipeline.forecasting.feature_rows import feature_set_id, update_feature_rows
 
@@ -91,12 +92,15 @@ def model_metadata(runs: list, settings) -> dict[str, Any]:
     return metadata
 
 
-def build_forecasting_assets(partitions_def):
+def build_forecasting_assets(partitions_def, lookback_sessions: int):
+    """``partitions_def``: ticker x trading day; ``lookback_sessions``: how far before d the
+    feature rows written by partition d can reach (missed nights it fills, plus the one
+    bar a feature row looks back)."""
     args = ticker_date_asset_args(partitions_def, GROUP)
 
     @asset(
         **args,
-        deps=[AssetDep("indicators")],
+        deps=[AssetDep("indicators", partition_mapping=lookback_mapping(lookback_sessions))],
         pool=DUCKDB_POOL,
         kinds={"duckdb", "numpy"},
         description=(

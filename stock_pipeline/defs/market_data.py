@@ -26,7 +26,8 @@ from stock_pipeline.defs.assets import (
     PREVIEW_ROWS,
     finish,
     log_lines,
-    run_dates,
+    run_sessions,
+    run_tickers,
     table_md,
     ticker_date_asset_args,
 )
@@ -34,8 +35,7 @@ from stock_pipeline.defs.partitions import lookback_mapping
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 from stock_pipeline.market_data import ingest, quality
 from stock_pipeline.market_data.calendar import latest_due_session
-from stock_pipeline.market_data.indicators import WARMUP_BARS
-from stock_pipeline.market_data.sources import make_source
+from stock_pipeline.market_data.sources import LIVE_SOURCES, make_source
 from stock_pipeline.market_data.watchlist import sources_for, watchlist_entries
 
 GROUP = "market_data"
@@ -43,12 +43,14 @@ GROUP = "market_data"
 
 def ingest_run(context: AssetExecutionContext, settings, con) -> list[ingest.TickerIngest]:
     """Fetch and store the run's bars, one request batch per source."""
-    wanted = run_dates(context)
+    wanted = run_sessions(context, settings)
     groups = sources_for(list(wanted), settings.source.name, settings.watchlist_path)
     results = []
     for name, tickers in groups.items():
         source = make_source(settings.source.model_copy(update={"name": name}))
-        results += ingest.ingest_bars(con, source, {t: wanted[t] for t in tickers})
+        due = {t: wanted[t] for t in tickers if wanted[t]}
+        if due:
+            results += ingest.ingest_bars(con, source, due)
     for res in results:
         for note in res.notes:
             context.log.warning(note)
@@ -72,6 +74,7 @@ def written_span(results: list) -> dict[str, object]:
 
 
 def build_market_data_assets(partitions_def):
+    """``partitions_def``: ticker x year (``partitions.make_data_partitions``)."""
     args = ticker_date_asset_args(partitions_def, GROUP)
 
     @asset(
@@ -122,7 +125,8 @@ def build_market_data_assets(partitions_def):
 
     @asset(
         **args,
-        deps=[AssetDep(raw_ohlcv, partition_mapping=lookback_mapping(WARMUP_BARS))],
+        # the warm-up of the first sessions of a year lies in the year before
+        deps=[AssetDep(raw_ohlcv, partition_mapping=lookback_mapping(1))],
         pool=DUCKDB_POOL,
         kinds={"duckdb", "python"},
         description=(
@@ -130,11 +134,12 @@ def build_market_data_assets(partitions_def):
             "each ticker's stored history; warm-up rows are NULL."
         ),
     )
-    def indicators(context: AssetExecutionContext, warehouse: DuckDBWarehouse) -> MaterializeResult:
+    def indicators(
+        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+    ) -> MaterializeResult:
+        wanted = run_sessions(context, settings)
         with warehouse.connect() as con:
-            results = [
-                ingest.update_indicators(con, t, days) for t, days in run_dates(context).items()
-            ]
+            results = [ingest.update_indicators(con, t, days) for t, days in wanted.items() if days]
         written = [r for r in results if r.error is None]
         metadata = {
             **written_span(results),
@@ -170,7 +175,7 @@ def build_bar_checks(partitions_def, raw_ohlcv) -> list:
         context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
         with warehouse.connect() as con:
-            bad = quality.ohlc_violations(con, list(run_dates(context)))
+            bad = quality.ohlc_violations(con, run_tickers(context))
         preview = bad.head(PREVIEW_ROWS).to_markdown(index=False) if not bad.empty else "none"
         return AssetCheckResult(
             passed=bad.empty,
@@ -186,7 +191,7 @@ def build_bar_checks(partitions_def, raw_ohlcv) -> list:
         context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
     ) -> AssetCheckResult:
         with warehouse.connect() as con:
-            dups = quality.duplicate_dates(con, "ohlcv", list(run_dates(context)))
+            dups = quality.duplicate_dates(con, "ohlcv", run_tickers(context))
         return AssetCheckResult(passed=dups.empty, metadata={"duplicated_dates": len(dups)})
 
     @asset_check(
@@ -199,7 +204,7 @@ def build_bar_checks(partitions_def, raw_ohlcv) -> list:
     ) -> AssetCheckResult:
         gaps: dict[str, list[str]] = {}
         with warehouse.connect() as con:
-            for ticker in run_dates(context):
+            for ticker in run_tickers(context):
                 missing = quality.trading_day_gaps(con, ticker, settings.exchange)
                 if missing:
                     gaps[ticker] = [d.isoformat() for d in missing[:PREVIEW_ROWS]]
@@ -222,7 +227,7 @@ def build_indicator_check(partitions_def, indicators):
     ) -> AssetCheckResult:
         bad: dict[str, dict[str, list[str]]] = {}
         with warehouse.connect() as con:
-            for ticker in run_dates(context):
+            for ticker in run_tickers(context):
                 cells = quality.non_finite_after_warmup(con, ticker)
                 if cells:
                     bad[ticker] = {c: [d.isoformat() for d in ds[:5]] for c, ds in cells.items()}
@@ -231,23 +236,53 @@ def build_indicator_check(partitions_def, indicators):
     return indicators_finite_after_warmup
 
 
+def due_bars(settings, tickers: list[str]) -> dict[str, tuple[dt.date | None, str]]:
+    """ticker -> (the newest bar that should be stored, what it is checked against).
+
+    A live source (yfinance, Alpha Vantage) is due the latest session whose close plus
+    the refresh window has passed; a source that is not live (the offline sample, csv
+    files) is due its own newest bar, so a finished history is not reported stale.
+    """
+    now = dt.datetime.now(ZoneInfo(settings.exchange_timezone))
+    auto = settings.automation
+    session = latest_due_session(now, auto.market_close, auto.bar_due_hours, settings.exchange)
+    out: dict[str, tuple[dt.date | None, str]] = {}
+    groups = sources_for(tickers, settings.source.name, settings.watchlist_path)
+    for name, group in groups.items():
+        if name in LIVE_SOURCES:
+            out.update(dict.fromkeys(group, (session, f"the {settings.exchange} calendar")))
+            continue
+        source = make_source(settings.source.model_copy(update={"name": name}))
+        for ticker in group:
+            out[ticker] = (source.newest_bar(ticker), f"the newest bar in the {name} source")
+    return out
+
+
 def build_freshness_check(raw_ohlcv):
     @asset_check(
         asset=raw_ohlcv,
-        description="Every watched ticker has the bar of the latest session that is due "
-        "(its close plus the refresh window).",
+        description="Every watched ticker has its newest due bar: for a live source the "
+        "latest session whose close plus the refresh window has passed; for the offline "
+        "sample and csv files, the newest bar they hold.",
     )
     def raw_ohlcv_fresh(settings: SettingsParam, warehouse: DuckDBWarehouse) -> AssetCheckResult:
-        now = dt.datetime.now(ZoneInfo(settings.exchange_timezone))
-        auto = settings.automation
-        due = latest_due_session(now, auto.market_close, auto.bar_due_hours, settings.exchange)
         with warehouse.connect() as con:
             latest = quality.latest_bar_dates(con)
         tickers = [e.ticker for e in watchlist_entries(settings.watchlist_path)] or list(latest)
-        stale = {t: str(latest.get(t)) for t in tickers if latest.get(t) is None or latest[t] < due}
+        due = due_bars(settings, tickers)
+        stale = {
+            t: {"stored": str(latest.get(t)), "due": str(day), "against": against}
+            for t, (day, against) in due.items()
+            if day is not None and (latest.get(t) is None or latest[t] < day)
+        }
+        against = sorted({a for _, a in due.values()})
         return AssetCheckResult(
             passed=not stale,
-            metadata={"due_session": str(due), "stale_tickers": stale, "checked": len(tickers)},
+            metadata={
+                "checked_against": ", ".join(against) or "nothing (no watched ticker)",
+                "stale_tickers": MetadataValue.json(stale),
+                "checked": len(tickers),
+            },
         )
 
     return raw_ohlcv_fresh

@@ -1,9 +1,18 @@
-"""Ticker x trading-day partitions shared by every asset of the lineage.
+"""Partitions: ticker x year for the data assets, ticker x trading day for the model chain.
 
-Keys read ``<date>|<ticker>`` (Dagster orders dimensions by name). The date
-dimension is daily in New York time with ``end_offset=1``, so the partition of
-today exists from midnight and an evening run can materialize the same day;
-weekends and exchange holidays are excluded, so every date key is a session.
+Both are multi-partitioned by a dynamic ``ticker`` dimension (add tickers any time) and a
+``date`` dimension, so keys read ``<date>|<ticker>`` (Dagster orders dimensions by name):
+
+- the data assets (``raw_ohlcv``, ``indicators``) by **year** (``2018|AAPL``): a ticker's
+  20-year history is 20 partitions, not 5,000, which is what makes a backfill cost about
+  as much as the work itself; the current year's partition is rematerialized every night
+  as it grows;
+- the model chain (``windowed_tensors`` .. ``backtest_report``) by **trading day**
+  (``2018-06-15|AAPL``): partition (T, d) is the as-of d forecast, evaluation and report,
+  and uses nothing dated after d. Daily in New York time with ``end_offset=1``, so the
+  partition of today exists from midnight; weekends and exchange holidays are excluded.
+
+No code path lists every key of the chain (tickers x sessions can reach millions).
 """
 
 from __future__ import annotations
@@ -21,9 +30,10 @@ from dagster import (
     MultiPartitionMapping,
     MultiPartitionsDefinition,
     TimeWindowPartitionMapping,
+    TimeWindowPartitionsDefinition,
 )
 
-from stock_pipeline.market_data.calendar import calendar_end, weekday_holidays
+from stock_pipeline.market_data.calendar import calendar_end, trading_days, weekday_holidays
 from stock_pipeline.settings import Settings
 
 TICKERS_PARTITION = "tickers"
@@ -42,20 +52,39 @@ def make_date_partitions(settings: Settings) -> DailyPartitionsDefinition:
     )
 
 
+def make_year_partitions(settings: Settings) -> TimeWindowPartitionsDefinition:
+    return TimeWindowPartitionsDefinition(
+        cron_schedule="0 0 1 1 *",
+        fmt="%Y",
+        start=str(settings.history_start.year),
+        timezone=settings.exchange_timezone,
+        end_offset=1,
+    )
+
+
 def make_partitions(settings: Settings) -> MultiPartitionsDefinition:
+    """The model chain's: ticker x trading day."""
     return MultiPartitionsDefinition(
         {"date": make_date_partitions(settings), "ticker": ticker_partitions}
     )
 
 
-def lookback_mapping(trading_days: int) -> MultiPartitionMapping:
-    """Same ticker, the date and the ``trading_days`` sessions before it."""
+def make_data_partitions(settings: Settings) -> MultiPartitionsDefinition:
+    """The data assets': ticker x year."""
+    return MultiPartitionsDefinition(
+        {"date": make_year_partitions(settings), "ticker": ticker_partitions}
+    )
+
+
+def lookback_mapping(windows: int) -> MultiPartitionMapping:
+    """Same ticker; the date partition and the ``windows`` date partitions before it
+    (counted in the downstream asset's partitions: years, or sessions)."""
     return MultiPartitionMapping(
         {
             "date": DimensionPartitionMapping(
                 "date",
                 TimeWindowPartitionMapping(
-                    start_offset=-trading_days, allow_nonexistent_upstream_partitions=True
+                    start_offset=-windows, allow_nonexistent_upstream_partitions=True
                 ),
             ),
             "ticker": DimensionPartitionMapping("ticker", IdentityPartitionMapping()),
@@ -63,37 +92,58 @@ def lookback_mapping(trading_days: int) -> MultiPartitionMapping:
     )
 
 
-def partition_key(ticker: str, day: dt.date | str) -> str:
-    """The ``date|ticker`` key of one (ticker, date) partition."""
+def partition_key(ticker: str, day: dt.date | str | int) -> str:
+    """The ``date|ticker`` key of one partition (a session, or a year)."""
     return f"{day}|{ticker}"
 
 
 def range_tags(
-    tickers: list[str], day: dt.date | str, last_day: dt.date | str | None = None
+    tickers: list[str], first: dt.date | str | int, last: dt.date | str | int | None = None
 ) -> dict[str, str]:
-    """Run tags covering ``day`` (.. ``last_day``) for the registry-adjacent ``tickers``."""
+    """Run tags covering ``first`` (.. ``last``) for the registry-adjacent ``tickers``."""
     return {
-        "dagster/asset_partition_range_start": partition_key(tickers[0], day),
-        "dagster/asset_partition_range_end": partition_key(tickers[-1], last_day or day),
+        "dagster/asset_partition_range_start": partition_key(tickers[0], first),
+        "dagster/asset_partition_range_end": partition_key(tickers[-1], last or first),
     }
 
 
-def split_key(key: str | MultiPartitionKey) -> tuple[str, dt.date]:
-    """(ticker, date) of a ``date|ticker`` partition key."""
+def split_key(key: str | MultiPartitionKey) -> tuple[str, str]:
+    """(ticker, date text) of a ``date|ticker`` partition key."""
     if isinstance(key, MultiPartitionKey):
         dims = key.keys_by_dimension
-        return dims["ticker"], dt.date.fromisoformat(dims["date"])
+        return dims["ticker"], dims["date"]
     day, ticker = str(key).split("|", 1)
-    return ticker, dt.date.fromisoformat(day)
+    return ticker, day
 
 
 def dates_by_ticker(keys: Iterable[str | MultiPartitionKey]) -> dict[str, list[dt.date]]:
-    """Group a run's partition keys: ticker -> sorted dates."""
+    """Group a model-chain run's partition keys: ticker -> sorted sessions."""
     grouped: dict[str, list[dt.date]] = defaultdict(list)
     for key in keys:
         ticker, day = split_key(key)
-        grouped[ticker].append(day)
+        grouped[ticker].append(dt.date.fromisoformat(day))
     return {ticker: sorted(days) for ticker, days in sorted(grouped.items())}
+
+
+def sessions_by_ticker(
+    keys: Iterable[str | MultiPartitionKey],
+    last: dt.date,
+    settings: Settings,
+    since: dt.date | None = None,
+) -> dict[str, list[dt.date]]:
+    """Group a data run's year keys: ticker -> the sessions of its years, from
+    ``history_start`` (or ``since``: a nightly run fetches only the new sessions of the
+    current year, the ones before are stored) to ``last`` (the run's as-of date)."""
+    years: dict[str, set[int]] = defaultdict(set)
+    for key in keys:
+        ticker, year = split_key(key)
+        years[ticker].add(int(year))
+    out = {}
+    for ticker, wanted in sorted(years.items()):
+        first = max(dt.date(min(wanted), 1, 1), settings.history_start, since or dt.date.min)
+        days = trading_days(first, min(last, dt.date(max(wanted), 12, 31)), settings.exchange)
+        out[ticker] = [d for d in days if d.year in wanted]
+    return out
 
 
 def contiguous_runs(registered: list[str], wanted: Iterable[str]) -> list[list[str]]:

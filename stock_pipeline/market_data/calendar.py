@@ -9,6 +9,7 @@ import exchange_calendars as xcals
 import pandas as pd
 
 CALENDAR_HORIZON_YEARS = 1  # holidays are listed through the end of next year
+CALENDAR_START = dt.date(1960, 1, 1)
 
 
 @cache
@@ -25,7 +26,7 @@ def trading_days(start: dt.date, end: dt.date, exchange: str = "XNYS") -> list[d
     """Sessions between start and end inclusive."""
     if end < start:
         return []
-    lo = min(start, dt.date(2000, 1, 1))
+    lo = min(start, CALENDAR_START)  # one calendar for every query after it
     cal = _calendar(exchange, lo, max(end, calendar_end()))
     sessions = cal.sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))
     return [ts.date() for ts in sessions]

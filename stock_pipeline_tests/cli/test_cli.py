@@ -70,7 +70,8 @@ def test_materialize_registers_tickers_and_runs_through_the_instance(home, capsy
         assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS]
     with duckdb.connect(str(Settings.from_env().warehouse), read_only=True) as con:
         days = con.execute("SELECT count(*) FROM indicators WHERE ticker = '^GSPC'").fetchone()
-    assert days[0] == 10  # sessions 17-31 Dec 2018, without the 24th-25th closures
+    # a year partition: every 2018 session up to the 31st (251 of them), not only from the 17th
+    assert days[0] == 251
 
 
 def test_materialize_exit_code_names_the_failed_ticker(home, csv_dir, capsys) -> None:
@@ -93,7 +94,10 @@ def test_materialize_exit_code_names_the_failed_ticker(home, csv_dir, capsys) ->
     )
     out = capsys.readouterr().out
     assert code == 1
-    assert "ok     OK" in out and "FAILED BAD" in out and "BAD.csv" in out
+    # one place lists the failed tickers, with the command that re-runs only them
+    assert "1 ticker(s) failed (the others completed):" in out and "BAD.csv" in out
+    assert f"re-run only them: stock-pipeline materialize --tickers BAD --start {first}" in out
+    assert "ok     OK" in out  # the run again without BAD
 
 
 @pytest.mark.parametrize(
@@ -101,7 +105,11 @@ def test_materialize_exit_code_names_the_failed_ticker(home, csv_dir, capsys) ->
     [
         (["--tickers", "A|B", "--start", "2018-01-02", "--end", "2018-01-05"], "'|'"),
         (
-            ["--tickers", "^GSPC", "--start", "2010-01-04", "--end", "2018-01-05"],
+            ["--tickers", "^GSPC", "--start", "1995-01-04", "--end", "2018-01-05"],
+            "STOCK_PIPELINE_HISTORY_START",
+        ),
+        (
+            ["--tickers", "^GSPC", "--start", "2010-01-04", "--end", "2012-01-05"],
             "STOCK_PIPELINE_START",
         ),
         (
@@ -136,6 +144,6 @@ def test_demo_runs_offline_on_the_sample(data_dir, home, small_model, capsys) ->
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
         counts = dict(con.execute("SELECT ticker, count(*) FROM indicators GROUP BY 1").fetchall())
         summary = con.execute("SELECT count(*) FROM backtest_summary").fetchall()[0][0]
-    # Jun-Dec 2018: 152 weekdays less Jul 4, Sep 3, Nov 22, Dec 5 and Dec 25.
-    assert counts == {"^GSPC": 152 - 5, "^IXIC": 152 - 5}
+    # --start 2018-06-01: the data partition is the year, 251 sessions of 2018
+    assert counts == {"^GSPC": 251, "^IXIC": 251}
     assert summary == 2

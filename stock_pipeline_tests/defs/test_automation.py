@@ -10,7 +10,6 @@ from dagster import (
     AssetKey,
     SensorResult,
     SkipReason,
-    build_run_status_sensor_context,
     build_schedule_context,
     build_sensor_context,
     instance_for_test,
@@ -19,11 +18,14 @@ from dagster import (
 from stock_pipeline.cli import launch
 from stock_pipeline.definitions import build_definitions
 from stock_pipeline.defs import automation
+from stock_pipeline.defs.assets import ASOF_TAG
 from stock_pipeline.defs.automation import backfill_days
 from stock_pipeline.market_data.calendar import latest_due_session
 from stock_pipeline.market_data.watchlist import load_watchlist
 
 NY = ZoneInfo("America/New_York")
+START, END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+CHAIN_FROM = automation.CHAIN_FROM_TAG
 
 
 @pytest.fixture
@@ -45,12 +47,19 @@ def test_nightly_covers_watched_tickers_in_contiguous_runs(setup) -> None:
     instance.add_dynamic_partitions("tickers", ["AAA", "BBB", "OLD", "CCC", "DDD"])
     watchlist.write_text("tickers: [AAA, BBB, CCC, DDD]\n")  # OLD was removed
     result = _schedule(defs, instance, dt.datetime(2026, 11, 24, 18, 30, tzinfo=NY))
-    ranges = [
-        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
-        for r in result.run_requests
-    ]
-    assert ranges == [("2026-11-24|AAA", "2026-11-24|BBB"), ("2026-11-24|CCC", "2026-11-24|DDD")]
-    assert all(r.job_name in (None, "nightly_refresh_job") for r in result.run_requests)
+    ranges = [(r.tags[START], r.tags[END]) for r in result.run_requests]
+    # the data runs: this year's partition of each group of registry neighbours...
+    assert ranges == [("2026|AAA", "2026|BBB"), ("2026|CCC", "2026|DDD")]
+    assert {r.job_name for r in result.run_requests} == {"market_data_job"}
+    assert {r.tags[ASOF_TAG] for r in result.run_requests} == {"2026-11-24"}
+    # ...each followed, when it succeeds, by the model chain of its tickers for the night
+    first = result.run_requests[0]
+    chain = automation.chain_tags(first.tags, "run-1")
+    assert (chain[START], chain[END]) == ("2026-11-24|AAA", "2026-11-24|BBB")
+    assert chain["stock_pipeline/nightly"] == "2026-11-24"
+    assert automation.chain_tags({**first.tags, CHAIN_FROM: "2026-11-20"}, "r")[START] == (
+        "2026-11-20|AAA"  # a catch-up: every missed session of the chain
+    )
 
 
 def test_nightly_skips_exchange_holidays(setup) -> None:
@@ -85,15 +94,13 @@ def test_watchlist_sensor_registers_and_backfills_new_tickers(setup, monkeypatch
     (add,) = result.dynamic_partitions_requests
     assert list(add.partition_keys) == ["BRK-B", "BF.B"]
     by_ticker = {r.tags["stock_pipeline/new_ticker"]: r for r in result.run_requests}
-    brk = by_ticker["BRK-B"].asset_graph_subset
-    raw = brk.get_partitions_subset(AssetKey("raw_ohlcv")).get_partition_keys()
-    assert min(raw) == "2026-10-01|BRK-B" and max(raw) == "2026-11-25|BRK-B"
-    model = brk.get_partitions_subset(AssetKey("lstm_model")).get_partition_keys()
-    assert list(model) == ["2026-11-25|BRK-B"]  # the chain only for the latest session
-    bf = by_ticker["BF.B"].asset_graph_subset
-    assert min(bf.get_partitions_subset(AssetKey("raw_ohlcv")).get_partition_keys()) == (
-        "2015-01-02|BF.B"  # no start given: STOCK_PIPELINE_START
-    )
+    brk, bf = by_ticker["BRK-B"], by_ticker["BF.B"]
+    assert brk.job_name == bf.job_name == "market_data_job"
+    assert (brk.tags[START], brk.tags[END]) == ("2026|BRK-B", "2026|BRK-B")
+    # no start given: the whole history from STOCK_PIPELINE_HISTORY_START
+    assert (bf.tags[START], bf.tags[END]) == ("2000|BF.B", "2026|BF.B")
+    # then the model chain only for the latest due session
+    assert brk.tags[ASOF_TAG] == brk.tags[CHAIN_FROM] == "2026-11-25"
 
 
 def test_watchlist_sensor_reports_a_bad_file_without_registering(setup) -> None:
@@ -106,38 +113,42 @@ def test_watchlist_sensor_reports_a_bad_file_without_registering(setup) -> None:
     assert instance.get_dynamic_partitions("tickers") == []
 
 
-def test_failed_nightly_run_is_split_per_ticker(setup) -> None:
+def test_a_run_that_failed_for_some_tickers_is_run_again_without_them(setup) -> None:
     _, defs, instance, _ = setup
-    instance.add_dynamic_partitions("tickers", ["AAA", "BBB", "CCC"])
-    job = defs.resolve_job_def("nightly_refresh_job")
-    run = instance.create_run_for_job(
-        job,
-        tags={
-            "dagster/asset_partition_range_start": "2026-11-24|AAA",
-            "dagster/asset_partition_range_end": "2026-11-24|CCC",
-            "stock_pipeline/nightly": "2026-11-24",
-        },
-    )
-    from dagster import DagsterEventType, DagsterRunStatus
-
-    instance.report_run_failed(run)
-    failure = instance.get_records_for_run(run.run_id).records[-1].event_log_entry
-    assert failure.dagster_event.event_type == DagsterEventType.RUN_FAILURE
-    sensor = defs.resolve_sensor_def("split_failed_nightly")
-    ctx = build_run_status_sensor_context(
-        sensor_name="split_failed_nightly",
-        dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(run.run_id),
-        dagster_event=failure.dagster_event,
-    ).for_run_failure()
-    requests = list(sensor._run_status_sensor_fn(ctx))
-    assert [r.tags["dagster/asset_partition_range_start"] for r in requests] == [
-        "2026-11-24|AAA",
-        "2026-11-24|BBB",
-        "2026-11-24|CCC",
+    instance.add_dynamic_partitions("tickers", ["AAA", "BBB", "CCC", "DDD"])
+    job = defs.resolve_job_def("market_data_job")
+    tags = {START: "2026|AAA", END: "2026|DDD", ASOF_TAG: "2026-11-24", CHAIN_FROM: "2026-11-24"}
+    run = instance.create_run_for_job(job, tags=tags)
+    failed = {"BBB": "BBB: no bars", "DDD": "DDD: no file"}
+    registered = instance.get_dynamic_partitions("tickers")
+    requests = automation.remaining_runs(run, registered, failed)
+    assert [(r.tags[START], r.tags[END]) for r in requests] == [
+        ("2026|AAA", "2026|AAA"),
+        ("2026|CCC", "2026|CCC"),
     ]
-    assert all(r.tags["stock_pipeline/split_from"] == run.run_id for r in requests)
-    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+    for request in requests:  # still followed by their model chain
+        assert request.tags[CHAIN_FROM] == "2026-11-24" and request.job_name == "market_data_job"
+        assert request.tags["stock_pipeline/without_failed_of"] == run.run_id
+
+
+def test_failed_tickers_are_read_from_the_step_failures(settings) -> None:
+    from dagster import DagsterInstance
+
+    from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
+
+    csv = settings.data_dir.parent / "csv"
+    write_csv(csv, "AAA", synthetic_bars(30, seed=1))
+    csv_settings = settings.with_changes(source={"name": "csv", "csv_dir": csv})
+    defs, instance = build_definitions(csv_settings), DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tickers", ["AAA", "NOPE"])
+    result = defs.resolve_job_def("market_data_job").execute_in_process(
+        instance=instance,
+        tags={START: "2016|AAA", END: "2016|NOPE", ASOF_TAG: "2016-02-16"},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failed = automation.failed_tickers(result.all_events)
+    assert list(failed) == ["NOPE"] and "NOPE.csv" in failed["NOPE"]
 
 
 def test_latest_due_session_respects_the_refresh_window() -> None:
@@ -148,19 +159,25 @@ def test_latest_due_session_respects_the_refresh_window() -> None:
     assert latest_due_session(dt.datetime(2026, 11, 26, 23, 0), close, 4) == dt.date(2026, 11, 25)
 
 
-def test_add_ticker_submits_a_backfill_through_the_instance(setup) -> None:
+def test_add_ticker_submits_one_backfill_and_never_twice(setup) -> None:
     settings, defs, instance, _ = setup
     now = dt.datetime(2026, 11, 25, 21, 0, tzinfo=NY)
-    (sub,) = launch.submit_backfills(defs, instance, ["BRK-B"], dt.date(2026, 9, 1), settings, now)
-    assert instance.get_dynamic_partitions("tickers") == ["BRK-B"]
+    sub, already = launch.submit_backfills(
+        defs, instance, ["BRK-B", "BF.B", "BRK-B"], dt.date(2025, 9, 1), settings, now
+    )
+    assert instance.get_dynamic_partitions("tickers") == ["BRK-B", "BF.B"] and not already
     (backfill,) = instance.get_backfills()
-    assert backfill.backfill_id == sub.backfill_id and backfill.tags["stock_pipeline/new_ticker"]
+    assert backfill.backfill_id == sub.backfill_id
+    assert backfill.tags[CHAIN_FROM] == backfill.tags[ASOF_TAG] == "2026-11-25"
     subset = backfill.asset_backfill_data.target_subset
     keys = subset.get_partitions_subset(AssetKey("indicators")).get_partition_keys()
-    assert len(keys) == sub.sessions == len(backfill_days(settings, dt.date(2026, 9, 1), now))
+    assert sorted(keys) == ["2025|BF.B", "2025|BRK-B", "2026|BF.B", "2026|BRK-B"]
+    assert sub.sessions == len(backfill_days(settings, dt.date(2025, 9, 1), now))
+    again, already = launch.submit_backfills(defs, instance, ["BRK-B"], None, settings, now)
+    assert again is None and already == ["BRK-B"] and len(instance.get_backfills()) == 1
     with pytest.raises(ValueError, match=r"'\['"):
         launch.submit_backfills(defs, instance, ["X[1]"], None, settings, now)
-    assert instance.get_dynamic_partitions("tickers") == ["BRK-B"]
+    assert instance.get_dynamic_partitions("tickers") == ["BRK-B", "BF.B"]
 
 
 def test_watchlist_file_errors_name_the_entry(tmp_path) -> None:
@@ -173,9 +190,9 @@ def test_watchlist_file_errors_name_the_entry(tmp_path) -> None:
         load_watchlist(path)
 
 
-def test_nightly_job_runs_the_data_checks_but_not_the_hourly_freshness_check(setup) -> None:
+def test_data_job_runs_the_data_checks_but_not_the_hourly_freshness_check(setup) -> None:
     _, defs, _, _ = setup
-    job = defs.resolve_job_def("nightly_refresh_job")
+    job = defs.resolve_job_def("market_data_job")
     checks = {k.name for k in job.asset_layer.asset_graph.asset_check_keys}
     assert checks == {
         "ohlc_sanity",

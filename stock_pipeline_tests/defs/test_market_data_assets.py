@@ -11,6 +11,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
 from stock_pipeline.cli import launch
 from stock_pipeline.definitions import build_definitions
+from stock_pipeline.defs.assets import ASOF_TAG
 from stock_pipeline.defs.automation import FRESHNESS_CHECK
 from stock_pipeline.defs.partitions import make_date_partitions
 from stock_pipeline.market_data.calendar import trading_days
@@ -60,22 +61,52 @@ def test_date_partitions_are_sessions_and_evening_run_sees_today(settings) -> No
     assert keys == expected
 
 
+def test_year_partitions_and_their_mappings(settings, instance) -> None:
+    from stock_pipeline.defs.partitions import make_year_partitions
+
+    years = make_year_partitions(settings).get_partition_keys(
+        current_time=dt.datetime(2026, 11, 25, 18, 30, tzinfo=NY)
+    )
+    assert years[0] == "2000" and years[-1] == "2026"  # the current year exists, and grows
+    graph = build_definitions(settings).resolve_asset_graph()
+    instance.add_dynamic_partitions("tickers", ["T"])
+    tensors = graph.get(AssetKey("windowed_tensors"))
+    indicators = graph.get(AssetKey("indicators"))
+
+    def upstream(asset, key: str, parent: str) -> list[str]:
+        dep = next(d for d in asset.parent_entity_keys if d.to_user_string() == parent)
+        mapping = graph.get_partition_mapping(asset.key, dep)
+        subset = asset.partitions_def.empty_subset().with_partition_keys([key])
+        upstream_def = graph.get(dep).partitions_def
+        result = mapping.get_upstream_mapped_partitions_result_for_partitions(
+            subset, asset.partitions_def, upstream_def, dynamic_partitions_store=instance
+        )
+        return sorted(result.partitions_subset.get_partition_keys())
+
+    # an as-of partition reads the indicator rows of its year; the rows it may write reach
+    # back at most the missed nights it fills (and one bar), into the year before early on
+    assert upstream(tensors, "2018-06-15|T", "indicators") == ["2018|T"]
+    assert upstream(tensors, "2018-01-05|T", "indicators") == ["2017|T", "2018|T"]
+    # a year's indicators need the warm-up bars at the end of the year before
+    assert upstream(indicators, "2018|T", "raw_ohlcv") == ["2017|T", "2018|T"]
+
+
 def test_backfill_writes_rows_once_and_checks_pass(settings, instance) -> None:
     defs = build_definitions(settings)
     start, end = dt.date(2018, 9, 4), dt.date(2018, 12, 31)
-    sessions = trading_days(start, end)
+    sessions = trading_days(dt.date(2018, 1, 1), end)  # a year partition: the whole year
     for _ in range(2):  # rematerializing must not duplicate anything
         outcomes = launch.materialize(defs, instance, ["^GSPC"], start, end, DATA, settings)
         assert [o.success for o in outcomes] == [True]
     assert _count(settings, "SELECT count(*) FROM ohlcv") == len(sessions)
     assert _count(settings, "SELECT count(*) FROM indicators") == len(sessions)
-    # History starts at `start`, so sma_50 is NULL for the first 49 stored rows only.
+    # History starts with the year, so sma_50 is NULL for the first 49 stored rows only.
     assert _count(settings, "SELECT count(*) FROM indicators WHERE sma_50 IS NULL") == 49
     run = instance.get_run_by_id(outcomes[0].run_id)
-    assert run.tags["dagster/asset_partition_range_start"] == f"{sessions[0]}|^GSPC"
+    assert run.tags["dagster/asset_partition_range_start"] == "2018|^GSPC"
     records = instance.fetch_materializations(AssetKey("raw_ohlcv"), limit=1000).records
-    # one materialization per partition per run, in one run per ticker
-    assert len(records) == 2 * len(sessions)
+    # one materialization per (year) partition per run: not one per session
+    assert len(records) == 2
 
 
 def test_single_partition_materialize_and_checks(settings, instance) -> None:
@@ -84,17 +115,19 @@ def test_single_partition_materialize_and_checks(settings, instance) -> None:
     result = materialize(
         [*defs.assets, *defs.asset_checks],
         instance=instance,
-        partition_key="2018-06-01|^IXIC",
+        partition_key="2018|^IXIC",
         resources=defs.resources,
         selection=AssetSelection.assets("raw_ohlcv", "indicators").without_checks()
         | AssetSelection.checks_for_assets("raw_ohlcv", "indicators"),
+        tags={ASOF_TAG: "2018-06-01"},  # the year up to this session
     )
     assert result.success
     meta = result.asset_materializations_for_node("raw_ohlcv")[0].metadata
-    assert meta["rows_written"].value == 1 and meta["source"].value == "sample"
+    sessions = trading_days(dt.date(2018, 1, 1), dt.date(2018, 6, 1))
+    assert meta["rows_written"].value == len(sessions) and meta["source"].value == "sample"
     assert all(_checks(result).values()) and len(_checks(result)) == 4
     with connect(settings.warehouse, read_only=True) as con:
-        row = con.execute("SELECT close, source FROM ohlcv").fetchone()
+        row = con.execute("SELECT close, source FROM ohlcv ORDER BY date DESC").fetchone()
     assert row[1] == "sample" and row[0] == pytest.approx(7554.33, abs=0.01)
 
 
@@ -108,9 +141,12 @@ def test_failing_ticker_leaves_others_untouched(csv_settings, csv_dir, instance)
     outcomes = launch.materialize(
         defs, instance, ["GOOD", "EMPTY", "MISSING"], start, end, DATA, settings
     )
-    assert [o.success for o in outcomes] == [True, False, False]
-    assert "EMPTY.csv" in " ".join(outcomes[1].errors)
-    assert "MISSING.csv" in " ".join(outcomes[2].errors)
+    # one run for the three, which fails naming the two bad ones; then GOOD alone again,
+    # so that its indicators are not held back by the others' failure
+    assert [o.success for o in outcomes] == [False, True]
+    assert sorted(outcomes[0].failed_tickers) == ["EMPTY", "MISSING"]
+    assert "EMPTY.csv" in outcomes[0].failed_tickers["EMPTY"]
+    assert "MISSING.csv" in outcomes[0].failed_tickers["MISSING"]
     assert _count(settings, "SELECT count(*) FROM ohlcv WHERE ticker = 'GOOD'") == 40
     assert _count(settings, "SELECT count(*) FROM indicators WHERE ticker = 'GOOD'") == 40
     assert _count(settings, "SELECT count(*) FROM ohlcv WHERE ticker <> 'GOOD'") == 0
@@ -130,8 +166,9 @@ def test_one_run_with_a_bad_ticker_still_writes_the_good_one(
         instance=instance,
         asset_selection=[AssetKey("raw_ohlcv")],
         tags={
-            "dagster/asset_partition_range_start": f"{first}|AAA",
-            "dagster/asset_partition_range_end": f"{last}|ZZZ",
+            "dagster/asset_partition_range_start": f"{first.year}|AAA",
+            "dagster/asset_partition_range_end": f"{last.year}|ZZZ",
+            ASOF_TAG: last.isoformat(),
         },
         raise_on_error=False,
     )
@@ -166,8 +203,8 @@ def _run_checks(defs, instance, ticker: str, first: dt.date, last: dt.date):
         selection=AssetSelection.checks_for_assets(AssetKey("raw_ohlcv"), AssetKey("indicators"))
         - AssetSelection.checks(FRESHNESS_CHECK),
         tags={
-            "dagster/asset_partition_range_start": f"{first}|{ticker}",
-            "dagster/asset_partition_range_end": f"{last}|{ticker}",
+            "dagster/asset_partition_range_start": f"{first.year}|{ticker}",
+            "dagster/asset_partition_range_end": f"{last.year}|{ticker}",
         },
         raise_on_error=False,
     )
@@ -223,3 +260,38 @@ def test_real_symbols_are_valid_partition_keys(symbol) -> None:
 def test_symbols_dagster_cannot_hold_are_rejected(symbol) -> None:
     with pytest.raises(ValueError, match=r"ticker|empty"):
         check_symbol(symbol)
+
+
+def _freshness(defs, instance):
+    return materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=AssetSelection.checks(FRESHNESS_CHECK),
+        raise_on_error=False,
+    ).get_asset_check_evaluations()[0]
+
+
+def test_a_finished_history_is_fresh_and_a_stale_file_names_its_ticker(
+    csv_settings, csv_dir, instance
+) -> None:
+    """A source that is not live is checked against its own newest bar, not today."""
+    settings = csv_settings
+    defs = build_definitions(settings)
+    bars = synthetic_bars(30, seed=9)
+    write_csv(csv_dir, "OLD", bars.iloc[:25])
+    days = [d.date() for d in bars["date"]]
+    launch.materialize(defs, instance, ["OLD"], days[0], days[24], DATA, settings)
+    fresh = _freshness(defs, instance)
+    assert fresh.passed  # years ago, but the file has nothing newer
+    assert "newest bar in the csv source" in fresh.metadata["checked_against"].value
+    write_csv(csv_dir, "OLD", bars)  # the file grows; the warehouse has not caught up
+    stale = _freshness(defs, instance)
+    assert not stale.passed
+    assert stale.metadata["stale_tickers"].value == {
+        "OLD": {
+            "stored": str(days[24]),
+            "due": str(days[29]),
+            "against": ("the newest bar in the csv source"),
+        }
+    }

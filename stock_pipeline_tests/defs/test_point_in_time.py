@@ -26,6 +26,7 @@ from dagster import AssetKey, build_schedule_context, instance_for_test
 
 from stock_pipeline.cli import launch
 from stock_pipeline.definitions import build_definitions
+from stock_pipeline.defs import automation
 from stock_pipeline.evaluation.asof import evaluate_asof
 from stock_pipeline.forecasting.feature_rows import update_feature_rows
 from stock_pipeline.forecasting.model_asof import forecast_asof
@@ -86,6 +87,7 @@ def settings_for(root, name: str) -> Settings:
         models_path=root / "models",
         source={"name": "yfinance", "retries": 1},
         start_date=DAYS[0],
+        history_start=DAYS[0],
         watchlist_path=root / "watchlist.yaml",
     )
 
@@ -141,17 +143,23 @@ def fresh_backfill(settings: Settings, night: dt.date) -> None:
 
 
 def run_nightly(defs, instance, night: dt.date) -> list:
-    """Evaluate the schedule for this evening and execute every run it requests."""
+    """Evaluate the schedule for this evening, execute every data run it requests and the
+    model-chain run the sensor requests when a data run succeeds."""
     schedule = defs.resolve_schedule_def("nightly_refresh")
     tick = dt.datetime.combine(night, dt.time(18, 30), NY)
     context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
     requests = schedule.evaluate_tick(context).run_requests
-    job = defs.resolve_job_def("nightly_refresh_job")
     for request in requests:
-        result = job.execute_in_process(
+        data = defs.resolve_job_def(request.job_name).execute_in_process(
             instance=instance, tags=request.tags, run_config=launch.QUIET_LOGGING
         )
-        assert result.success, night
+        assert data.success, night
+        chain = defs.resolve_job_def("model_chain_job").execute_in_process(
+            instance=instance,
+            tags=automation.chain_tags(request.tags, data.run_id),
+            run_config=launch.QUIET_LOGGING,
+        )
+        assert chain.success, night
     return requests
 
 
@@ -213,7 +221,7 @@ def test_missed_nights_are_healed_by_the_next_nightly_run(served, tmp_path):
         night = DAYS[HISTORY + 3]
         served.listings[TICKER] = company.listing(night)
         (request,) = run_nightly(defs, instance, night)
-    assert request.tags["dagster/asset_partition_range_start"] == f"{DAYS[HISTORY]}|{TICKER}"
+    assert request.tags[automation.CHAIN_FROM_TAG] == DAYS[HISTORY].isoformat()
     fresh = settings_for(tmp_path, "fresh")
     fresh_backfill(fresh, night)
     assert_same(snapshot(nightly, night), snapshot(fresh, night), night)

@@ -86,10 +86,15 @@ def test_lineage_on_postgres_instance(pg: PostgresServer, pg_home: Path):
     settings = Settings.from_env()
     defs = build_definitions(settings)
     graph = defs.resolve_asset_graph()
-    # The lineage's assets as they are now: partitioned ones are expected at PARTITION,
-    # unpartitioned summaries (if any) as one unpartitioned materialization.
+    # The lineage's assets as they are now: the data assets at the year's partition, the
+    # model chain at the as-of partition, the cross-ticker summary unpartitioned.
+    data_assets = {"raw_ohlcv", "indicators"}
     expected = {
-        key.to_user_string(): PARTITION if graph.get(key).is_partitioned else None
+        key.to_user_string(): (
+            (f"{END.year}|{TICKER}" if key.to_user_string() in data_assets else PARTITION)
+            if graph.get(key).is_partitioned
+            else None
+        )
         for key in graph.get_all_asset_keys()
     }
     with DagsterInstance.get() as instance:

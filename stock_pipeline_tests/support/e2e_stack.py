@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from dagster import DagsterInstance
+
 from stock_pipeline.market_data.calendar import latest_due_session, trading_days
 from stock_pipeline_tests.support.configs import SMALL_MODEL_YAML
 from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
@@ -80,6 +82,8 @@ def dagster_stack(root: Path, sessions: int = 170):
     home, data, csv = root / "home", root / "data", root / "csv"
     home.mkdir(parents=True)
     shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    # create the instance's storage once, before three processes would race to migrate it
+    DagsterInstance.from_config(str(home)).dispose()
     now = dt.datetime.now(ZoneInfo("America/New_York"))
     last = latest_due_session(now, dt.time(16, 0), 4.0)
     days = trading_days(last - dt.timedelta(days=2 * sessions), last)[-sessions:]
@@ -96,6 +100,7 @@ def dagster_stack(root: Path, sessions: int = 170):
         "STOCK_PIPELINE_SOURCE": "csv",
         "STOCK_PIPELINE_CSV_DIR": str(csv),
         "STOCK_PIPELINE_START": days[0].isoformat(),
+        "STOCK_PIPELINE_HISTORY_START": days[0].isoformat(),
         "STOCK_PIPELINE_CONFIG": str(root / "settings.yaml"),
         "STOCK_PIPELINE_WATCHLIST": str(root / "watchlist.yaml"),
     }

@@ -17,6 +17,7 @@ from stock_pipeline.settings import SourceSettings
 
 __all__ = [
     "BAR_COLUMNS",
+    "LIVE_SOURCES",
     "FetchOutcome",
     "FetchResult",
     "MarketDataSource",
@@ -27,6 +28,11 @@ __all__ = [
     "make_source",
     "validate_bars",
 ]
+
+
+#: Sources that publish a new bar every session; the others (the offline sample, csv
+#: files) hold a finished history.
+LIVE_SOURCES = ("yfinance", "alphavantage")
 
 
 def make_source(settings: SourceSettings) -> MarketDataSource:

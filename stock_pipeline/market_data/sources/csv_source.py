@@ -111,6 +111,14 @@ class CsvSource:
     def path_for(self, ticker: str) -> Path:
         return self.directory / f"{ticker}.csv"
 
+    def newest_bar(self, ticker: str) -> dt.date | None:
+        """The newest valid bar's date in ``<ticker>.csv`` (None when it has none)."""
+        try:
+            bars = self._fetch_one(ticker, dt.date.min, dt.date.max).bars
+        except SourceError:
+            return None
+        return bars["date"].iloc[-1].date() if len(bars) else None
+
     def _fetch_one(self, ticker: str, start: dt.date, end: dt.date) -> FetchResult:
         if not ticker or ticker in (".", "..") or any(c in ticker for c in ("/", "\\", "\0")):
             raise SourceError(ticker, f"not usable as a file name in {self.directory}")

@@ -50,3 +50,7 @@ class SampleSource:
             bars, rejected = validate_bars(ticker, _load(dataset), start, end)
             out[ticker] = FetchResult(ticker, self.name, bars, rejected)
         return out
+
+    def newest_bar(self, ticker: str) -> dt.date | None:
+        """The sample's last session for ``ticker`` (None when it is not in the sample)."""
+        return sample_date_range(ticker)[1] if ticker in SAMPLE_TICKERS else None
