@@ -207,6 +207,13 @@ class AutomationSettings(Section):
     bar_due_hours: float = Field(
         4.0, gt=0, description="A session's bar must be stored this long after the close"
     )
+    max_chain_sessions_per_run: int = Field(
+        63,
+        ge=1,
+        description="The most as-of sessions per ticker one model-chain run accepts: each is "
+        "a forecast, a walk-forward evaluation and a report. A larger request (the UI's "
+        "'Materialize all' over every partition) fails at once and says so",
+    )
     max_catch_up_sessions: int = Field(
         10,
         ge=1,

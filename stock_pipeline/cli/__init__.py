@@ -1,5 +1,5 @@
-"""``stock-pipeline``: the command line (``main``), run submission (``launch``) and what
-it prints (``summary``)."""
+"""``stock-pipeline``: the parser (``main``), the commands (``commands``), run submission
+(``launch``), progress on a terminal (``progress``) and what it prints (``summary``)."""
 
 from stock_pipeline.cli.main import main
 

@@ -10,16 +10,20 @@ import datetime as dt
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from dagster import AssetKey, DagsterInstance, Definitions
 
+from stock_pipeline.cli.progress import NoProgress
 from stock_pipeline.defs._dagster_private import PartitionBackfill, make_new_backfill_id
 from stock_pipeline.defs.assets import ASOF_TAG, DATA_ASSETS
 from stock_pipeline.defs.automation import (
     CHAIN_FROM_TAG,
+    FRESHNESS_CHECK,
     NEW_TICKER_TAG,
     backfill_days,
     backfill_subset,
@@ -33,6 +37,23 @@ from stock_pipeline.market_data.watchlist import check_symbol
 from stock_pipeline.settings import Settings
 
 QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def logging_config(verbose: bool) -> dict:
+    """Dagster's console log in-process: everything with ``--verbose``; otherwise nothing
+    (a failed step's stack trace would bury the one-line summary the CLI prints)."""
+    level = "DEBUG" if verbose else "CRITICAL"
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
+@dataclass
+class Execution:
+    """How runs are executed in this process: progress display and Dagster's console log."""
+
+    progress: Any = field(default_factory=NoProgress)
+    verbose: bool = False
+
+
 TRIGGER_TAG = "stock_pipeline/trigger"
 
 
@@ -71,13 +92,19 @@ class RunOutcome:
 
 
 def _step_errors(result) -> list[str]:
+    """One line per failed step: the user code's own message, without Dagster's wrapping."""
     errors = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            info = event.event_specific_data.error
+            data = event.event_specific_data
+            if data.user_failure_data is not None and data.user_failure_data.description:
+                errors.append(f"{event.step_key}: {data.user_failure_data.description}")
+                continue
+            info = data.error
             while info is not None and info.cause is not None:  # the user code's own error
                 info = info.cause
-            errors.append(f"{event.step_key}: {info.message.strip() if info else event.message}")
+            message = info.message.strip() if info else event.message
+            errors.append(f"{event.step_key}: {message.split(': ', 1)[-1] if info else message}")
     return errors
 
 
@@ -100,6 +127,7 @@ def materialize(
     end: dt.date,
     select: str,
     settings: Settings,
+    execution: Execution | None = None,
 ) -> list[RunOutcome]:
     """Materialize ``select`` for ``tickers``: the data assets over the years of
     start..end (up to end), then the model chain as of ``end``.
@@ -120,18 +148,16 @@ def materialize(
         )
     register_tickers(instance, tickers)
     registered = instance.get_dynamic_partitions(TICKERS_PARTITION)
-    job = defs.resolve_implicit_global_asset_job_def()
-    outcomes: list[RunOutcome] = []
+    runner = _Runner(defs, instance, registered, execution or Execution())
     ok = list(dict.fromkeys(tickers))
     if data:
         label = f"data {sessions[0].year}..{sessions[-1].year}"
         tags = lambda group: data_tags(group, sessions[0], sessions[-1], None)  # noqa: E731
-        ok = _runs_until_done(job, instance, data, registered, ok, tags, label, outcomes)
+        ok = runner.until_done(data, ok, tags, label)
     if chain:
         tags = lambda group: range_tags(group, sessions[-1])  # noqa: E731
-        label = f"model chain as of {sessions[-1]}"
-        _runs_until_done(job, instance, chain, registered, ok, tags, label, outcomes)
-    return outcomes
+        runner.until_done(chain, ok, tags, f"model chain as of {sessions[-1]}")
+    return runner.outcomes
 
 
 def _check_range(start: dt.date, end: dt.date, settings: Settings) -> list[dt.date]:
@@ -146,47 +172,71 @@ def _check_range(start: dt.date, end: dt.date, settings: Settings) -> list[dt.da
     return sessions
 
 
-def _runs_until_done(job, instance, selection, registered, tickers, tags, label, outcomes):
-    """Run ``selection`` for ``tickers`` in registry-adjacent groups; a run that fails
-    naming some tickers is run again without them. Returns the tickers that succeeded."""
-    pending, failed = list(tickers), {}
-    while pending:
-        groups = contiguous_runs(registered, pending)
-        pending = []
-        for group in groups:
-            outcome = _ranged_run(job, instance, selection, tags(group), f"{_names(group)} {label}")
-            outcomes.append(outcome)
-            if outcome.success:
-                continue
-            if not outcome.failed_tickers:  # nothing names the culprits: all of them failed
-                failed.update(dict.fromkeys(group, "; ".join(outcome.errors)))
-                continue
-            failed.update(outcome.failed_tickers)
-            pending += [t for t in group if t not in outcome.failed_tickers]
-    return [t for t in tickers if t not in failed]
+class _Runner:
+    """Runs in this process, in registry-adjacent groups; a run that fails naming some
+    tickers is run again without them."""
+
+    def __init__(self, defs: Definitions, instance, registered: list[str], execution: Execution):
+        self.job = defs.resolve_implicit_global_asset_job_def()
+        self.checks = defs.resolve_asset_graph().asset_check_keys
+        self.instance, self.registered, self.execution = instance, registered, execution
+        self.outcomes: list[RunOutcome] = []
+
+    def until_done(self, selection, tickers, tags, label) -> list[str]:
+        """Returns the tickers that succeeded."""
+        pending, failed = list(tickers), {}
+        while pending:
+            groups = contiguous_runs(self.registered, pending)
+            pending = []
+            for group in groups:
+                outcome = self.run(selection, tags(group), f"{_names(group)} {label}")
+                self.outcomes.append(outcome)
+                if outcome.success:
+                    continue
+                if not outcome.failed_tickers:  # nothing names the culprits: all failed
+                    failed.update(dict.fromkeys(group, "; ".join(outcome.errors)))
+                    continue
+                failed.update(outcome.failed_tickers)
+                pending += [t for t in group if t not in outcome.failed_tickers]
+        return [t for t in tickers if t not in failed]
+
+    def run(self, selection, tags: dict[str, str], label: str) -> RunOutcome:
+        """One in-process run over the partition range in ``tags``."""
+        steps = len(selection) + sum(
+            c.asset_key in selection and c != FRESHNESS_CHECK for c in self.checks
+        )
+        run_id = str(uuid.uuid4())
+        with self.execution.progress.run(self.instance, run_id, label, steps):
+            result = self.job.execute_in_process(
+                instance=self.instance,
+                asset_selection=selection,
+                tags={**tags, TRIGGER_TAG: "cli"},
+                run_config=logging_config(self.execution.verbose),
+                raise_on_error=False,
+                run_id=run_id,
+            )
+        failed = failed_tickers(result.all_events) or {}
+        return RunOutcome(label, result.run_id, result.success, _step_errors(result), failed)
 
 
 def _names(group: list[str]) -> str:
     return ",".join(group) if len(group) <= 4 else f"{group[0]}..{group[-1]} ({len(group)})"
 
 
-def run_asof(job, instance, tickers: list[str], day: dt.date, selection) -> RunOutcome:
-    """One run of ``selection`` for partition ``day`` of every ticker in ``tickers``."""
-    label = f"{','.join(tickers)} model chain as of {day}"
-    return _ranged_run(job, instance, selection, range_tags(tickers, day), label)
+def newest_available(settings: Settings, ticker: str) -> dt.date | None:
+    """For a source that is not live (the sample, csv files), the ticker's newest bar, or a
+    ValueError saying it has none; None for a live source (it has today's)."""
+    from stock_pipeline.market_data.sources import LIVE_SOURCES, make_source
+    from stock_pipeline.market_data.watchlist import sources_for
 
-
-def _ranged_run(job, instance, selection, tags: dict[str, str], label: str) -> RunOutcome:
-    """One in-process run over the partition range in ``tags``."""
-    result = job.execute_in_process(
-        instance=instance,
-        asset_selection=selection,
-        tags={**tags, TRIGGER_TAG: "cli"},
-        run_config=QUIET_LOGGING,
-        raise_on_error=False,
-    )
-    failed = failed_tickers(result.all_events) or {}
-    return RunOutcome(label, result.run_id, result.success, _step_errors(result), failed)
+    (name,) = sources_for([ticker], settings.source.name, settings.watchlist_path)
+    if name in LIVE_SOURCES:
+        return None
+    source = make_source(settings.source.model_copy(update={"name": name}))
+    newest = source.newest_bar(ticker)
+    if newest is None:
+        raise ValueError(f"{ticker}: the {name} source has no data for it ({source.describe()})")
+    return newest
 
 
 @dataclass
@@ -223,6 +273,10 @@ def submit_backfills(
         raise ValueError(f"no session between {start or settings.history_start} and now")
     if not new:
         return None, already
+    last = min((newest_available(settings, t) or days[-1] for t in new), default=days[-1])
+    days = [d for d in days if d <= last]  # a finished history (sample, csv) ends earlier
+    if not days:
+        raise ValueError(f"{', '.join(new)}: no data between {start} and {last}")
     register_tickers(instance, new)
     chain_asof = new_ticker_chain(days, settings)
     tags = {NEW_TICKER_TAG: ",".join(new), TRIGGER_TAG: "cli", ASOF_TAG: days[-1].isoformat()}

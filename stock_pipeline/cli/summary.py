@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from pathlib import Path
+from urllib.parse import unquote
 
 from stock_pipeline.evaluation.metrics import verdict
 from stock_pipeline.settings import Settings
@@ -23,6 +25,37 @@ def summary_lines(settings: Settings, tickers: list[str], asof: dt.date) -> list
             else:
                 lines.append(f"{verdict(metrics, ticker).text}; {forecast}")
     return lines
+
+
+def find_report(settings: Settings, ticker: str, asof: dt.date | None = None) -> Path:
+    """The report of ``ticker`` (any case) as of ``asof`` (default: its newest), or a
+    ValueError that says which tickers and as-of dates have reports."""
+    known = _reported_tickers(settings)
+    matches = [t for t in known if t.lower() == ticker.lower()]
+    if not matches:
+        where = settings.reports_dir.resolve()
+        close = difflib.get_close_matches(ticker.upper(), known, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        listed = ", ".join(known[:20]) or "none yet"
+        raise ValueError(
+            f"no report for {ticker} under {where}{hint} (reports exist for: {listed})"
+        )
+    ticker = matches[0]
+    dates = sorted(p.parent.name for p in settings.ticker_reports_dir(ticker).glob("*/report.html"))
+    if asof is None:
+        return (settings.ticker_reports_dir(ticker) / dates[-1] / "report.html").resolve()
+    path = settings.ticker_reports_dir(ticker) / asof.isoformat() / "report.html"
+    if not path.exists():
+        shown = ", ".join(dates[-10:])
+        raise ValueError(f"no report for {ticker} as of {asof}; its reports are as of: {shown}")
+    return path.resolve()
+
+
+def _reported_tickers(settings: Settings) -> list[str]:
+    folder = settings.reports_dir
+    if not folder.exists():
+        return []
+    return sorted(unquote(p.name) for p in folder.iterdir() if any(p.glob("*/report.html")))
 
 
 def latest_report(settings: Settings, ticker: str, asof: dt.date | None = None) -> Path | None:

@@ -89,10 +89,25 @@ def per_item(
 
 
 def per_partition(
-    context: AssetExecutionContext, work: Callable[[str, Any], Any]
+    context: AssetExecutionContext, work: Callable[[str, Any], Any], settings: Settings
 ) -> tuple[list[Any], dict[str, str]]:
-    """``per_item`` over every (ticker, date) partition of the run."""
-    return per_item([(t, d) for t, days in run_dates(context).items() for d in days], work)
+    """``per_item`` over every (ticker, date) partition of a model-chain run."""
+    wanted = run_dates(context)
+    most = max((len(days) for days in wanted.values()), default=0)
+    limit = settings.automation.max_chain_sessions_per_run
+    if most > limit:
+        first = min(days[0] for days in wanted.values())
+        last = max(days[-1] for days in wanted.values())
+        raise Failure(
+            description=(
+                f"this run asks for {most} as-of sessions per ticker ({first}..{last}); each "
+                "is a forecast, a walk-forward evaluation and a report, so the model chain "
+                "runs for the latest session (the nightly refresh) or a few. Materialize the "
+                "latest session, or raise automation.max_chain_sessions_per_run "
+                f"(now {limit}) for a deliberate backfill of as-of dates."
+            )
+        )
+    return per_item([(t, d) for t, days in wanted.items() for d in days], work)
 
 
 #: The metadata key of a failed step's ``Failure``: ticker -> what went wrong. The run is
@@ -109,6 +124,20 @@ def finish(metadata: dict[str, Any], errors: dict[str, str]) -> MaterializeResul
             metadata={**metadata, FAILED_TICKERS: MetadataValue.json(errors)},
         )
     return MaterializeResult(metadata=metadata)
+
+
+def finish_partitions(
+    context: AssetExecutionContext,
+    partitions: dict[str, dict[str, Any]],
+    errors: dict[str, str],
+    summary: dict[str, Any] | None = None,
+) -> MaterializeResult:
+    """Each partition of the run gets its own ticker's metadata (``partitions``: key ->
+    metadata), the run's ``summary`` goes to all; with failed tickers, a ``Failure``."""
+    if not errors:
+        for key, metadata in partitions.items():
+            context.add_asset_metadata(metadata, partition_key=key)
+    return finish(summary or {}, errors)
 
 
 def log_lines(context: AssetExecutionContext, lines: list[str]) -> None:

@@ -11,6 +11,7 @@ from dagster import AssetDep, AssetExecutionContext, MaterializeResult, Metadata
 from stock_pipeline.defs.assets import (
     DUCKDB_POOL,
     finish,
+    finish_partitions,
     log_lines,
     per_item,
     per_partition,
@@ -18,7 +19,7 @@ from stock_pipeline.defs.assets import (
     table_md,
     ticker_date_asset_args,
 )
-from stock_pipeline.defs.partitions import lookback_mapping
+from stock_pipeline.defs.partitions import lookback_mapping, partition_key
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 from stock_pipeline.forecasting.feature_rows import feature_set_id, update_feature_rows
 
@@ -53,43 +54,22 @@ def feature_metadata(results: list, settings) -> dict[str, Any]:
     }
 
 
-def model_metadata(runs: list, settings) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "models": table_md(
-            [
-                {
-                    "ticker": r.ticker,
-                    "asof": str(r.asof),
-                    "fold": r.fold_start,
-                    "model": r.mode,
-                    "epochs": r.epochs_run,
-                    "train_s": round(r.train_seconds, 2),
-                    "forecast": f"{r.predicted:.6g} for {r.target_date}",
-                }
-                for r in runs
-            ]
-        ),
-        "config_hash": settings.fingerprint("features", "model"),
-        "target_kind": settings.features.target,
-        "folds_trained": sum(r.mode == "trained" for r in runs),
+def model_metadata(r) -> dict[str, Any]:
+    """What the UI shows on one (ticker, date) partition of ``lstm_model``."""
+    return {
+        "forecast": r.predicted,
+        "forecast_target_date": str(r.target_date),
+        "fold_start": r.fold_start,
+        "trained_through": r.trained_through,
+        "training_mode": r.mode,
+        "epochs_run": r.epochs_run,
+        "best_val_loss": r.best_val_loss,
+        "train_seconds": round(r.train_seconds, 3),
+        "samples_per_second": round(r.samples_per_second, 1),
+        "parameter_count": r.parameter_count,
+        "model_path": MetadataValue.path(str(r.model_path.resolve())),
+        "model_version": r.model_version,
     }
-    if len(runs) == 1:
-        (r,) = runs
-        metadata.update(
-            fold_start=r.fold_start,
-            trained_through=r.trained_through,
-            epochs_run=r.epochs_run,
-            best_val_loss=r.best_val_loss,
-            train_seconds=round(r.train_seconds, 3),
-            samples_per_second=round(r.samples_per_second, 1),
-            parameter_count=r.parameter_count,
-            training_mode=r.mode,
-            forecast=r.predicted,
-            forecast_target_date=str(r.target_date),
-            model_path=MetadataValue.path(str(r.model_path)),
-            model_version=r.model_version,
-        )
-    return metadata
 
 
 def build_forecasting_assets(partitions_def, lookback_sessions: int):
@@ -145,7 +125,9 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
     ) -> MaterializeResult:
         from stock_pipeline.forecasting.model_asof import forecast_asof
 
-        runs, errors = per_partition(context, lambda t, d: forecast_asof(warehouse, t, d, settings))
+        runs, errors = per_partition(
+            context, lambda t, d: forecast_asof(warehouse, t, d, settings), settings
+        )
         log_lines(
             context,
             [
@@ -154,6 +136,12 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
                 for r in runs
             ],
         )
-        return finish(model_metadata(runs, settings), errors)
+        partitions = {partition_key(r.ticker, r.asof): model_metadata(r) for r in runs}
+        summary = {
+            "config_hash": settings.fingerprint("features", "model"),
+            "target_kind": settings.features.target,
+            "folds_trained": sum(r.mode == "trained" for r in runs),
+        }
+        return finish_partitions(context, partitions, errors, summary)
 
     return [windowed_tensors, lstm_model]

@@ -5,14 +5,21 @@ Wiring only; the logic is in ``stock_pipeline/trading``. The report's plotting l
 is imported inside the asset bodies, so loading the code location does not pay for it.
 """
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from stock_pipeline.defs.assets import finish, per_partition, table_md, ticker_date_asset_args
+from stock_pipeline.defs.assets import (
+    finish_partitions,
+    per_partition,
+    table_md,
+    ticker_date_asset_args,
+)
+from stock_pipeline.defs.partitions import partition_key
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
-from stock_pipeline.trading.report.formatting import format_metric
+from stock_pipeline.trading.report.formatting import MISSING, format_metric
 
 GROUP = "trading"
 HEADLINE = ("total_return", "cagr", "sharpe", "max_drawdown", "exposure", "trades", "costs")
@@ -36,25 +43,51 @@ def headline_table(metrics: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def backtest_metadata(runs: list) -> dict[str, Any]:
+def backtest_metadata(r) -> dict[str, Any]:
+    """What the UI shows on one (ticker, date) partition of ``backtest_report``."""
     metadata: dict[str, Any] = {
-        "reports": MetadataValue.md(
-            "\n".join(f"- {r.ticker} {r.asof}: `{r.report_path}`" for r in runs) or "none"
-        )
+        "headline": MetadataValue.md(headline_table(r.metrics).to_markdown()),
+        "equity_preview": MetadataValue.md(
+            f"![equity curves](data:image/svg+xml;base64,{r.preview_svg_base64})"
+        ),
+        "report_path": MetadataValue.path(str(Path(r.report_path).resolve())),
+        "days": r.days,
+        "stop_losses": r.stops,
+        "breaker_trips": r.breaker_trips,
     }
-    if len(runs) == 1:
-        (r,) = runs
-        metadata.update(
-            headline=MetadataValue.md(headline_table(r.metrics).to_markdown()),
-            report_path=MetadataValue.path(str(r.report_path)),
-            equity_preview=MetadataValue.md(
-                f"![equity curves](data:image/svg+xml;base64,{r.preview_svg_base64})"
-            ),
-            days=r.days,
-            stop_losses=r.stops,
-            breaker_trips=r.breaker_trips,
-        )
+    if r.verdict is not None:
+        metadata["verdict"] = r.verdict.text
+        metadata["dm_pvalue"] = float(r.verdict.dm_pvalue)
+    if r.forecast is not None:
+        f = r.forecast
+        metadata["next_session_forecast"] = f"{f.predicted:+.6g} ({f.kind}) for {f.target_date}"
     return metadata
+
+
+def summary_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
+    """The ranking as the UI shows it: dates as dates, percentages, a dash for undefined."""
+    rows = []
+    for r in frame.itertuples(index=False):
+        sharpes = (r.lstm_sharpe, r.naive_sharpe, r.buy_and_hold_sharpe)
+        rows.append(
+            {
+                "ticker": r.ticker,
+                "as of": str(pd.Timestamp(r.asof_date).date()),
+                "skill": format_metric("total_return", r.skill),
+                "DM p": MISSING if pd.isna(r.dm_pvalue) else f"{r.dm_pvalue:.3g}",
+                "Sharpe lstm / naive / B&H": " / ".join(
+                    format_metric("sharpe", x) for x in sharpes
+                ),
+                "rank (skill, Sharpe)": f"{r.rank_skill}, {r.rank_sharpe}",
+                "lost to": ", ".join(
+                    name
+                    for name, lost in (("naive", r.lost_to_naive), ("B&H", r.lost_to_buy_and_hold))
+                    if lost
+                )
+                or MISSING,
+            }
+        )
+    return rows
 
 
 def build_trading_assets(partitions_def, upstream):
@@ -65,7 +98,7 @@ def build_trading_assets(partitions_def, upstream):
         description=(
             "Backtest of the out-of-sample predictions (signal at the close of t, traded at "
             "t+1, costs charged) vs the naive rule and buy-and-hold; tables `backtest_daily`, "
-            "`backtest_metrics` and an HTML tearsheet with PNG charts."
+            "`backtest_metrics` and a self-contained interactive HTML tearsheet."
         ),
     )
     def backtest_report(
@@ -73,8 +106,11 @@ def build_trading_assets(partitions_def, upstream):
     ) -> MaterializeResult:
         from stock_pipeline.trading.asof import backtest_asof
 
-        runs, errors = per_partition(context, lambda t, d: backtest_asof(warehouse, t, d, settings))
-        return finish(backtest_metadata(runs), errors)
+        runs, errors = per_partition(
+            context, lambda t, d: backtest_asof(warehouse, t, d, settings), settings
+        )
+        partitions = {partition_key(r.ticker, r.asof): backtest_metadata(r) for r in runs}
+        return finish_partitions(context, partitions, errors, {"reports": len(runs)})
 
     @asset(
         deps=[backtest_report],
@@ -90,8 +126,6 @@ def build_trading_assets(partitions_def, upstream):
 
         with warehouse.connect() as con:
             frame = summarize_backtests(con, settings)
-        shown = frame.drop(columns=["report_path"]) if not frame.empty else frame
-        shown = shown.round(dict.fromkeys(shown.select_dtypes("number").columns, 4))
         return MaterializeResult(
             metadata={
                 "tickers": len(frame),
@@ -99,7 +133,7 @@ def build_trading_assets(partitions_def, upstream):
                 "lost_to_buy_and_hold": (
                     int(frame["lost_to_buy_and_hold"].sum()) if len(frame) else 0
                 ),
-                "ranking": table_md(shown.to_dict("records")),
+                "ranking": table_md(summary_rows(frame)),
             }
         )
 

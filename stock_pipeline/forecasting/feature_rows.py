@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from stock_pipeline.forecasting.features import FeatureError, FeatureTable, build_feature_table
+from stock_pipeline.market_data.indicators import WARMUP_BARS
 from stock_pipeline.settings import FeatureSettings, Settings
 from stock_pipeline.warehouse import Connection, prices
 from stock_pipeline.warehouse import features as stored_features
@@ -50,6 +51,12 @@ def update_feature_rows(
             "raw_ohlcv and indicators for that date first"
         )
     table = build_feature_table(ticker, joined, features, asof)
+    if not len(table):
+        raise FeatureError(
+            f"{ticker}: {len(joined)} session(s) of bars up to {asof}, all inside the "
+            f"indicators' warm-up ({WARMUP_BARS - 10} sessions before the first feature row); "
+            "materialize a longer history (the model needs several hundred sessions)"
+        )
     fs = feature_set_id(features)
     stored_features.register_feature_set(
         con, fs, features.columns, features.window, features.horizon, features.target

@@ -20,6 +20,7 @@ from stock_pipeline.forecasting.features import TrainingDataError
 from stock_pipeline.forecasting.fold_models import FoldCache, Forecaster
 from stock_pipeline.forecasting.folds import first_origin
 from stock_pipeline.market_data.calendar import next_session
+from stock_pipeline.market_data.indicators import WARMUP_BARS
 from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import Warehouse, results
 
@@ -53,11 +54,13 @@ def forecast_asof(warehouse: Warehouse, ticker: str, asof: dt.date, settings: Se
         table = load_feature_table(con, ticker, asof, fs)
     asof_row = len(table) - 1
     if asof_row < first_origin(settings):
+        need = first_origin(settings) + 1
         raise TrainingDataError(
             f"{ticker} as of {asof}: {len(table)} usable feature rows (after the indicator "
-            f"warm-up), need at least {first_origin(settings) + 1} (window {fs.window}, horizon "
-            f"{fs.horizon}, {settings.model.min_train_samples} training windows, validation "
-            f"and embargo)"
+            f"warm-up), need at least {need} (window {fs.window}, horizon {fs.horizon}, "
+            f"{settings.model.min_train_samples} training windows, validation and embargo): "
+            f"about {need + WARMUP_BARS - 10} sessions of history; materialize the data from "
+            f"an earlier --start"
         )
     cache = FoldCache(settings.ticker_models_dir(ticker), settings)
     run = Forecaster(table, settings, cache).forecast(np.array([asof_row]))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stock_pipeline.evaluation.metrics import implied_return, verdict
+from stock_pipeline.evaluation.metrics import Verdict, implied_return, verdict
 from stock_pipeline.settings import Settings
 from stock_pipeline.trading import backtest
 from stock_pipeline.trading.report.html import render_report
@@ -28,6 +28,8 @@ class BacktestRun:
     days: int
     stops: int
     breaker_trips: int
+    verdict: Verdict | None = None
+    forecast: Forecast | None = None
 
 
 def report_dir(settings: Settings, ticker: str, asof: dt.date) -> Path:
@@ -110,7 +112,7 @@ def backtest_asof(
             )
         bars = results.read_backtest_bars(con, ticker, preds["date"].min(), asof)
         fold_metrics = results.read_evaluation_metrics(con, ticker, asof)
-        stored_forecast = results.read_forecast(con, ticker, asof)
+        stored_forecast = results.read_forecast(con, ticker, asof, settings.features.target)
     sims = simulate_asof(preds, bars, settings)
     daily, metric_rows = simulation_tables(sims, settings)
     with warehouse.connect() as con:
@@ -122,6 +124,7 @@ def backtest_asof(
             metric_rows.assign(ticker=ticker, asof_date=asof),
         )
     judged = verdict(fold_metrics, ticker) if not fold_metrics.empty else None
+    forecast = Forecast(*stored_forecast) if stored_forecast else None
     rendered = render_report(
         ReportInputs(
             ticker=ticker,
@@ -138,7 +141,7 @@ def backtest_asof(
             target_kind=settings.features.target,
             bars=report_bars(bars),
             fold_dates=fold_dates(preds),
-            forecast=Forecast(*stored_forecast) if stored_forecast else None,
+            forecast=forecast,
             execution=settings.backtest.execution,
             risk_free_rate=settings.backtest.risk_free_rate,
         ),
@@ -153,6 +156,8 @@ def backtest_asof(
         days=len(bars) - 1,
         stops=sims["lstm"].stops,
         breaker_trips=sims["lstm"].breaker_trips,
+        verdict=judged,
+        forecast=forecast,
     )
 
 

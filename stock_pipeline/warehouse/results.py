@@ -24,12 +24,16 @@ def upsert_forecast(con: Connection, forecast: dict[str, Any]) -> int:
     )
 
 
-def read_forecast(con: Connection, ticker: str, asof: dt.date) -> tuple | None:
-    """(target_date, predicted, target_kind) of the forecast made as of ``asof``, if any."""
+def read_forecast(
+    con: Connection, ticker: str, asof: dt.date, target_kind: str | None = None
+) -> tuple | None:
+    """(target_date, predicted, target_kind) of the forecast made as of ``asof`` (of that
+    target kind, when given), if any."""
+    kind = "" if target_kind is None else " AND target_kind = ?"
     rows = con.execute(
         "SELECT target_date, predicted, target_kind FROM forecasts "
-        "WHERE ticker = ? AND asof_date = ?",
-        [ticker, asof],
+        f"WHERE ticker = ? AND asof_date = ?{kind}",
+        [ticker, asof, *([target_kind] if target_kind else [])],
     ).fetchall()
     return rows[0] if rows else None
 

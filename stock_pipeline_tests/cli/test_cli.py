@@ -147,3 +147,124 @@ def test_demo_runs_offline_on_the_sample(data_dir, home, small_model, capsys) ->
     # --start 2018-06-01: the data partition is the year, 251 sessions of 2018
     assert counts == {"^GSPC": 251, "^IXIC": 251}
     assert summary == 2
+
+
+def test_a_failure_is_one_line_without_a_traceback(home, csv_dir, capsys) -> None:
+    bars = synthetic_bars(80, seed=2)  # 80 sessions: far too short a history for the model
+    write_csv(csv_dir, "SHORT", bars)
+    first, last = (bars["date"].iloc[i].date().isoformat() for i in (0, -1))
+    code = main(["materialize", "--tickers", "SHORT", "--start", first, "--end", last])
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert code == 1
+    assert "Traceback" not in out and "dagster._core" not in out and "IndexError" not in out
+    # the message says how much history the model needs, in one line for the ticker
+    (line,) = [x for x in out.splitlines() if x.startswith("  SHORT:")]
+    assert "usable feature rows" in line and "sessions of history" in line
+
+
+def test_version_and_help_show_examples_and_the_environment(capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and "stock-pipeline 0." in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["materialize", "--help"])
+    text = capsys.readouterr().out
+    assert "examples:" in text and "STOCK_PIPELINE_SOURCE" in text and "``" not in text
+
+
+def test_a_bad_date_says_what_is_wrong(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["report", "^GSPC", "--asof", "2018-12-32"])
+    assert "day is out of range for month" in capsys.readouterr().err
+
+
+def test_report_finds_a_ticker_in_any_case_and_lists_what_exists(data_dir, capsys) -> None:
+    folder = data_dir / "reports" / "%5EGSPC" / "2018-12-31"
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text("<html></html>")
+    assert main(["report", "^gspc"]) == 0
+    assert capsys.readouterr().out.strip() == str((folder / "report.html").resolve())
+    assert main(["report", "GSPC"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean ^GSPC" in err and str((data_dir / "reports").resolve()) in err
+    assert main(["report", "^GSPC", "--asof", "2018-12-28"]) == 2
+    assert "its reports are as of: 2018-12-31" in capsys.readouterr().err
+
+
+def test_report_open_on_a_machine_without_a_display_fails_with_the_path(
+    data_dir, capsys, monkeypatch
+) -> None:
+    folder = data_dir / "reports" / "AAA" / "2018-12-31"
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text("<html></html>")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["report", "AAA", "--open"]) == 2
+    assert "cannot open a browser here" in capsys.readouterr().err
+
+
+def test_add_ticker_checks_an_offline_source_now(home, capsys) -> None:
+    assert main(["add-ticker", "^FOO"]) == 2
+    assert "the offline sample holds ^GSPC, ^IXIC" in capsys.readouterr().err
+    assert main(["add-ticker", "^GSPC", "--start", "2018-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert "2018-06-01..2018-12-31" in out  # the sample ends in 2018: not up to today
+    assert main(["add-ticker", "^GSPC"]) == 0
+    assert "already registered: not submitted again" in capsys.readouterr().out
+
+
+PROGRESS_RUN = """
+import os, sys
+from stock_pipeline.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _run_on_a_terminal(args: list[str], env: dict) -> str:
+    """The CLI with its stdout on a pseudo-terminal; returns what it drew."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROGRESS_RUN, *args],
+        stdout=follower,
+        stderr=follower,
+        env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=300)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_is_shown_on_a_terminal_and_not_with_quiet(home) -> None:
+    import os
+
+    args = [
+        "materialize",
+        "--tickers",
+        "^GSPC",
+        "--start",
+        "2018-12-03",
+        "--end",
+        "2018-12-31",
+        "--select",
+        "raw_ohlcv,indicators",
+    ]
+    drawn = _run_on_a_terminal(args, dict(os.environ))
+    assert "^GSPC data 2018..2018" in drawn and "steps" in drawn and "0:00:" in drawn
+    quiet = _run_on_a_terminal([*args, "--quiet"], dict(os.environ))
+    assert "steps" not in quiet and "ok     ^GSPC data 2018..2018" in quiet

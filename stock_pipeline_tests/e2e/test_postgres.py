@@ -69,7 +69,7 @@ def pg_home(pg: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_profile_keeps_the_single_machine_concurrency_settings():
     profile = yaml.safe_load(PROFILE.read_text())
-    single = yaml.safe_load((PROFILE.parent / "dagster.yaml").read_text())
+    single = yaml.safe_load((PROFILE.parent / "stock_pipeline" / "dagster.yaml").read_text())
     assert profile["concurrency"] == single["concurrency"]
     assert set(profile["storage"]["postgres"]["postgres_db"]) == {
         "username",

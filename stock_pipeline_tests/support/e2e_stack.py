@@ -81,7 +81,7 @@ def dagster_stack(root: Path, sessions: int = 170):
     """Webserver and daemon for a csv-sourced ticker whose bars reach the latest due session."""
     home, data, csv = root / "home", root / "data", root / "csv"
     home.mkdir(parents=True)
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(ROOT / "stock_pipeline" / "dagster.yaml", home / "dagster.yaml")
     # create the instance's storage once, before three processes would race to migrate it
     DagsterInstance.from_config(str(home)).dispose()
     now = dt.datetime.now(ZoneInfo("America/New_York"))

@@ -111,6 +111,9 @@ class CsvSource:
     def path_for(self, ticker: str) -> Path:
         return self.directory / f"{ticker}.csv"
 
+    def describe(self) -> str:
+        return f"it reads <TICKER>.csv files in {self.directory.resolve()}"
+
     def newest_bar(self, ticker: str) -> dt.date | None:
         """The newest valid bar's date in ``<ticker>.csv`` (None when it has none)."""
         try:

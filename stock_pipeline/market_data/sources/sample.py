@@ -54,3 +54,6 @@ class SampleSource:
     def newest_bar(self, ticker: str) -> dt.date | None:
         """The sample's last session for ``ticker`` (None when it is not in the sample)."""
         return sample_date_range(ticker)[1] if ticker in SAMPLE_TICKERS else None
+
+    def describe(self) -> str:
+        return f"the offline sample holds {', '.join(SAMPLE_TICKERS)}"

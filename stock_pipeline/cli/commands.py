@@ -1,0 +1,172 @@
+"""The CLI's commands. Each returns the exit code; a user error is a ``ValueError`` whose
+message ``main`` prints as one line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+
+from stock_pipeline.cli import launch
+from stock_pipeline.cli.progress import progress_for
+from stock_pipeline.settings import Settings
+
+
+def _execution(args: argparse.Namespace) -> launch.Execution:
+    return launch.Execution(progress_for(args.quiet), args.verbose)
+
+
+def print_outcomes(outcomes, rerun: str = "") -> int:
+    """Each run's line, then every failed ticker in one place, with the command that
+    re-runs only them (``rerun`` holds the rest of the command line)."""
+    for o in outcomes:
+        print(f"  {'ok    ' if o.success else 'FAILED'} {o.label} (run {o.run_id[:8]})")
+        for err in o.errors if not o.failed_tickers else []:
+            print(f"         {err}")
+    failed = {t: e for o in outcomes for t, e in o.failed_tickers.items()}
+    unnamed = [o for o in outcomes if not o.success and not o.failed_tickers]
+    if not failed and not unnamed:
+        return 0
+    if failed:
+        print(f"{len(failed)} ticker(s) failed (the others completed):")
+        for ticker, error in failed.items():
+            print(f"  {ticker}: {error}")
+        if rerun:
+            tickers = ",".join(failed)
+            print(f"re-run only them: stock-pipeline materialize --tickers {tickers} {rerun}")
+    for o in unnamed:
+        print(f"run {o.label} failed")
+    return 1
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    from stock_pipeline.definitions import build_definitions
+
+    settings = Settings.from_env()
+    tickers = [t.strip() for t in args.tickers.split(",") if t.strip()]
+    execution = _execution(args)
+    try:
+        with launch.open_instance(settings) as instance:
+            outcomes = launch.materialize(
+                build_definitions(settings),
+                instance,
+                tickers,
+                args.start,
+                args.end,
+                args.select,
+                settings,
+                execution,
+            )
+    finally:
+        execution.progress.close()
+    rerun = f"--start {args.start} --end {args.end} --select {args.select}"
+    return print_outcomes(outcomes, rerun)
+
+
+def cmd_add_ticker(args: argparse.Namespace) -> int:
+    from stock_pipeline.definitions import build_definitions
+
+    settings = Settings.from_env()
+    with launch.open_instance(settings) as instance:
+        submitted, already = launch.submit_backfills(
+            build_definitions(settings), instance, args.tickers, args.start, settings
+        )
+    for ticker in already:
+        print(
+            f"{ticker} is already registered: not submitted again (the nightly run keeps it "
+            "up to date; `stock-pipeline materialize` re-runs a range)"
+        )
+    if submitted is not None:
+        chain = (
+            f"; then the model chain as of {submitted.chain_asof}" if submitted.chain_asof else ""
+        )
+        print(
+            f"submitted backfill {submitted.backfill_id} for {', '.join(submitted.tickers)}: "
+            f"data assets on {submitted.sessions} sessions {submitted.first}..{submitted.last}"
+            f"{chain}"
+        )
+        home = launch.dagster_home(settings)
+        print(f"the daemon of {home} runs it (dagster dev, or dagster-daemon run)")
+    return 0
+
+
+def demo_settings(data_dir: str | None) -> Settings:
+    """The environment's settings with the offline sample as the source, and data
+    partitions reaching back to the sample's first year."""
+    from stock_pipeline.market_data.sources.sample import sample_date_range
+
+    settings = Settings.from_env()
+    if data_dir:
+        settings = settings.with_changes(data_dir=Path(data_dir))
+    first = min(sample_date_range()[0], settings.history_start)
+    return settings.with_changes(source={"name": "sample"}, history_start=first)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from stock_pipeline.cli.summary import latest_report, summary_lines
+    from stock_pipeline.definitions import build_definitions
+    from stock_pipeline.market_data.sources.sample import SAMPLE_TICKERS, sample_date_range
+
+    settings = demo_settings(args.data_dir)
+    tickers = list(SAMPLE_TICKERS)
+    first, end = sample_date_range()
+    start = max(args.start or first, settings.history_start)
+    print(f"stock-pipeline demo: offline sample {', '.join(tickers)}, {start}..{end}")
+    execution = _execution(args)
+    try:
+        with launch.open_instance(settings) as instance:
+            outcomes = launch.materialize(
+                build_definitions(settings), instance, tickers, start, end, "*", settings, execution
+            )
+    finally:
+        execution.progress.close()
+    code = print_outcomes(outcomes)
+    print(f"\nAs of {end}:")
+    for line in summary_lines(settings, tickers, end):
+        print(f"  {line}")
+    print("\nreports:")
+    for ticker in tickers:
+        path = latest_report(settings, ticker, end)
+        print(f"  {ticker}: {path if path else 'none'}")
+    home = launch.dagster_home(settings)
+    print(f"\nwarehouse (DuckDB): {settings.warehouse.resolve()}")
+    print(f"models:             {settings.models_dir.resolve()}")
+    print(f"Dagster instance:   {home}  (see the runs: DAGSTER_HOME={home} dagster dev)")
+    return code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from stock_pipeline.cli.summary import find_report
+
+    settings = Settings.from_env()
+    path = find_report(settings, args.ticker, args.asof)
+    print(path)
+    if args.open:
+        if not _can_open_a_browser():
+            raise ValueError(
+                f"cannot open a browser here (no display, no BROWSER set); open {path.as_uri()}"
+            )
+        import webbrowser
+
+        if not webbrowser.open(path.as_uri()):
+            raise ValueError(f"no browser could be started; open {path.as_uri()}")
+    return 0
+
+
+def _can_open_a_browser() -> bool:
+    if os.environ.get("BROWSER"):
+        return True
+    if os.name == "nt" or os.uname().sysname == "Darwin":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def parse_date(text: str) -> dt.date:
+    """A ``YYYY-MM-DD`` argument, or an error that says what is wrong with it."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        if len(text) == 10 and text[4] == "-" and text[7] == "-":
+            raise argparse.ArgumentTypeError(f"{text!r} is not a date: {exc}") from exc
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from exc
