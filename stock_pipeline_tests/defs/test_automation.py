@@ -160,7 +160,9 @@ def test_latest_due_session_respects_the_refresh_window() -> None:
 
 
 def test_add_ticker_submits_one_backfill_and_never_twice(setup) -> None:
-    settings, defs, instance, _ = setup
+    settings, _, instance, _ = setup
+    settings = settings.with_changes(source={"name": "yfinance"})  # live: nothing fetched now
+    defs = build_definitions(settings)
     now = dt.datetime(2026, 11, 25, 21, 0, tzinfo=NY)
     sub, already = launch.submit_backfills(
         defs, instance, ["BRK-B", "BF.B", "BRK-B"], dt.date(2025, 9, 1), settings, now
