@@ -252,10 +252,13 @@ def test_backtest_metadata_embeds_the_svg_preview() -> None:
     metrics = pd.DataFrame([{"metric": m, "strategy": "lstm", "value": 3.0} for m in HEADLINE])
     run = SimpleNamespace(
         ticker="X", asof="2024-01-02", report_path=Path("/r/report.html"), metrics=metrics,
-        preview_svg_base64="PHN2Zz4=", days=5, stops=0, breaker_trips=0,
+        preview_svg_base64="PHN2Zz4=", days=5, stops=0, breaker_trips=0, verdict=None,
+        forecast=None,
     )  # fmt: skip
-    markdown = backtest_metadata([run])["equity_preview"].value
+    metadata = backtest_metadata(run)
+    markdown = metadata["equity_preview"].value
     assert markdown == "![equity curves](data:image/svg+xml;base64,PHN2Zz4=)"
+    assert metadata["report_path"].value == "/r/report.html"  # absolute
 
 
 def test_mape_is_already_in_percent_and_is_not_multiplied_again() -> None:
