@@ -51,6 +51,8 @@ from stock_pipeline.defs.assets import (
     SUMMARY_ASSET,
 )
 from stock_pipeline.defs.partitions import (
+    RANGE_END,
+    RANGE_START,
     TICKERS_PARTITION,
     contiguous_runs,
     partition_key,
@@ -66,7 +68,6 @@ NIGHTLY_TAG = "stock_pipeline/nightly"
 NEW_TICKER_TAG = "stock_pipeline/new_ticker"
 #: On a data run: the first as-of date of the model-chain run to request after it.
 CHAIN_FROM_TAG = "stock_pipeline/chain_from"
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 FRESHNESS_CHECK = AssetCheckKey(AssetKey("raw_ohlcv"), "raw_ohlcv_fresh")
 

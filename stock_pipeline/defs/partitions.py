@@ -37,6 +37,9 @@ from stock_pipeline.market_data.calendar import calendar_end, trading_days, week
 from stock_pipeline.settings import Settings
 
 TICKERS_PARTITION = "tickers"
+# the run tags Dagster reads a run's partitions from
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
 WEEKEND_CRONS = ["0 0 * * 6", "0 0 * * 0"]
 
 ticker_partitions = DynamicPartitionsDefinition(name=TICKERS_PARTITION)
@@ -102,8 +105,8 @@ def range_tags(
 ) -> dict[str, str]:
     """Run tags covering ``first`` (.. ``last``) for the registry-adjacent ``tickers``."""
     return {
-        "dagster/asset_partition_range_start": partition_key(tickers[0], first),
-        "dagster/asset_partition_range_end": partition_key(tickers[-1], last or first),
+        RANGE_START: partition_key(tickers[0], first),
+        RANGE_END: partition_key(tickers[-1], last or first),
     }
 
 

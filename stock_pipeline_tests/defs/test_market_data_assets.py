@@ -235,6 +235,35 @@ def test_checks_fail_on_bad_stored_data(csv_settings, csv_dir, instance) -> None
     }
 
 
+def test_check_results_are_recorded_as_passed_not_skipped(csv_settings, csv_dir, instance) -> None:
+    """A ranged data run leaves no check execution "Skipped" (planned, never evaluated);
+    a check run without partitions (the UI's "Execute") checks every stored ticker."""
+    from dagster import AssetCheckKey
+
+    settings = csv_settings
+    defs = build_definitions(settings)
+    for seed, ticker in enumerate(("CHA", "CHB")):
+        write_csv(csv_dir, ticker, synthetic_bars(60, seed=seed))
+    days = [d.date() for d in synthetic_bars(60, seed=0)["date"]]
+    outcomes = launch.materialize(defs, instance, ["CHA", "CHB"], days[0], days[-1], DATA, settings)
+    assert all(o.success for o in outcomes)
+    for name in ("ohlc_sanity", "ohlcv_unique_dates", "ohlcv_no_gaps"):
+        key = AssetCheckKey(AssetKey("raw_ohlcv"), name)
+        records = instance.event_log_storage.get_asset_check_execution_history(key, limit=50)
+        assert [r.status.value for r in records] == ["SUCCEEDED"] * len(outcomes), name
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("UPDATE ohlcv SET low = high * 2 WHERE ticker = 'CHB' AND date = ?", [days[9]])
+    alone = materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=AssetSelection.checks(AssetCheckKey(AssetKey("raw_ohlcv"), "ohlc_sanity")),
+    )
+    (evaluation,) = alone.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert evaluation.metadata["violations"].value == 1
+
+
 def test_duplicate_check_catches_a_table_without_key(csv_settings, csv_dir, instance) -> None:
     settings = csv_settings
     defs = build_definitions(settings)

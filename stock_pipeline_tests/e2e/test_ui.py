@@ -1,13 +1,16 @@
 """The product as a user meets it: a real webserver and daemon, the CLI, GraphQL, a browser.
 
 Starts dagster-webserver and dagster-daemon on loopback over a temporary DAGSTER_HOME,
-adds a ticker with `stock-pipeline add-ticker`, waits for the daemon to run its
-backfill, then checks the result through the webserver's GraphQL API and in headless
-Chromium (Debian's package, driven by Playwright).
+adds two tickers with one `stock-pipeline add-ticker`, waits for the daemon to run the
+backfill and the model-chain run that covers both, then checks the result through the
+webserver's GraphQL API and in headless Chromium (Debian's package, driven by Playwright):
+each ticker's partition page shows its own results, the graph is not red, and the report
+opens with every section.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 import shutil
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from stock_pipeline_tests.support.e2e_stack import TICKER, dagster_stack
+from stock_pipeline_tests.support.e2e_stack import TICKERS, dagster_stack
 
 LINEAGE = [
     "raw_ohlcv",
@@ -35,9 +38,9 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     with dagster_stack(tmp_path_factory.mktemp("e2e")) as st:
-        done = st.cli("add-ticker", TICKER, "--start", st.first.isoformat())
+        done = st.cli("add-ticker", *TICKERS, "--start", st.first.isoformat())
         assert done.returncode == 0, done.stderr
-        assert f"for {TICKER}" in done.stdout
+        assert all(ticker in done.stdout for ticker in TICKERS), done.stdout
         deadline = time.monotonic() + 540
         status = None
         while time.monotonic() < deadline:
@@ -55,15 +58,24 @@ def stack(tmp_path_factory):
         # the data run's success makes a sensor request the model chain for the last session
         chain = wait_for_chain_run(st, deadline)
         assert chain == "SUCCESS", f"model chain {chain}\n{daemon_log}"
+        # what the hourly schedule runs, launched as a user would from the UI
+        check = launch_and_wait(st, "freshness_check_job", deadline)
+        assert check == "SUCCESS", f"freshness check run {check}"
         yield st
 
 
 def wait_for_chain_run(st, deadline: float) -> str | None:
+    return wait_for_job(st, "model_chain_job", deadline)
+
+
+def wait_for_job(st, job: str, deadline: float) -> str | None:
+    """Status of the job's newest run once it has finished (or at the deadline)."""
     status = None
     while time.monotonic() < deadline:
         runs = st.graphql(
-            '{ runsOrError(filter: {pipelineName: "model_chain_job"}) '
-            "{ ... on Runs { results { status } } } }"
+            "query($job: String!) { runsOrError(filter: {pipelineName: $job}) "
+            "{ ... on Runs { results { status } } } }",
+            {"job": job},
         )["runsOrError"]["results"]
         status = runs[0]["status"] if runs else None
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
@@ -72,11 +84,22 @@ def wait_for_chain_run(st, deadline: float) -> str | None:
     return status
 
 
-def test_all_six_assets_materialized_for_the_new_ticker(stack) -> None:
-    for name in LINEAGE:
+def launch_and_wait(st, job: str, deadline: float) -> str | None:
+    launched = st.graphql(
+        "mutation($job: String!) { launchRun(executionParams: {selector: {"
+        'repositoryLocationName: "stock_pipeline", repositoryName: "__repository__", '
+        "jobName: $job}}) { __typename ... on PythonError { message } } }",
+        {"job": job},
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return wait_for_job(st, job, deadline)
+
+
+def test_all_six_assets_materialized_for_each_new_ticker(stack) -> None:
+    for name, ticker in itertools.product(LINEAGE, TICKERS):
         # the data assets by year, the model chain as of the last session
         day = stack.last.year if name in ("raw_ohlcv", "indicators") else stack.last
-        partition = f"{day}|{TICKER}"
+        partition = f"{day}|{ticker}"
         data = stack.graphql(
             "query($key: AssetKeyInput!, $p: [String!]) { assetOrError(assetKey: $key) {"
             " ... on Asset { assetMaterializations(partitions: $p) { partition runId } } } }",
@@ -89,9 +112,47 @@ def test_all_six_assets_materialized_for_the_new_ticker(stack) -> None:
         " ... on Asset { assetMaterializations(limit: 1000) { partition } } } }",
         {"key": {"path": ["raw_ohlcv"]}},
     )["assetOrError"]["assetMaterializations"]
-    years = sorted({str(d.year) for d in (stack.first, stack.last)})
-    # the whole backfilled history of the data asset: one partition per year
-    assert sorted(h["partition"].split("|")[0] for h in history) == years
+    years = {str(d.year) for d in (stack.first, stack.last)}
+    # the whole backfilled history of the data asset: one partition per ticker and year
+    assert sorted(h["partition"] for h in history) == sorted(
+        f"{y}|{t}" for y in years for t in TICKERS
+    )
+
+
+def test_one_model_chain_run_covered_both_tickers(stack) -> None:
+    runs = stack.graphql(
+        '{ runsOrError(filter: {pipelineName: "model_chain_job"}) '
+        "{ ... on Runs { results { runId tags { key value } } } } }"
+    )["runsOrError"]["results"]
+    assert len(runs) == 1
+    tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
+    first, last = (
+        tags["dagster/asset_partition_range_start"],
+        tags["dagster/asset_partition_range_end"],
+    )
+    assert (first, last) == (f"{stack.last}|{TICKERS[0]}", f"{stack.last}|{TICKERS[-1]}")
+
+
+def test_the_graph_is_not_red(stack) -> None:
+    """No check of any asset has failed, and the freshness check (offline csv) passed."""
+    nodes = stack.graphql(
+        "{ assetNodes { assetKey { path } assetChecksOrError {"
+        " ... on AssetChecks { checks { name } } } } }"
+    )["assetNodes"]
+    statuses = {}
+    for node in nodes:
+        key = node["assetKey"]["path"]
+        for check in node["assetChecksOrError"].get("checks", []):
+            runs = stack.graphql(
+                "query($key: AssetKeyInput!, $name: String!) { assetCheckExecutions("
+                "assetKey: $key, checkName: $name, limit: 100) { status } }",
+                {"key": {"path": key}, "name": check["name"]},
+            )["assetCheckExecutions"]
+            statuses[f"{key[-1]}.{check['name']}"] = {r["status"] for r in runs}
+    assert statuses["raw_ohlcv.raw_ohlcv_fresh"] == {"SUCCEEDED"}
+    failed = {name: s for name, s in statuses.items() if s - {"SUCCEEDED"}}
+    assert not failed
+    assert sum(bool(s) for s in statuses.values()) >= 5  # the data checks ran too
 
 
 def test_lineage_edges_in_the_webserver(stack) -> None:
@@ -114,7 +175,8 @@ def test_backfill_ran_one_data_run_for_the_history(stack) -> None:
         {t["key"]: t["value"] for t in r["tags"]}.get("dagster/asset_partition_range_start")
         for r in runs
     ]
-    assert f"{stack.first.year}|{TICKER}" in ranges  # history: one ranged run of years
+    # history: one ranged run of years over both tickers
+    assert f"{stack.first.year}|{TICKERS[0]}" in ranges
     assert all(r["status"] == "SUCCESS" for r in runs)
 
 
@@ -128,26 +190,90 @@ def dismiss_welcome_dialog(page) -> None:
         pass
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does)")
-def test_ui_shows_lineage_and_report_metadata_in_a_browser(stack) -> None:
-    from playwright.sync_api import sync_playwright
+BROWSER_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPORT_SECTIONS = (
+    "dm-verdict",
+    "reading",
+    "forecast",
+    "period",
+    "metrics",
+    "benchmark",
+    "trades",
+    "drawdowns",
+    "periods",
+    "distribution",
+    "folds",
+)
 
+
+def stored_metric(stack, ticker: str, metric: str) -> dict[str, float]:
     from stock_pipeline.settings import Settings
     from stock_pipeline.warehouse import connect
 
+    with connect(Settings.from_env(stack.env).warehouse, read_only=True) as con:
+        return dict(
+            con.execute(
+                "SELECT strategy, value FROM backtest_metrics "
+                "WHERE ticker = ? AND asof_date = ? AND metric = ?",
+                [ticker, stack.last, metric],
+            ).fetchall()
+        )
+
+
+def metadata_row(page, label: str) -> list[str]:
+    """The cells of the metadata (or headline) row whose first cell is ``label``."""
+    row = page.locator("tr", has=page.get_by_text(label, exact=True)).last
+    return row.inner_text().split()
+
+
+def read_partition_page(page, stack, ticker: str) -> dict:
+    """What the ``backtest_report`` page of (last session, ticker) shows."""
+    partition = f"{stack.last}|{ticker}"
+    page.goto(
+        f"{stack.url}/assets/backtest_report?view=partitions&partition={partition}",
+        wait_until="networkidle",
+    )
+    dismiss_welcome_dialog(page)
+    page.get_by_text("headline", exact=True).first.wait_for(timeout=60_000)
+    shown = {
+        "columns": metadata_row(page, "buy_and_hold"),
+        "trades": metadata_row(page, "trades"),
+        "sharpe": metadata_row(page, "sharpe"),
+        "report": metadata_row(page, "report_path")[-1],
+        "forecast": " ".join(metadata_row(page, "next_session_forecast")),
+        "verdict": " ".join(metadata_row(page, "verdict")),
+    }
+    page.screenshot(path=str(SCREENSHOTS / f"backtest_report_{ticker}.png"), full_page=True)
+    page.get_by_text("[Show Markdown]").first.click()
+    chart = page.locator('img[alt="equity curves"]').first
+    chart.wait_for(timeout=10_000)
+    shown["chart_size"] = chart.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    return shown
+
+
+def read_report(page, path: str, ticker: str) -> dict[str, str]:
+    """The text of each section of the self-contained report, opened from disk."""
+    page.goto(f"file://{path}", wait_until="load")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / f"report_{ticker}.png"), full_page=True)
+    return {sid: page.locator(f"#{sid}").first.inner_text() for sid in REPORT_SECTIONS}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does)")
+def test_ui_shows_lineage_and_each_tickers_results_in_a_browser(stack) -> None:
+    from playwright.sync_api import sync_playwright
+
     SCREENSHOTS.mkdir(exist_ok=True)
-    flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    partition = f"{stack.last}|{TICKER}"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
 
         # The asset graph: all six assets, laid out left to right in lineage order.
@@ -166,47 +292,48 @@ def test_ui_shows_lineage_and_report_metadata_in_a_browser(stack) -> None:
         graph_text = page.inner_text("body")
         page.screenshot(path=str(SCREENSHOTS / "asset_graph.png"))
 
-        # The asset page of the new partition: headline table, report path, chart preview.
-        page.goto(
-            f"{stack.url}/assets/backtest_report?view=partitions&partition={partition}",
-            wait_until="networkidle",
-        )
-        dismiss_welcome_dialog(page)
-        page.get_by_text("headline", exact=True).first.wait_for(timeout=60_000)
-        report_row = page.locator("tr", has=page.get_by_text("report_path", exact=True))
-        report_text = report_row.last.inner_text()
-        header = page.locator("tr", has=page.get_by_text("buy_and_hold", exact=True)).last
-        columns = header.inner_text().split()
-        trades = page.locator("tr", has=page.get_by_text("trades", exact=True)).last
-        trades_cells = trades.inner_text().split()
-        sharpe = page.locator("tr", has=page.get_by_text("sharpe", exact=True)).last
-        sharpe_cells = sharpe.inner_text().split()
-        page.screenshot(path=str(SCREENSHOTS / "backtest_report.png"), full_page=True)
-        page.get_by_text("[Show Markdown]").first.click()
-        chart = page.locator('img[alt="equity curves"]').first
-        chart.wait_for(timeout=10_000)
-        chart_size = chart.evaluate("img => [img.naturalWidth, img.naturalHeight]")
-        page.screenshot(path=str(SCREENSHOTS / "equity_preview.png"))
+        pages = {ticker: read_partition_page(page, stack, ticker) for ticker in TICKERS}
+        reports = {ticker: read_report(page, pages[ticker]["report"], ticker) for ticker in TICKERS}
         browser.close()
 
     xs = [box["x"] for box in nodes]
     assert xs == sorted(xs) and len(set(xs)) == len(xs), f"lineage not left to right: {xs}"
     groups = ("market_data", "forecasting", "evaluation", "trading")
     assert all(group in graph_text for group in groups)
-    assert report_text.split()[-1].endswith(f"/reports/{TICKER}/{stack.last}/report.html")
-    assert min(chart_size) > 100  # a real PNG rendered from the data URL
-    # The headline table shows the number stored in DuckDB for this partition.
-    warehouse = Settings.from_env(stack.env).warehouse
-    with connect(warehouse, read_only=True) as con:
-        stored = dict(
-            con.execute(
-                "SELECT strategy, value FROM backtest_metrics "
-                "WHERE ticker = ? AND asof_date = ? AND metric = 'trades'",
-                [TICKER, stack.last],
-            ).fetchall()
+    after = next_session_after(stack.last)
+    for ticker, shown in pages.items():
+        assert shown["report"] == str(
+            Path(stack.env["STOCK_PIPELINE_DATA_DIR"]).resolve()
+            / "reports"
+            / ticker
+            / str(stack.last)
+            / "report.html"
         )
-    shown = dict(zip(columns[1:], trades_cells[1:], strict=True))
-    assert columns[0] == "metric" and trades_cells[0] == "trades"
-    assert {k: float(v) for k, v in shown.items()} == stored
-    # naive never trades (zero forecast), so its Sharpe ratio is undefined: a dash, not "nan"
-    assert dict(zip(columns[1:], sharpe_cells[1:], strict=True))["naive"] == "\u2014"
+        assert min(shown["chart_size"]) > 100  # a real image rendered from the data URL
+        # the headline shows the numbers stored in DuckDB for this ticker's partition
+        columns, trades, sharpe = shown["columns"], shown["trades"], shown["sharpe"]
+        assert columns[0] == "metric" and trades[0] == "trades"
+        cells = dict(zip(columns[1:], trades[1:], strict=True))
+        assert {k: float(v) for k, v in cells.items()} == stored_metric(stack, ticker, "trades")
+        # naive never trades (zero forecast): its Sharpe ratio is a dash, not "nan"
+        assert dict(zip(columns[1:], sharpe[1:], strict=True))["naive"] == "\u2014"
+        assert f"for {after}" in shown["forecast"]
+        assert f"{ticker}: LSTM" in shown["verdict"] and "p=" in shown["verdict"]
+
+        report = {k: v.lower() for k, v in reports[ticker].items()}
+        assert "naive" in report["dm-verdict"]
+        assert f"target {after}" in report["forecast"] or str(after) in report["forecast"]
+        assert "naive" in report["reading"]
+        assert "beta" in report["benchmark"] and "information ratio" in report["benchmark"]
+        assert "var 95%" in report["distribution"] and "skew" in report["distribution"]
+        assert "trades (" in report["trades"]
+        assert str(stack.last.year) in report["periods"]
+        assert "backtest from" in report["period"]
+    # each partition shows its own ticker's results, not the run's first ticker twice
+    assert pages[TICKERS[0]]["report"] != pages[TICKERS[1]]["report"]
+
+
+def next_session_after(day):
+    from stock_pipeline.market_data.calendar import trading_days
+
+    return next(d for d in trading_days(day, day + dt.timedelta(days=10)) if d > day)

@@ -24,7 +24,8 @@ from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-TICKER = "E2E"
+# two tickers added together: one backfill, one multi-ticker model-chain run
+TICKERS = ("E2E", "E2F")
 
 
 def free_port() -> int:
@@ -78,7 +79,7 @@ def _wait_http(url: str, deadline: float, procs) -> None:
 
 @contextmanager
 def dagster_stack(root: Path, sessions: int = 170):
-    """Webserver and daemon for a csv-sourced ticker whose bars reach the latest due session."""
+    """Webserver and daemon for csv-sourced tickers whose bars reach the latest due session."""
     home, data, csv = root / "home", root / "data", root / "csv"
     home.mkdir(parents=True)
     shutil.copyfile(ROOT / "stock_pipeline" / "dagster.yaml", home / "dagster.yaml")
@@ -87,9 +88,10 @@ def dagster_stack(root: Path, sessions: int = 170):
     now = dt.datetime.now(ZoneInfo("America/New_York"))
     last = latest_due_session(now, dt.time(16, 0), 4.0)
     days = trading_days(last - dt.timedelta(days=2 * sessions), last)[-sessions:]
-    bars = synthetic_bars(sessions, seed=21, start=days[0])
-    assert bars["date"].iloc[-1].date() == last
-    write_csv(csv, TICKER, bars)
+    for seed, ticker in enumerate(TICKERS, start=21):
+        bars = synthetic_bars(sessions, seed=seed, start=days[0])
+        assert bars["date"].iloc[-1].date() == last
+        write_csv(csv, ticker, bars)
     (root / "settings.yaml").write_text(SMALL_MODEL_YAML)
     (root / "watchlist.yaml").write_text("tickers: []\n")
     env = {
