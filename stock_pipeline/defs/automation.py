@@ -303,6 +303,7 @@ def split_failed_runs(context):
 
 def build_watchlist_sensor(settings: Settings):
     @sensor(
+        job=market_data_job,
         minimum_interval_seconds=30,
         default_status=DefaultSensorStatus.RUNNING,
         description="Registers tickers new in watchlist.yaml and backfills their history.",

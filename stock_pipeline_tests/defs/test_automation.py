@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from dagster import (
     AssetKey,
-    SensorResult,
     SkipReason,
     build_schedule_context,
     build_sensor_context,
@@ -89,8 +88,8 @@ def test_watchlist_sensor_registers_and_backfills_new_tickers(setup, monkeypatch
         instance=instance, repository_def=defs.get_repository_def(), sensor_name="watchlist_sensor"
     )
     monkeypatch.setattr(automation, "utc_now", lambda: now)
-    result = sensor(ctx)
-    assert isinstance(result, SensorResult)
+    # evaluated as the daemon does: a run request must name a job the sensor targets
+    result = sensor.evaluate_tick(ctx)
     (add,) = result.dynamic_partitions_requests
     assert list(add.partition_keys) == ["BRK-B", "BF.B"]
     by_ticker = {r.tags["stock_pipeline/new_ticker"]: r for r in result.run_requests}
