@@ -83,6 +83,54 @@ def written_span(results: list) -> dict[str, object]:
     }
 
 
+def ingest_metadata(results: list) -> dict[str, object]:
+    """What the UI shows on a ``raw_ohlcv`` materialization."""
+    rejected = [str(r) for res in results for r in res.rejected]
+    rebased = [r.rebase for r in results if r.rebase is not None]
+    return {
+        "source": ", ".join(sorted({r.source for r in results if r.source})),
+        **written_span(results),
+        "rejected_rows": len(rejected),
+        "rejected_preview": MetadataValue.md(
+            "\n".join(f"- {r}" for r in rejected[:PREVIEW_ROWS]) or "none"
+        ),
+        "missing_trading_days": sum(len(r.missing_dates) for r in results),
+        "gap_sessions_filled": sum(len(r.filled_dates) for r in results),
+        "rebased_histories": table_md(
+            [
+                {
+                    "ticker": b.ticker,
+                    "ex_date": str(b.ex_date),
+                    "action": b.action,
+                    "sessions_changed": f"{b.first_changed}..{b.last_changed}",
+                }
+                for b in rebased
+            ]
+        ),
+    }
+
+
+def ingest_log_lines(results: list) -> list[str]:
+    """Re-based histories and filled gaps, for the run log."""
+    rebased = [r.rebase for r in results if r.rebase is not None]
+    return [f"{b}; its whole stored history was replaced" for b in rebased] + [
+        f"{r.ticker}: also stored the {len(r.filled_dates)} missed session(s) "
+        f"{r.filled_dates[0]}..{r.filled_dates[-1]} after its last stored bar"
+        for r in results
+        if r.filled_dates
+    ]
+
+
+def indicator_metadata(results: list) -> dict[str, object]:
+    written = [r for r in results if r.error is None]
+    return {
+        **written_span(results),
+        "rows_recomputed": sum(r.rows_recomputed for r in written),
+        "history_rows_used": sum(r.history_rows for r in written),
+        "warmup_null_cells": sum(r.warmup_null_cells for r in written),
+    }
+
+
 def build_market_data_assets(partitions_def):
     """``partitions_def``: ticker x year (``partitions.make_data_partitions``)."""
     args = ticker_date_asset_args(partitions_def, GROUP)
@@ -98,40 +146,8 @@ def build_market_data_assets(partitions_def):
     ) -> MaterializeResult:
         with warehouse.connect() as con:
             results = ingest_run(context, settings, con)
-        rejected = [str(r) for res in results for r in res.rejected]
-        rebased = [r.rebase for r in results if r.rebase is not None]
-        metadata = {
-            "source": ", ".join(sorted({r.source for r in results if r.source})),
-            **written_span(results),
-            "rejected_rows": len(rejected),
-            "rejected_preview": MetadataValue.md(
-                "\n".join(f"- {r}" for r in rejected[:PREVIEW_ROWS]) or "none"
-            ),
-            "missing_trading_days": sum(len(r.missing_dates) for r in results),
-            "gap_sessions_filled": sum(len(r.filled_dates) for r in results),
-            "rebased_histories": table_md(
-                [
-                    {
-                        "ticker": b.ticker,
-                        "ex_date": str(b.ex_date),
-                        "action": b.action,
-                        "sessions_changed": f"{b.first_changed}..{b.last_changed}",
-                    }
-                    for b in rebased
-                ]
-            ),
-        }
-        log_lines(
-            context,
-            [f"{b}; its whole stored history was replaced" for b in rebased]
-            + [
-                f"{r.ticker}: also stored the {len(r.filled_dates)} missed session(s) "
-                f"{r.filled_dates[0]}..{r.filled_dates[-1]} after its last stored bar"
-                for r in results
-                if r.filled_dates
-            ],
-        )
-        return finish(metadata, {r.ticker: r.error for r in results if r.error})
+        log_lines(context, ingest_log_lines(results))
+        return finish(ingest_metadata(results), {r.ticker: r.error for r in results if r.error})
 
     @asset(
         **args,
@@ -150,23 +166,16 @@ def build_market_data_assets(partitions_def):
         wanted = run_sessions(context, settings)
         with warehouse.connect() as con:
             results = [ingest.update_indicators(con, t, days) for t, days in wanted.items() if days]
-        written = [r for r in results if r.error is None]
-        metadata = {
-            **written_span(results),
-            "rows_recomputed": sum(r.rows_recomputed for r in written),
-            "history_rows_used": sum(r.history_rows for r in written),
-            "warmup_null_cells": sum(r.warmup_null_cells for r in written),
-        }
         log_lines(
             context,
             [
                 f"{r.ticker}: recomputed {r.rows_recomputed} stored indicator row(s) whose bars "
                 "changed (a re-based history)"
-                for r in written
-                if r.rows_recomputed
+                for r in results
+                if r.error is None and r.rows_recomputed
             ],
         )
-        return finish(metadata, {r.ticker: r.error for r in results if r.error})
+        return finish(indicator_metadata(results), {r.ticker: r.error for r in results if r.error})
 
     checks = [
         *build_bar_checks(raw_ohlcv),
