@@ -181,6 +181,14 @@ class BacktestSettings(Section):
     )
     risk_free_rate: float = Field(0.0, description="Annual risk-free rate for Sharpe/Sortino")
     periods_per_year: int = 252
+    reports_kept: int | None = Field(
+        30,
+        ge=1,
+        description="HTML reports kept per ticker, the newest as-of dates (each is a "
+        "self-contained file of a few MB); older ones are deleted when a new one is written "
+        "(their numbers stay in DuckDB, and rematerializing the partition writes the report "
+        "again). null = keep all",
+    )
 
     @property
     def trade_cost(self) -> float:

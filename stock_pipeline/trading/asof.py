@@ -4,6 +4,7 @@ walk-forward's out-of-sample forecasts, score the strategies, write the report."
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,26 @@ class BacktestRun:
 
 def report_dir(settings: Settings, ticker: str, asof: dt.date) -> Path:
     return settings.ticker_reports_dir(ticker) / asof.isoformat()
+
+
+def prune_reports(settings: Settings, ticker: str, written: dt.date) -> list[Path]:
+    """Delete the ticker's report folders beyond the ``reports_kept`` newest as-of dates
+    (never the one just ``written``); returns what was deleted."""
+    keep = settings.backtest.reports_kept
+    folder = settings.ticker_reports_dir(ticker)
+    if keep is None or not folder.is_dir():
+        return []
+    dated = []
+    for child in folder.iterdir():
+        try:
+            dated.append((dt.date.fromisoformat(child.name), child))
+        except ValueError:
+            continue  # not a report folder of ours
+    dated.sort(reverse=True)
+    doomed = [path for day, path in dated[keep:] if day != written]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed
 
 
 def simulate_asof(
@@ -147,6 +168,7 @@ def backtest_asof(
         ),
         report_dir(settings, ticker, asof),
     )
+    prune_reports(settings, ticker, asof)
     return BacktestRun(
         ticker=ticker,
         asof=asof,
