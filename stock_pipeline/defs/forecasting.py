@@ -67,6 +67,7 @@ def model_metadata(r) -> dict[str, Any]:
         "train_seconds": round(r.train_seconds, 3),
         "samples_per_second": round(r.samples_per_second, 1),
         "parameter_count": r.parameter_count,
+        "forecast_shrink": r.shrink,
         "model_path": MetadataValue.path(str(r.model_path.resolve())),
         "model_version": r.model_version,
     }

@@ -55,6 +55,8 @@ def _model_scores(part: pd.DataFrame, naive_rmse: float, target_kind: str) -> di
         values["mape"], _ = scoring.mape(price_pred, part["actual_price"].to_numpy())
         if target_kind != "direction":
             values["skill"] = 1 - values["rmse"] / naive_rmse if naive_rmse else math.nan
+            # days the model forecast no change, as naive does (a fold shrunk to zero)
+            values["naive_day_share"] = float(np.mean(pred_ret == 0))
     acc = scoring.direction_accuracy(pred_ret, actual_ret)
     lo, hi = scoring.wilson_interval(round(acc * len(part)), len(part))
     values.update(direction_accuracy=acc, direction_ci_low=lo, direction_ci_high=hi)
@@ -125,7 +127,13 @@ def verdict(metrics: pd.DataFrame, ticker: str, alpha: float = 0.05) -> Verdict:
     beats = bool(stat < 0) if math.isfinite(stat) else False
     significant = bool(p < alpha) if math.isfinite(p) else False
     measured = f"skill {skill:+.2%}, DM {stat:.2f}, p={p:.3g}"
-    if not math.isfinite(p):
+    if not math.isfinite(p) and get.get("naive_day_share") == 1.0:
+        # every fold was shrunk to zero (model.shrinkage): the LSTM declined to forecast
+        text = (
+            f"{ticker}: LSTM made the naive forecast (no change) on every day: no fold's "
+            f"validation tail showed a signal; skill {skill:+.2%}, no DM test"
+        )
+    elif not math.isfinite(p):
         why = DM_UNDEFINED.get(get.get("dm_undefined", 1.0), DM_UNDEFINED[1.0])
         text = f"{ticker}: no DM test against the naive forecast ({why}); skill {skill:+.2%}"
     elif beats and significant:

@@ -33,7 +33,7 @@ from stock_pipeline.settings import Settings
 
 #: Bump when the training code changes what a fold model computes: cached models of an
 #: older version are then retrained.
-MODEL_CODE_VERSION = "2"
+MODEL_CODE_VERSION = "3"
 PREDICTIONS_FILE = "predictions.json"
 
 
@@ -158,6 +158,7 @@ class Forecaster:
             "train_seconds": result.train_seconds,
             "samples_per_second": result.samples_per_second,
             "parameter_count": int(model.net.count_params()),
+            "shrink": model.shrink,
         }
         if self.cache is not None:
             self.cache.save_model(start, model)

@@ -37,6 +37,7 @@ class ModelRun:
     train_seconds: float
     samples_per_second: float
     parameter_count: int
+    shrink: float  # the fold's validation_beta (1.0 when shrinkage is off)
     target_date: dt.date
     predicted: float
     model_version: str
@@ -93,6 +94,7 @@ def forecast_asof(warehouse: Warehouse, ticker: str, asof: dt.date, settings: Se
         train_seconds=facts["train_seconds"] if run.trained else 0.0,
         samples_per_second=facts["samples_per_second"],
         parameter_count=facts.get("parameter_count", 0),
+        shrink=float(facts.get("shrink", 1.0)),
         target_date=target_date,
         predicted=predicted,
         model_version=version,

@@ -43,7 +43,11 @@ def build_model(window: int, n_features: int, settings: ModelSettings, target: s
         if settings.dropout:
             x = keras.layers.Dropout(settings.dropout)(x)
     activation = "sigmoid" if target == "direction" else None
-    outputs = keras.layers.Dense(1, activation=activation)(x)
+    # Zero output weights: the untrained network forecasts its bias (the mean label), and
+    # with early stopping the weights only grow where the validation loss rewards them.
+    # Random ones start it as a noise generator that early stopping may keep.
+    init = "zeros" if settings.zero_init_output else "glorot_uniform"
+    outputs = keras.layers.Dense(1, activation=activation, kernel_initializer=init)(x)
     model = keras.Model(inputs, outputs)
     compile_model(model, settings, target)
     return model

@@ -3,7 +3,8 @@
 Every fold model, deployed or evaluated, is trained by ``train_model`` on
 ``features.training_inputs`` (windows scaled with their own rows' statistics, labels
 scaled likewise). A ``TrainedModel`` is the network plus everything inference needs (the
-scalers) and is saved as one folder: ``model.keras`` and ``bundle.json``.
+scalers and the shrinkage factor) and is saved as one folder: ``model.keras`` and
+``bundle.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from stock_pipeline.forecasting.features import (
     LabelScaler,
     Scaler,
     TrainingInputs,
+    time_split,
     windows,
 )
 from stock_pipeline.settings import Settings
@@ -31,6 +33,7 @@ class TrainedModel:
     net: Any  # keras.Model
     scaler: Scaler
     labels: LabelScaler
+    shrink: float = 1.0  # forecasts in label units are multiplied by it (validation_beta)
     meta: dict[str, Any] = field(default_factory=dict)  # recorded in bundle.json
 
     def predict(self, table: FeatureTable, origins: np.ndarray, window: int) -> np.ndarray:
@@ -39,7 +42,7 @@ class TrainedModel:
             return np.empty(0)
         scaled = self.scaler.transform(table.values)
         x = windows(scaled, window)[origins - (window - 1)].astype("float32")
-        raw = network.predict(self.net, x)
+        raw = network.predict(self.net, x) * self.shrink
         return self.labels.from_label(raw, table.adj_close[origins])
 
     def save(self, folder: Path) -> Path:
@@ -49,6 +52,7 @@ class TrainedModel:
         scalers = {
             "scaler": self.scaler.to_dict(),
             "labels": {"kind": self.labels.kind, "scale": self.labels.scale},
+            "shrink": self.shrink,
         }
         write_meta(folder, {**self.meta, **scalers})
         return folder / MODEL_FILE
@@ -58,7 +62,8 @@ class TrainedModel:
         meta = read_meta(folder)
         scaler = Scaler.from_dict(meta.pop("scaler"))
         labels = LabelScaler(**meta.pop("labels"))
-        return cls(network.load_network(folder / MODEL_FILE), scaler, labels, meta)
+        shrink = float(meta.pop("shrink", 1.0))
+        return cls(network.load_network(folder / MODEL_FILE), scaler, labels, shrink, meta)
 
 
 def train_model(
@@ -69,4 +74,34 @@ def train_model(
     fs, ms = settings.features, settings.model
     net = network.build_model(fs.window, len(fs.columns), ms, fs.target)
     result = network.fit(net, inputs.x, inputs.y, ms, fs.horizon, ms.epochs)
-    return TrainedModel(net, inputs.scaler, inputs.labels), result
+    shrink = 1.0
+    if ms.shrinkage != "none" and fs.target != "direction":
+        validation = time_split(len(inputs.x), ms.validation_fraction, fs.horizon).validation
+        predicted = network.predict(net, inputs.x[validation])
+        actual = inputs.y[validation].astype(float)
+        gate = ms.shrinkage_z if ms.shrinkage == "gated_beta" else None
+        shrink = shrink_factor(predicted, actual, gate)
+    return TrainedModel(net, inputs.scaler, inputs.labels, shrink), result
+
+
+def shrink_factor(predicted: np.ndarray, actual: np.ndarray, gate_z: float | None) -> float:
+    """How much of a forecast its validation tail supports: the least-squares slope through
+    the origin of ``actual`` on ``predicted``, clipped to [0, 1]; with ``gate_z``, zero
+    unless corr(predicted, actual) is significantly positive (t-statistic > ``gate_z``).
+
+    Early stopping chose the weights on the same tail, so the slope is optimistic: the clip
+    at 1 never lets it inflate a forecast, a forecast that points the wrong way or is
+    constant becomes zero (the naive forecast), and the gate keeps a network that found
+    nothing from adding noise (benchmarks/README.md, "Signal").
+    """
+    power = float(predicted @ predicted)
+    if power <= 0 or len(predicted) < 3:
+        return 0.0
+    beta = float(np.clip(float(predicted @ actual) / power, 0.0, 1.0))
+    if gate_z is None:
+        return beta
+    if np.std(predicted) == 0 or np.std(actual) == 0:
+        return 0.0
+    r = float(np.corrcoef(predicted, actual)[0, 1])
+    t = r * np.sqrt((len(predicted) - 2) / max(1.0 - r * r, 1e-12))
+    return beta if t > gate_z else 0.0

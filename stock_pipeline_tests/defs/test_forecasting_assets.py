@@ -147,7 +147,7 @@ def test_the_deployed_forecast_is_its_folds_model_and_the_walk_forwards_predicti
 
 
 def test_too_few_rows_says_how_many(small, tmp_path):
-    bars = synthetic_bars(90, seed=3)  # 41 usable rows after the 49-row warm-up
+    bars = synthetic_bars(42, seed=3)  # 41 usable rows: log_return needs the previous close
     d = bars["date"].iloc[-1].date()
     _, outcomes, _ = run_pipeline(small, tmp_path, {"TINY": bars}, d)
     assert not outcomes[-1].success
@@ -163,7 +163,8 @@ def test_nan_in_features_fails_that_ticker_only(small, tmp_path):
     good, bad = synthetic_bars(120, seed=6), synthetic_bars(120, seed=7)
     root = tmp_path / "run"
     d = good["date"].iloc[-1].date()
-    settings, _, _ = run_pipeline(small, root, {"GOOD": good, "BAD": bad}, d)
+    with_rsi = small.with_changes(features={"columns": ("log_return", "rsi_14")})
+    settings, _, _ = run_pipeline(with_rsi, root, {"GOOD": good, "BAD": bad}, d)
     broken_day = bad["date"].iloc[100].date()
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute(
@@ -181,7 +182,7 @@ def test_nan_in_features_fails_that_ticker_only(small, tmp_path):
     assert list(outcomes[0].failed_tickers) == ["BAD"]
     with connect(settings.warehouse, read_only=True) as con:
         counts = dict(con.execute("SELECT ticker, count(*) FROM features GROUP BY 1").fetchall())
-    assert counts == {"GOOD": 120 - 49}
+    assert counts == {"GOOD": 120 - 13}  # rsi_14 (Wilder, 14 closes) is first valid on row 13
 
 
 @pytest.mark.parametrize("target", ["direction", "price"])

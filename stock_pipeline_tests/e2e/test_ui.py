@@ -318,7 +318,7 @@ def test_ui_shows_lineage_and_each_tickers_results_in_a_browser(stack) -> None:
         # naive never trades (zero forecast): its Sharpe ratio is a dash, not "nan"
         assert dict(zip(columns[1:], sharpe[1:], strict=True))["naive"] == "\u2014"
         assert f"for {after}" in shown["forecast"]
-        assert f"{ticker}: LSTM" in shown["verdict"] and "p=" in shown["verdict"]
+        assert f"{ticker}: LSTM" in shown["verdict"] and "naive forecast" in shown["verdict"]
 
         report = {k: v.lower() for k, v in reports[ticker].items()}
         assert "naive" in report["dm-verdict"]

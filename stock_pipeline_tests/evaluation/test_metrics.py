@@ -56,6 +56,17 @@ def test_the_verdict_names_the_real_reason_when_dm_is_undefined() -> None:
     assert "target kind" not in text
 
 
+def test_the_verdict_says_when_the_lstm_made_the_naive_forecast_every_day() -> None:
+    actual = [0.01, -0.02, 0.03]
+    m = score(frame([0.0, 0.0, 0.0], actual), "return", 1)  # every fold shrunk to zero
+    assert overall(m, "lstm")["naive_day_share"] == 1.0
+    text = verdict(m, "ABC").text
+    assert text.startswith("ABC: LSTM made the naive forecast (no change) on every day")
+    assert "skill +0.00%" in text
+    partly = score(frame([0.0, 0.01, 0.0], actual), "return", 1)
+    assert overall(partly, "lstm")["naive_day_share"] == 2 / 3
+
+
 def test_a_direction_target_is_judged_by_hit_rate_against_the_reference() -> None:
     actual = list(np.where(np.arange(40) % 4 == 0, -0.01, 0.01))  # 30 up days of 40
     hits = score(frame([0.9] * 40, actual), "direction", 1)

@@ -20,7 +20,7 @@ from stock_pipeline.forecasting.features import (
     windows,
 )
 from stock_pipeline.market_data.indicators import compute_indicators
-from stock_pipeline.settings import FeatureSettings
+from stock_pipeline.settings import INDICATOR_FEATURES, FeatureSettings
 from stock_pipeline_tests.support.synthetic import synthetic_bars
 
 
@@ -41,7 +41,7 @@ def test_windows_are_views_in_time_order() -> None:
 
 def test_feature_rows_start_after_warmup_and_match_formulas() -> None:
     frame = joined()
-    table = build_feature_table("T", frame, FeatureSettings())
+    table = build_feature_table("T", frame, FeatureSettings(columns=INDICATOR_FEATURES))
     assert len(table) == len(frame) - 49  # sma_50 is the slowest indicator
     row = frame.iloc[100]
     i = table.index_of(row["date"].date())
@@ -127,7 +127,7 @@ def test_nan_after_warmup_names_feature_and_dates() -> None:
     frame.loc[120, "rsi_14"] = np.nan
     frame.loc[130, "atr_14"] = np.inf
     with pytest.raises(FeatureError) as err:
-        build_feature_table("XYZ", frame, FeatureSettings())
+        build_feature_table("XYZ", frame, FeatureSettings(columns=INDICATOR_FEATURES))
     message = str(err.value)
     assert "XYZ" in message and "rsi_14" in message and str(bad_day) in message
     assert "atr_rel" in message

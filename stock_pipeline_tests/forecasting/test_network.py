@@ -59,13 +59,34 @@ def test_save_load_round_trip_predicts_identically(tmp_path) -> None:
     net = lstm.build_model(10, 3, SMALL, "return")
     lstm.fit(net, x, y, SMALL, horizon=1, epochs=2)
     scaler = Scaler(np.array([0.1, 0.2, 0.3]), np.array([1.0, 2.0, 3.0]))
-    saved = TrainedModel(net, scaler, LabelScaler("return", 0.01), {"fold": 7})
+    saved = TrainedModel(net, scaler, LabelScaler("return", 0.01), 0.25, {"fold": 7})
     saved.save(tmp_path / "m")
     loaded = TrainedModel.load(tmp_path / "m")
     assert loaded.meta == {"fold": 7} and loaded.labels == saved.labels
+    assert loaded.shrink == 0.25
     assert np.array_equal(loaded.scaler.mean, scaler.mean)
     assert np.array_equal(loaded.scaler.std, scaler.std)
     assert np.array_equal(lstm.predict(net, x), lstm.predict(loaded.net, x))
+
+
+def test_a_models_forecasts_are_its_network_output_times_its_shrink_factor() -> None:
+    from stock_pipeline.forecasting.features import LabelScaler, Scaler
+    from stock_pipeline.forecasting.training import TrainedModel
+    from stock_pipeline_tests.support.synthetic import ar_table
+
+    lstm = _lstm()
+    table = ar_table(60, 0.3, seed=0)
+    net = lstm.build_model(10, 1, SMALL.model_copy(update={"zero_init_output": False}), "return")
+    scaler, labels = Scaler(np.array([0.0]), np.array([0.01])), LabelScaler("return", 0.01)
+    origins = np.arange(20, 30)
+    raw = lstm.predict(
+        net, (table.values[:, 0] / 0.01)[np.arange(10)[None] + origins[:, None] - 9, None]
+    )
+    full = TrainedModel(net, scaler, labels, 1.0).predict(table, origins, 10)
+    quarter = TrainedModel(net, scaler, labels, 0.25).predict(table, origins, 10)
+    np.testing.assert_allclose(full, raw * 0.01, rtol=1e-5)  # label units -> log return
+    np.testing.assert_allclose(quarter, 0.25 * full, rtol=1e-6)
+    assert np.any(full != 0)
 
 
 def test_learns_a_planted_autoregressive_signal() -> None:

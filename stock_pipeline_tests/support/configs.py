@@ -1,5 +1,9 @@
 """Settings the tests share: a tiny LSTM so that model-chain plumbing tests train in
-seconds. Tests of what users rely on (the model finds a signal) use the defaults."""
+seconds. Tests of what users rely on (the model finds a signal) use the defaults.
+
+No shrinkage here: a tiny net trained for four epochs rarely passes the default gate, and
+forecasts that are all zero would hide plumbing errors (a wrong row, a stale cache) that
+differing numbers reveal. Shrinkage itself is tested in evaluation/test_signal.py."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ SMALL_MODEL: dict[str, dict] = {
         "batch_size": 32,
         "min_train_samples": 30,
         "retrain_every": 5,
+        "shrinkage": "none",
     },
     "evaluation": {"span_sessions": 20},
 }
