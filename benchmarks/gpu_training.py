@@ -9,13 +9,14 @@ it runs on a lent GPU machine with a few carried wheels. Data: a planted AR(1) s
 device and model: a fit of a fixed 10 epochs (no early stop; the first run includes XLA
 compilation, reported apart), samples/s, and the skill of the fitted model on 500 held-out
 windows, so a GPU result that differs from the CPU's is visible. Models: the default
-(1 x 16, T = 20) and the previous release's 2 x 64, T = 60.
+(1 x 16, T = 20) and the previous release's 2 x 64, T = 60. One JSON line per model.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -69,19 +70,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--windows", type=int, default=4400)
     args = parser.parse_args()
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # before keras is imported
     import jax
     import keras
 
-    devices = [jax.devices()[0]]
-    if devices[0].platform != "cpu":
-        devices.append(jax.devices("cpu")[0])
-    out = {"jax": jax.__version__, "keras": keras.__version__, "backend": keras.backend.backend()}
-    out["rows"] = [
-        fit_on(device, units, window, args.windows, args.repeats)
-        for device in devices
-        for units, window in (((16,), 20), ((64, 64), 60))
-    ]
-    print(json.dumps(out, indent=2))
+    # One device per process: Keras picks the cuDNN LSTM kernel when JAX's default backend
+    # is a GPU, and that kernel cannot run on a CPU device of the same process; compare
+    # with ``JAX_PLATFORMS=cpu python -m benchmarks.gpu_training`` run beside it.
+    device = jax.devices()[0]
+    print(json.dumps({"jax": jax.__version__, "keras": keras.__version__}), flush=True)
+    for units, window in (((16,), 20), ((64, 64), 60)):
+        print(json.dumps(fit_on(device, units, window, args.windows, args.repeats)), flush=True)
 
 
 if __name__ == "__main__":
