@@ -69,3 +69,23 @@ def benchmark_settings(folder: Path, source: str, **changes):
 
     settings = Settings(data_dir=folder, watchlist_path=folder / "watchlist.yaml")
     return settings.with_changes(source={"name": source}, **changes)
+
+
+def timed_run(accounting: Path, job: str, tags: dict[str, str], env: dict | None = None) -> dict:
+    """``dagster job execute`` of ``job`` with ``tags`` in a new process, through the
+    stopwatch worker (``benchmarks.timed_run_worker``): its wall time and its accounting
+    (time in asset code, event writes)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "benchmarks.timed_run_worker", str(accounting), "job"]
+    command += ["execute", "-m", "stock_pipeline.definitions", "-a", "defs", "-j", job]
+    start = time.perf_counter()
+    subprocess.run(
+        [*command, "--tags", json.dumps(tags)],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return {"wall_s": time.perf_counter() - start, **json.loads(accounting.read_text())}

@@ -41,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import quiet, save, summarize
+from benchmarks.common import quiet, save, summarize, timed_run
 
 NIGHT = dt.date(2018, 12, 28)
 HISTORY_START = dt.date(2017, 9, 1)
@@ -153,41 +153,15 @@ def run_dagster(tickers: list[str], requests: list[dict[str, str]], folder: Path
 
     runs = []
     for i, tags in enumerate(requests):
-        runs.append(_timed_run(folder / f"data{i}.json", "market_data_job", tags))
+        runs.append(timed_run(folder / f"data{i}.json", "market_data_job", tags))
         chain = chain_tags(tags, f"benchmark-{i}")
-        runs.append(_timed_run(folder / f"chain{i}.json", "model_chain_job", chain))
+        runs.append(timed_run(folder / f"chain{i}.json", "model_chain_job", chain))
     with DagsterInstance.get() as instance:
         for name, key in (("raw_ohlcv", NIGHT.year), ("backtest_report", NIGHT)):
             done = instance.get_materialized_partitions(AssetKey(name))
             missing = [t for t in tickers if f"{key}|{t}" not in done]
             assert not missing, f"{name} not materialized for {missing}"
     return runs
-
-
-def _timed_run(accounting: Path, job: str, tags: dict[str, str]) -> dict:
-    start = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.timed_run_worker",
-            str(accounting),
-            "job",
-            "execute",
-            "-m",
-            "stock_pipeline.definitions",
-            "-a",
-            "defs",
-            "-j",
-            job,
-            "--tags",
-            json.dumps(tags),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return {"wall_s": time.perf_counter() - start, **json.loads(accounting.read_text())}
 
 
 def main() -> None:

@@ -29,15 +29,13 @@ import argparse
 import datetime as dt
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from benchmarks.common import quiet, save, summarize, timed
+from benchmarks.common import quiet, save, summarize, timed, timed_run
 
 END = dt.date(2025, 12, 31)
 LOCATION = {"repositoryLocationName": "stock_pipeline", "repositoryName": "__repository__"}
@@ -197,30 +195,7 @@ def nightly_data_run(stack, folder: Path, tickers: list[str], night, requests) -
     runs = []
     for i, tags in enumerate(requests):
         accounting = folder / f"nightly{i}.json"
-        start = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.timed_run_worker",
-                str(accounting),
-                "job",
-                "execute",
-                "-m",
-                "stock_pipeline.definitions",
-                "-a",
-                "defs",
-                "-j",
-                "market_data_job",
-                "--tags",
-                json.dumps(tags),
-            ],
-            check=True,
-            env=stack.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        runs.append({"wall_s": time.perf_counter() - start, **json.loads(accounting.read_text())})
+        runs.append(timed_run(accounting, "market_data_job", tags, env=stack.env))
     wall = sum(r["wall_s"] for r in runs)
     code = sum(r["asset_code_s"] for r in runs)
     return {
