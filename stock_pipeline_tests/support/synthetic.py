@@ -24,7 +24,9 @@ def ar_returns(n: int, phi: float, seed: int, sigma: float = 0.01) -> np.ndarray
 
 
 def sessions(n: int, start: dt.date = dt.date(2016, 1, 4)) -> list[dt.date]:
-    return trading_days(start, start + dt.timedelta(days=2 * n + 30))[:n]
+    # ~252 sessions in 365 days: 1.5 calendar days a session is always enough, and stays
+    # inside the exchange calendar's bounds for 20-year histories
+    return trading_days(start, start + dt.timedelta(days=int(1.5 * n) + 30))[:n]
 
 
 def synthetic_bars(
