@@ -92,7 +92,7 @@ def shrink_factor(predicted: np.ndarray, actual: np.ndarray, gate_z: float | Non
     Early stopping chose the weights on the same tail, so the slope is optimistic: the clip
     at 1 never lets it inflate a forecast, a forecast that points the wrong way or is
     constant becomes zero (the naive forecast), and the gate keeps a network that found
-    nothing from adding noise (benchmarks/README.md, "Signal").
+    nothing from adding noise (benchmarks/README.md, "Does the LSTM find what is there?").
     """
     power = float(predicted @ predicted)
     if power <= 0 or len(predicted) < 3:
