@@ -42,7 +42,7 @@ class TrainedModel:
             return np.empty(0)
         scaled = self.scaler.transform(table.values)
         x = windows(scaled, window)[origins - (window - 1)].astype("float32")
-        raw = network.predict(self.net, x) * self.shrink
+        raw = network.predict(self.net, x) * self.shrink + 0.0  # + 0.0: no "-0" forecasts
         return self.labels.from_label(raw, table.adj_close[origins])
 
     def save(self, folder: Path) -> Path:

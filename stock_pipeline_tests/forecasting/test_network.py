@@ -86,7 +86,9 @@ def test_a_models_forecasts_are_its_network_output_times_its_shrink_factor() -> 
     quarter = TrainedModel(net, scaler, labels, 0.25).predict(table, origins, 10)
     np.testing.assert_allclose(full, raw * 0.01, rtol=1e-5)  # label units -> log return
     np.testing.assert_allclose(quarter, 0.25 * full, rtol=1e-6)
-    assert np.any(full != 0)
+    assert np.any(full < 0) and np.any(full > 0)
+    gated = TrainedModel(net, scaler, labels, 0.0).predict(table, origins, 10)
+    assert (gated == 0).all() and not np.signbit(gated).any()  # shown as 0, never "-0"
 
 
 def test_learns_a_planted_autoregressive_signal() -> None:
