@@ -39,14 +39,6 @@ from benchmarks.common import quiet, save, summarize, timed, timed_run
 
 END = dt.date(2025, 12, 31)
 LOCATION = {"repositoryLocationName": "stock_pipeline", "repositoryName": "__repository__"}
-ASSETS = (
-    "raw_ohlcv",
-    "indicators",
-    "windowed_tensors",
-    "lstm_model",
-    "walk_forward_evaluation",
-    "backtest_report",
-)
 STATUS_QUERY = """query($key: AssetKeyInput!) {
   assetNodeOrError(assetKey: $key) { ... on AssetNode {
     partitionKeysByDimension { name partitionKeys }
@@ -113,8 +105,10 @@ def register_and_backfill(stack, tickers: list[str], first: dt.date) -> dict:
 
 
 def partition_status_times(stack, repeats: int) -> dict:
+    from stock_pipeline.defs.assets import CHAIN_ASSETS, DATA_ASSETS
+
     out = {}
-    for name in ASSETS:
+    for name in (*DATA_ASSETS, *CHAIN_ASSETS):
         variables = {"key": {"path": [name]}}
         samples = [
             timed(lambda v=variables: stack.graphql(STATUS_QUERY, v, timeout=300))

@@ -158,7 +158,6 @@ class Forecaster:
             "train_seconds": result.train_seconds,
             "samples_per_second": result.samples_per_second,
             "parameter_count": int(model.net.count_params()),
-            "shrink": model.shrink,
         }
         if self.cache is not None:
             self.cache.save_model(start, model)

@@ -37,7 +37,7 @@ class ModelRun:
     train_seconds: float
     samples_per_second: float
     parameter_count: int
-    shrink: float  # the fold's validation_beta (1.0 when shrinkage is off)
+    shrink: float  # the fold's shrink factor (model.shrinkage; 1.0 when none)
     target_date: dt.date
     predicted: float
     model_version: str

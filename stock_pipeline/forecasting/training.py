@@ -33,7 +33,7 @@ class TrainedModel:
     net: Any  # keras.Model
     scaler: Scaler
     labels: LabelScaler
-    shrink: float = 1.0  # forecasts in label units are multiplied by it (validation_beta)
+    shrink: float = 1.0  # forecasts in label units are multiplied by it (model.shrinkage)
     meta: dict[str, Any] = field(default_factory=dict)  # recorded in bundle.json
 
     def predict(self, table: FeatureTable, origins: np.ndarray, window: int) -> np.ndarray:

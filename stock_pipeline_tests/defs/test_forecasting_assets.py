@@ -100,6 +100,7 @@ def test_lstm_metadata_and_forecast_row(small, tmp_path):
     assert meta["fold_start"].value == bundle["fold_start"] == path.parent.name
     assert meta["trained_through"].value == bundle["trained_through"] < bundle["fold_start"]
     assert meta["forecast"].value == row[3] and meta["training_mode"].value == "trained"
+    assert meta["forecast_shrink"].value == bundle["shrink"] == 1.0  # small: no shrinkage
 
 
 def _stored_features(settings, ticker: str, bars) -> list:
