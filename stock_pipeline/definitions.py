@@ -32,7 +32,7 @@ def build_definitions(settings: Settings) -> Definitions:
     lookback = settings.automation.max_catch_up_sessions + 1
     forecasting_assets = build_forecasting_assets(partitions_def, lookback)
     evaluation_assets = build_evaluation_assets(partitions_def, forecasting_assets[-1])
-    trading_assets = build_trading_assets(partitions_def, evaluation_assets[-1])
+    trading_assets = build_trading_assets(partitions_def, evaluation_assets)
     freshness = build_freshness_check(data_assets[0])
     return Definitions(
         assets=[*data_assets, *forecasting_assets, *evaluation_assets, *trading_assets],

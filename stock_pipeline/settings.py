@@ -129,7 +129,7 @@ class ModelSettings(Section):
         5, ge=2, description="multiscale: sessions summed into one weekly row of the window"
     )
     ensemble_members: tuple[MemberKind, ...] = Field(
-        ("lstm", "gru"),
+        ("lstm", "gru", "ensemble"),
         min_length=1,
         description="ensemble: the member kinds; each is trained by the fold procedure with "
         "this configuration and its own kind (the k-th repeat of a kind gets seed + k)",
@@ -214,6 +214,22 @@ class EvaluationSettings(Section):
         "null = the whole history",
     )
     arima_order: tuple[int, int, int] = Field((1, 0, 1), description="ARIMA(p, d, q) baseline")
+    compare_kinds: tuple[ModelKind, ...] = Field(
+        ("lstm", "gru", "ensemble"),
+        min_length=1,
+        description="Model kinds (model.kind values) that `model_comparison` walks forward "
+        "and tests as one family against naive with drift and ARIMA; each kind's fold "
+        "models are cached, and the kind the evaluation uses shares its cache",
+    )
+    comparison_alpha: float = Field(
+        0.05, gt=0, lt=1, description="Family-wise level of the SPA, StepM and Holm tests"
+    )
+    mcs_size: float = Field(
+        0.10, gt=0, lt=1, description="Model Confidence Set level (0.10: a 90% set)"
+    )
+    bootstrap_reps: int = Field(
+        1000, ge=100, description="Stationary-bootstrap replications of SPA, StepM and MCS"
+    )
 
 
 class BacktestSettings(Section):

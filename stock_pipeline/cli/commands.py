@@ -104,7 +104,7 @@ def demo_settings(data_dir: str | None) -> Settings:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from stock_pipeline.cli.summary import latest_report, summary_lines
+    from stock_pipeline.cli.summary import comparison_lines, latest_report, summary_lines
     from stock_pipeline.definitions import build_definitions
     from stock_pipeline.market_data.sources.sample import SAMPLE_TICKERS, sample_date_range
 
@@ -124,6 +124,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     code = print_outcomes(outcomes)
     print(f"\nAs of {end}:")
     for line in summary_lines(settings, tickers, end):
+        print(f"  {line}")
+    print(f"\nModel comparison ({', '.join(settings.evaluation.compare_kinds)}, drift, ARIMA):")
+    for line in comparison_lines(settings, tickers, end):
         print(f"  {line}")
     print("\nreports:")
     for ticker in tickers:

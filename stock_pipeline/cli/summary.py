@@ -27,6 +27,31 @@ def summary_lines(settings: Settings, tickers: list[str], asof: dt.date) -> list
     return lines
 
 
+def comparison_lines(settings: Settings, tickers: list[str], asof: dt.date) -> list[str]:
+    """One line per ticker from ``model_comparison``: the kind with the lowest loss, and
+    which models, if any, beat naive once data snooping is accounted for (StepM)."""
+    from stock_pipeline.evaluation.comparison import format_pvalue
+    from stock_pipeline.evaluation.comparison_asof import comparison_table, spa_pvalue
+
+    kinds = settings.evaluation.compare_kinds
+    lines = []
+    with connect(settings.warehouse, read_only=True) as con:
+        for ticker in tickers:
+            rows = results.read_comparison(con, ticker, asof)
+            if rows.empty:
+                lines.append(f"{ticker}: models not compared")
+                continue
+            table = comparison_table(rows)
+            best = next(m for m in table.index if m in kinds)
+            beat = [str(m) for m in table.index if table.at[m, "superior"] == 1]
+            lines.append(
+                f"{ticker}: best kind {best} (skill {table.at[best, 'skill']:+.2%}); "
+                f"beat naive after the data-snooping correction: {', '.join(beat) or 'none'} "
+                f"(SPA p={format_pvalue(spa_pvalue(rows))}, {len(table) - 1} models)"
+            )
+    return lines
+
+
 def find_report(settings: Settings, ticker: str, asof: dt.date | None = None) -> Path:
     """The report of ``ticker`` (any case) as of ``asof`` (default: its newest), or a
     ValueError that says which tickers and as-of dates have reports."""

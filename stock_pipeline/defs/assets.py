@@ -22,7 +22,13 @@ from stock_pipeline.market_data.calendar import latest_due_session
 from stock_pipeline.settings import Settings
 
 DATA_ASSETS = ("raw_ohlcv", "indicators")
-CHAIN_ASSETS = ("windowed_tensors", "lstm_model", "walk_forward_evaluation", "backtest_report")
+CHAIN_ASSETS = (
+    "windowed_tensors",
+    "lstm_model",
+    "walk_forward_evaluation",
+    "model_comparison",
+    "backtest_report",
+)
 SUMMARY_ASSET = "backtest_summary"
 
 #: The session a data run materializes up to (the nightly's date, a backfill's end); a

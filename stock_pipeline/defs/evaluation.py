@@ -1,4 +1,4 @@
-"""Asset group ``evaluation``: ``walk_forward_evaluation``.
+"""Asset group ``evaluation``: ``walk_forward_evaluation`` and ``model_comparison``.
 
 Wiring only; the logic is in ``stock_pipeline/evaluation``.
 """
@@ -16,6 +16,7 @@ from stock_pipeline.defs.assets import (
 from stock_pipeline.defs.partitions import partition_key
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 from stock_pipeline.evaluation.asof import evaluate_asof
+from stock_pipeline.evaluation.comparison_asof import best_kind, compare_asof
 
 GROUP = "evaluation"
 
@@ -35,6 +36,23 @@ def evaluation_metadata(r) -> dict[str, Any]:
         "folds_trained": r.folds_trained,
         "predictions": r.predictions,
         "span": f"{r.span[0]} .. {r.span[1]}",
+        "seconds": round(r.seconds, 2),
+    }
+
+
+def comparison_metadata(r, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """What the UI shows on one (ticker, date) partition of ``model_comparison``."""
+    table = r.result.table.set_index("model").sort_values("mean_loss")
+    shown = table[["skill", "dm_pvalue", "holm_pvalue", "mcs_pvalue", "in_mcs", "superior"]]
+    return {
+        "verdict": r.verdict,
+        "comparison": MetadataValue.md(shown.round(4).to_markdown()),
+        "spa_pvalue": float(r.result.spa_pvalue),
+        "beat_naive": ", ".join(r.result.superior) or "none",
+        "best_kind": best_kind(r.result, kinds),
+        "confidence_set": ", ".join(r.result.confidence_set),
+        "days": r.days,
+        "folds_trained": MetadataValue.json(r.folds_trained),
         "seconds": round(r.seconds, 2),
     }
 
@@ -61,4 +79,27 @@ def build_evaluation_assets(partitions_def, upstream):
         summary = {"folds_trained": sum(r.folds_trained for r in runs)}
         return finish_partitions(context, partitions, errors, summary)
 
-    return [walk_forward_evaluation]
+    @asset(
+        **ticker_date_asset_args(partitions_def, GROUP),
+        deps=[walk_forward_evaluation],
+        kinds={"keras", "arch", "duckdb"},
+        description=(
+            "Every model kind in `evaluation.compare_kinds`, with drift and ARIMA, walked "
+            "forward on the evaluation's days and tested as one family against naive: "
+            "Hansen's SPA, StepM, the Model Confidence Set and Holm-adjusted DM tests; "
+            "table `model_comparison`."
+        ),
+    )
+    def model_comparison(
+        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+    ) -> MaterializeResult:
+        kinds = settings.evaluation.compare_kinds
+        runs, errors = per_partition(
+            context, lambda t, d: compare_asof(warehouse, t, d, settings), settings
+        )
+        log_lines(context, [r.verdict for r in runs])
+        partitions = {partition_key(r.ticker, r.asof): comparison_metadata(r, kinds) for r in runs}
+        summary = {"folds_trained": sum(sum(r.folds_trained.values()) for r in runs)}
+        return finish_partitions(context, partitions, errors, summary)
+
+    return [walk_forward_evaluation, model_comparison]

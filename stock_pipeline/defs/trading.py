@@ -90,10 +90,10 @@ def summary_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
-def build_trading_assets(partitions_def, upstream):
+def build_trading_assets(partitions_def, upstream: list):
     @asset(
         **ticker_date_asset_args(partitions_def, GROUP),
-        deps=[upstream],
+        deps=upstream,
         kinds={"duckdb", "html"},
         description=(
             "Backtest of the out-of-sample predictions (signal at the close of t, traded at "

@@ -134,6 +134,7 @@ def backtest_asof(
         bars = results.read_backtest_bars(con, ticker, preds["date"].min(), asof)
         fold_metrics = results.read_evaluation_metrics(con, ticker, asof)
         stored_forecast = results.read_forecast(con, ticker, asof, settings.features.target)
+        comparison = results.read_comparison(con, ticker, asof)
     sims = simulate_asof(preds, bars, settings)
     daily, metric_rows = simulation_tables(sims, settings)
     with warehouse.connect() as con:
@@ -165,6 +166,7 @@ def backtest_asof(
             forecast=forecast,
             execution=settings.backtest.execution,
             risk_free_rate=settings.backtest.risk_free_rate,
+            comparison=comparison,
         ),
         report_dir(settings, ticker, asof),
     )

@@ -49,6 +49,19 @@ def replace_evaluation(
     replace_asof(con, {"predictions": predictions, "evaluation_metrics": metrics}, ticker, asof)
 
 
+def replace_comparison(con: Connection, ticker: str, asof: dt.date, rows: pd.DataFrame) -> None:
+    """``model_comparison`` as of ``asof``: per model (and ``family``) metric rows."""
+    replace_asof(con, {"model_comparison": rows}, ticker, asof)
+
+
+def read_comparison(con: Connection, ticker: str, asof: dt.date) -> pd.DataFrame:
+    """model, metric, value of the model comparison as of ``asof`` (empty if none)."""
+    return con.execute(
+        "SELECT model, metric, value FROM model_comparison WHERE ticker = ? AND asof_date = ?",
+        [ticker, asof],
+    ).df()
+
+
 def read_evaluation_metrics(con: Connection, ticker: str, asof: dt.date) -> pd.DataFrame:
     """model, fold (NULL = overall), metric, value of the evaluation as of ``asof``."""
     return con.execute(

@@ -96,6 +96,15 @@ TABLES: dict[str, str] = {
             metric VARCHAR NOT NULL,
             value DOUBLE
         )""",
+    "model_comparison": """
+        CREATE TABLE IF NOT EXISTS model_comparison (
+            ticker VARCHAR NOT NULL,
+            asof_date DATE NOT NULL,
+            model VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            value DOUBLE,
+            PRIMARY KEY (ticker, asof_date, model, metric)
+        )""",
     "backtest_daily": """
         CREATE TABLE IF NOT EXISTS backtest_daily (
             ticker VARCHAR NOT NULL,

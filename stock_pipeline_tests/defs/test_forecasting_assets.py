@@ -235,3 +235,42 @@ def test_walk_forward_asset_writes_predictions_and_metrics(small_csv, csv_dir):
     meta = mat.asset_materialization.metadata
     assert 0 <= meta["dm_pvalue"].value <= 1 and meta["folds_trained"].value >= 1
     assert "naive" in meta["metrics"].value
+
+
+def test_model_comparison_scores_every_kind_on_the_evaluation_days(small_csv, csv_dir):
+    """The comparison's row for the configured kind is the evaluation's own forecasts (the
+    fold cache is shared), every model is scored on the same days, and the report and the
+    asset's metadata show the family tests."""
+    bars = synthetic_bars(170, seed=13)
+    d = bars["date"].iloc[-1].date()
+    write_csv(csv_dir, "MC", bars)
+    settings = small_csv
+    defs, instance = build_definitions(settings), DagsterInstance.ephemeral()
+    outcomes = launch.materialize(
+        defs, instance, ["MC"], bars["date"].iloc[0].date(), d, "*", settings
+    )
+    assert all(o.success for o in outcomes), [o.errors for o in outcomes]
+    with connect(settings.warehouse, read_only=True) as con:
+        preds = con.execute("SELECT * FROM predictions WHERE model = 'lstm'").df()
+        rows = con.execute("SELECT * FROM model_comparison").df()
+    kinds = set(settings.evaluation.compare_kinds)
+    per_model = rows[rows["model"] != "family"].pivot(
+        index="model", columns="metric", values="value"
+    )
+    assert set(per_model.index) == kinds | {"naive", "drift", "arima"}
+    # mean squared error of the evaluation's LSTM forecasts, by hand
+    expected = float(((preds["predicted"] - preds["actual"]) ** 2).mean())
+    assert per_model.at[settings.model.kind, "mean_loss"] == pytest.approx(expected)
+    family = rows[rows["model"] == "family"].set_index("metric")["value"]
+    assert 0 <= family["spa_pvalue"] <= 1 and family["models_tested"] == len(kinds) + 2
+    mat = instance.fetch_materializations(AssetKey("model_comparison"), limit=1).records[0]
+    meta = mat.asset_materialization.metadata
+    assert meta["verdict"].value.startswith("MC: ")
+    assert meta["best_kind"].value in kinds
+    report = Path(
+        instance.fetch_materializations(AssetKey("backtest_report"), limit=1)
+        .records[0]
+        .asset_materialization.metadata["report_path"]
+        .value
+    ).read_text()
+    assert 'id="comparison-table"' in report and f'data-row="{settings.model.kind}"' in report

@@ -27,6 +27,7 @@ LINEAGE = [
     "windowed_tensors",
     "lstm_model",
     "walk_forward_evaluation",
+    "model_comparison",
     "backtest_report",
 ]
 pytestmark = pytest.mark.e2e
@@ -95,7 +96,7 @@ def launch_and_wait(st, job: str, deadline: float) -> str | None:
     return wait_for_job(st, job, deadline)
 
 
-def test_all_six_assets_materialized_for_each_new_ticker(stack) -> None:
+def test_every_lineage_asset_materialized_for_each_new_ticker(stack) -> None:
     for name, ticker in itertools.product(LINEAGE, TICKERS):
         # the data assets by year, the model chain as of the last session
         day = stack.last.year if name in ("raw_ohlcv", "indicators") else stack.last
@@ -162,6 +163,9 @@ def test_lineage_edges_in_the_webserver(stack) -> None:
         for n in nodes["assetNodes"]
     }
     for upstream, downstream in itertools.pairwise(LINEAGE):
+        if downstream == "backtest_report":  # it backtests the evaluation's predictions
+            assert deps[downstream] == {upstream, "walk_forward_evaluation"}
+            continue
         assert deps[downstream] == {upstream}, downstream
     assert deps["raw_ohlcv"] == set()
     assert deps["backtest_summary"] == {"backtest_report"}
@@ -276,9 +280,9 @@ def test_ui_shows_lineage_and_each_tickers_results_in_a_browser(stack) -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
 
-        # The asset graph: all six assets, laid out left to right in lineage order.
+        # The asset graph: all seven assets, laid out left to right in lineage order.
         page.goto(
-            f"{stack.url}/assets/backtest_report?view=lineage&lineageScope=upstream&lineageDepth=6",
+            f"{stack.url}/assets/backtest_report?view=lineage&lineageScope=upstream&lineageDepth=7",
             wait_until="networkidle",
         )
         dismiss_welcome_dialog(page)

@@ -11,6 +11,7 @@ seeds were not used to choose the defaults (benchmarks/signal.py uses 1000+).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from scipy import stats
 
 from stock_pipeline.evaluation.scoring import diebold_mariano
 from stock_pipeline.evaluation.walk_forward import walk_forward
+from stock_pipeline.forecasting.fold_models import FoldCache
 from stock_pipeline.settings import Settings
 from stock_pipeline_tests.support.synthetic import ar_returns, feature_table_of, synthetic_bars
 
@@ -35,10 +37,22 @@ def shrink_factor(predicted, actual, gate_z):
 SETTINGS = Settings(evaluation={"span_sessions": SPAN})
 
 
-def scored(phi: float, seed: int) -> dict[str, dict[str, float]]:
+def planted(phi: float, seed: int):
     bars = synthetic_bars(SESSIONS, seed=seed, returns=ar_returns(SESSIONS, phi, 7000 + seed))
-    table = feature_table_of("AR", bars, SETTINGS)
-    frame = walk_forward(table, len(table) - 1, SETTINGS, None).predictions
+    return feature_table_of("AR", bars, SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    """One fold cache for the module: the family test reuses the phi = 0.3 LSTM's models
+    (the cache is keyed by the data and settings, so reuse changes no result)."""
+    return tmp_path_factory.mktemp("models")
+
+
+def scored(phi: float, seed: int, models_dir: Path | None = None) -> dict[str, dict[str, float]]:
+    table = planted(phi, seed)
+    cache = FoldCache(models_dir, SETTINGS) if models_dir else None
+    frame = walk_forward(table, len(table) - 1, SETTINGS, cache).predictions
     actual = frame[frame["model"] == "naive"]["actual"].to_numpy()
     assert len(actual) == SPAN
     out = {}
@@ -54,13 +68,32 @@ def scored(phi: float, seed: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def test_finds_a_planted_ar1_signal_as_well_as_arima() -> None:
+def test_finds_a_planted_ar1_signal_as_well_as_arima(models_dir: Path) -> None:
     """phi = 0.3: best possible skill 1 - sqrt(1 - 0.09) = 0.046."""
-    result = scored(0.3, seed=0)
+    result = scored(0.3, seed=0, models_dir=models_dir)
     lstm, arima = result["lstm"], result["arima"]
     assert arima["skill"] > 0.02, result  # the signal is there to be found
     assert lstm["skill"] >= 0.8 * arima["skill"], result
     assert lstm["dm"] < 0 and lstm["p"] < 0.01, result  # better than naive, significantly
+
+
+def test_the_family_tests_find_the_planted_signal(models_dir: Path) -> None:
+    """phi = 0.3 with the default comparison (the default kinds, drift, ARIMA): the SPA
+    test rejects "nothing beats naive" and the model confidence set leaves naive out."""
+    from stock_pipeline.evaluation.comparison import compare
+    from stock_pipeline.evaluation.comparison_asof import (
+        comparison_predictions,
+        family_settings,
+        squared_error_losses,
+    )
+
+    predictions, _ = comparison_predictions(planted(0.3, seed=0), SETTINGS, models_dir)
+    losses = squared_error_losses(predictions)
+    assert set(losses.columns) == {*SETTINGS.evaluation.compare_kinds, "naive", "drift", "arima"}
+    result = compare(losses, family_settings(SETTINGS))
+    assert result.spa_pvalue < 0.05, result.table
+    assert "naive" not in result.confidence_set, result.table
+    assert "arima" in result.superior, result.table
 
 
 def test_a_weak_signal_is_not_worse_than_naive() -> None:

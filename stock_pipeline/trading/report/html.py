@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from stock_pipeline.trading.report import charts, stats, summary, tables
+from stock_pipeline.trading.report.comparison import comparison_section
 from stock_pipeline.trading.report.formatting import format_number, format_percent
 from stock_pipeline.trading.report.inputs import (
     RenderedReport,
@@ -227,6 +228,7 @@ def build_html(inputs: ReportInputs, derived: _Derived | None = None) -> str:
 <h2>LSTM: predicted vs actual</h2>
 {_plot("predicted_vs_actual", scatter, 480)}
 </section>
+{comparison_section(inputs.comparison)}
 <section id="folds">
 <h2>Forecast evaluation per fold</h2>
 {tables.fold_table(inputs.fold_metrics, inputs.fold_dates)}

@@ -22,6 +22,7 @@ _COLUMNS = {
     "predictions": ("date", "model", "predicted", "actual"),
     "fold_metrics": ("model", "fold", "metric", "value"),
     "bars": ("date", "open", "close"),
+    "comparison": ("model", "metric", "value"),
 }
 
 
@@ -58,6 +59,8 @@ class ReportInputs:
     forecast: Forecast | None = None  # the next-session forecast, if one is stored
     execution: str = "next_open"  # BacktestSettings.execution: the bar trades execute at
     risk_free_rate: float = 0.0  # annual, as BacktestSettings.risk_free_rate
+    # ``model_comparison`` rows (model, metric, value); None or empty: no such section
+    comparison: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         for name, columns in _COLUMNS.items():

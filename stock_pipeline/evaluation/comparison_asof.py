@@ -1,0 +1,156 @@
+"""The model comparison as of a date d (``model_comparison``): every configured model kind
+walked forward over the same span as the evaluation, with the baselines, tested as one
+family against naive (``comparison``), stored in ``model_comparison``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from stock_pipeline.evaluation.comparison import (
+    BENCHMARK,
+    FamilyResult,
+    FamilySettings,
+    compare,
+    family_verdict,
+)
+from stock_pipeline.evaluation.walk_forward import walk_forward
+from stock_pipeline.forecasting.feature_rows import load_feature_table
+from stock_pipeline.forecasting.features import FeatureTable
+from stock_pipeline.forecasting.fold_models import FoldCache
+from stock_pipeline.settings import Settings
+from stock_pipeline.warehouse import Warehouse, results
+
+#: The per-model columns of ``FamilyResult.table`` stored as metrics (booleans as 0/1).
+STORED = ("mean_loss", "skill", "dm_stat", "dm_pvalue", "holm_pvalue", "mcs_pvalue", "in_mcs")
+FAMILY = "family"  # the model name of the family-wide rows (spa_pvalue, models_tested)
+
+
+@dataclass
+class ComparisonRun:
+    ticker: str
+    asof: dt.date
+    result: FamilyResult
+    verdict: str
+    folds_trained: dict[str, int] = field(default_factory=dict)  # per kind
+    days: int = 0
+    seconds: float = 0.0
+
+
+def kind_settings(settings: Settings, kind: str) -> Settings:
+    """The settings a model kind is walked forward with: the configured ones, that kind."""
+    return settings.with_changes(model={"kind": kind})
+
+
+def family_settings(settings: Settings) -> FamilySettings:
+    ev = settings.evaluation
+    return FamilySettings(
+        alpha=ev.comparison_alpha,
+        mcs_size=ev.mcs_size,
+        reps=ev.bootstrap_reps,
+        seed=settings.model.seed,
+        horizon=settings.features.horizon,
+    )
+
+
+def comparison_predictions(
+    table: FeatureTable, settings: Settings, models_dir
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Forecasts of every kind in ``evaluation.compare_kinds`` and of the baselines on the
+    same days (columns date, model, predicted, actual), and the folds each kind trained.
+
+    Each kind has its own fold cache (the kind is part of the cache key); the kind the
+    evaluation uses shares the evaluation's cache, so it costs a prediction here."""
+    parts, trained = [], {}
+    for i, kind in enumerate(settings.evaluation.compare_kinds):
+        ks = kind_settings(settings, kind)
+        run = walk_forward(table, len(table) - 1, ks, FoldCache(models_dir, ks))
+        frame = run.predictions[["date", "model", "predicted", "actual"]]
+        network = frame[frame["model"] == "lstm"].assign(model=kind)
+        parts.append(network if i else pd.concat([network, frame[frame["model"] != "lstm"]]))
+        trained[kind] = run.folds_trained
+    return pd.concat(parts, ignore_index=True), trained
+
+
+def squared_error_losses(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Daily squared errors in the target's units, a column per model, rows by date."""
+    errors = predictions.assign(loss=(predictions["predicted"] - predictions["actual"]) ** 2)
+    losses = errors.pivot(index="date", columns="model", values="loss")
+    if losses.isna().any().any():
+        raise ValueError("models were not scored on the same days; cannot compare them")
+    return losses
+
+
+def compare_asof(
+    warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
+) -> ComparisonRun:
+    """Walk every kind forward as of d, test the family, write ``model_comparison``."""
+    started = time.perf_counter()
+    target = settings.features.target
+    if target == "direction":
+        raise ValueError(
+            f"{ticker}: model_comparison needs a return or price target (features.target is "
+            "direction: a probability has no squared error to compare with naive's)"
+        )
+    with warehouse.connect(read_only=True) as con:
+        table = load_feature_table(con, ticker, asof, settings.features)
+    predictions, trained = comparison_predictions(
+        table, settings, settings.ticker_models_dir(ticker)
+    )
+    losses = squared_error_losses(predictions)
+    losses = losses[[BENCHMARK, *[m for m in losses if m != BENCHMARK]]]
+    result = compare(losses, family_settings(settings))
+    with warehouse.connect() as con:
+        results.replace_comparison(con, ticker, asof, comparison_rows(result, ticker, asof))
+    return ComparisonRun(
+        ticker=ticker,
+        asof=asof,
+        result=result,
+        verdict=family_verdict(ticker, result, settings.evaluation.comparison_alpha),
+        folds_trained=trained,
+        days=len(losses),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def comparison_rows(result: FamilyResult, ticker: str, asof: dt.date) -> pd.DataFrame:
+    """``model_comparison`` rows: the per-model ``STORED`` columns, plus family rows."""
+    long = result.table.melt(id_vars="model", value_vars=list(STORED), var_name="metric")
+    superior = result.table[["model"]].assign(
+        metric="superior", value=result.table["superior"].astype(float)
+    )
+    family = pd.DataFrame(
+        {
+            "model": FAMILY,
+            "metric": ["spa_pvalue", "models_tested"],
+            "value": [result.spa_pvalue, float(result.models_tested)],
+        }
+    )
+    rows = pd.concat([long, superior, family], ignore_index=True)
+    rows["value"] = rows["value"].astype(float)
+    return rows.assign(ticker=ticker, asof_date=asof)[
+        ["ticker", "asof_date", "model", "metric", "value"]
+    ]
+
+
+def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The stored rows back as one row per model (for the report and the UI), best first."""
+    per_model = rows[rows["model"] != FAMILY].pivot(index="model", columns="metric", values="value")
+    return per_model.sort_values("mean_loss")
+
+
+def spa_pvalue(rows: pd.DataFrame) -> float:
+    found = rows[(rows["model"] == FAMILY) & (rows["metric"] == "spa_pvalue")]["value"]
+    return float(found.iloc[0]) if len(found) else math.nan
+
+
+def best_kind(result: FamilyResult, kinds: tuple[str, ...]) -> str:
+    """The kind with the lowest loss (ties: the first configured)."""
+    table = result.table.set_index("model")
+    losses = np.array([table.at[k, "mean_loss"] for k in kinds])
+    return kinds[int(np.argmin(losses))]
