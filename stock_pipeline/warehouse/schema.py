@@ -140,4 +140,33 @@ TABLES: dict[str, str] = {
             lost_to_buy_and_hold BOOLEAN,
             report_path VARCHAR
         )""",
+    "universe_predictions": """
+        CREATE TABLE IF NOT EXISTS universe_predictions (
+            asof_date DATE NOT NULL,
+            date DATE NOT NULL,
+            ticker VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            probability DOUBLE NOT NULL,
+            rank INTEGER NOT NULL,
+            PRIMARY KEY (asof_date, model, date, ticker)
+        )""",
+    "universe_backtest_daily": """
+        CREATE TABLE IF NOT EXISTS universe_backtest_daily (
+            asof_date DATE NOT NULL,
+            date DATE NOT NULL,
+            strategy VARCHAR NOT NULL,
+            "return" DOUBLE NOT NULL,
+            equity DOUBLE NOT NULL,
+            longs INTEGER NOT NULL,
+            shorts INTEGER NOT NULL,
+            PRIMARY KEY (asof_date, strategy, date)
+        )""",
+    "universe_backtest_metrics": """
+        CREATE TABLE IF NOT EXISTS universe_backtest_metrics (
+            asof_date DATE NOT NULL,
+            strategy VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            value DOUBLE,
+            PRIMARY KEY (asof_date, strategy, metric)
+        )""",
 }

@@ -1,0 +1,93 @@
+"""The cross-sectional network: one LSTM layer, dropout, a sigmoid output; RMSprop on
+binary cross-entropy; early stopping on a time-ordered validation tail. Keras 3 on JAX
+(``stock_pipeline/__init__`` chose the backend); importing this module imports keras,
+so callers import it lazily."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from stock_pipeline.settings import UniverseSettings
+
+
+def build_network(length: int, n_features: int, settings: UniverseSettings) -> keras.Model:
+    keras.utils.set_random_seed(settings.seed)  # initial weights are part of reproducibility
+    inputs = keras.Input((length, n_features))
+    x = keras.layers.LSTM(settings.lstm_units)(inputs)
+    x = keras.layers.Dropout(settings.dropout, seed=settings.seed)(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(settings.learning_rate),
+        loss="binary_crossentropy",
+        jit_compile=True,
+    )
+    return model
+
+
+@dataclass
+class FitResult:
+    epochs_run: int
+    best_val_loss: float
+    train_seconds: float
+    samples: int
+
+    @property
+    def sequences_per_second(self) -> float:
+        return self.samples * self.epochs_run / self.train_seconds if self.train_seconds else 0.0
+
+
+def validation_start(n: int, fraction: float) -> int:
+    """Index of the first validation sample of ``n`` time-ordered samples."""
+    start = round(n * (1 - fraction))
+    if start < 1 or start >= n:
+        raise ValueError(f"{n} training sequences leave no training or no validation sample")
+    return start
+
+
+def fit_network(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, settings: UniverseSettings
+) -> FitResult:
+    """Train on the time-ordered ``x`` (oldest first); the newest ``validation_fraction``
+    is held out for early stopping and the best weights are restored."""
+    split = validation_start(len(x), settings.validation_fraction)
+    keras.utils.set_random_seed(settings.seed)
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=settings.patience, restore_best_weights=True
+    )
+    started = time.perf_counter()
+    history = model.fit(
+        x[:split],
+        y[:split],
+        validation_data=(x[split:], y[split:]),
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        shuffle=True,  # within the training span only
+        callbacks=[stop],
+        verbose=0,
+    )
+    val = history.history["val_loss"]
+    return FitResult(len(val), float(np.min(val)), time.perf_counter() - started, split)
+
+
+def predict(model: keras.Model, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    if not len(x):
+        return np.zeros(0)
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=float)[:, 0]
+
+
+def save(model: keras.Model, path: Path) -> None:
+    """Write ``model`` to ``path`` (a ``.keras`` file) atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.keras")
+    model.save(tmp)
+    tmp.replace(path)
+
+
+def load(path: Path) -> keras.Model:
+    return keras.saving.load_model(path)

@@ -1,0 +1,156 @@
+"""The walk-forward of the pooled model as of the panel's last session: for each study
+period whose model exists by then, train it (or reuse the cached one) and predict every
+signal date of its trading span up to the last session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stock_pipeline.settings import UniverseSettings
+from stock_pipeline.universe.cache import PeriodCache, chain_digests, period_digest
+from stock_pipeline.universe.panel import Panel, median_targets
+from stock_pipeline.universe.periods import (
+    Scaler,
+    StudyPeriod,
+    complete_windows,
+    gather,
+    training_pairs,
+    training_scaler,
+)
+
+
+@dataclass
+class PeriodRun:
+    """What one study period took."""
+
+    index: int
+    trained_through: dt.date
+    mode: str  # trained | cached
+    sequences: int = 0
+    epochs_run: int = 0
+    best_val_loss: float = float("nan")
+    train_seconds: float = 0.0
+    sequences_per_second: float = 0.0
+    signal_dates: int = 0
+    predictions_reused: int = 0
+
+
+@dataclass
+class WalkResult:
+    """``predictions``: date (signal date), ticker, probability, period."""
+
+    predictions: pd.DataFrame
+    periods: list[PeriodRun] = field(default_factory=list)
+
+    @property
+    def trained(self) -> int:
+        return sum(p.mode == "trained" for p in self.periods)
+
+
+class PooledForecaster:
+    """The study-period models of one panel under one configuration."""
+
+    def __init__(self, panel: Panel, settings: UniverseSettings, cache_root: Path | None):
+        self.panel, self.settings, self.cache_root = panel, settings, cache_root
+        self.length = settings.sequence_length
+        self.targets = median_targets(panel.returns)
+        self.ready = complete_windows(panel, 0, self.length)
+
+    def run(self, periods: list[StudyPeriod]) -> WalkResult:
+        frames, runs = [], []
+        for period in periods:
+            frame, run = self.period(period)
+            frames.append(frame)
+            runs.append(run)
+        columns = ["date", "ticker", "probability", "period"]
+        out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        return WalkResult(out, runs)
+
+    def period(self, period: StudyPeriod) -> tuple[pd.DataFrame, PeriodRun]:
+        through = self.panel.dates[period.train_last].astype(object)
+        digest = period_digest(self.panel, period, self.settings)
+        cache = (
+            None
+            if self.cache_root is None
+            else PeriodCache(self.cache_root, self.settings, through.isoformat())
+        )
+        fresh = cache is None or cache.model_digest() != digest
+        run = PeriodRun(period.index, through, "trained" if fresh else "cached")
+        model = None
+        if fresh:
+            model, scaler = self.train(period, run)
+            if cache is not None:
+                cache.save_model(model, self.meta(digest, scaler, run))
+        else:
+            meta = cache.meta()
+            scaler = Scaler(np.asarray(meta["mean"]), np.asarray(meta["std"]))
+        frame = self.predict(period, digest, scaler, cache, model, run)
+        frame["period"] = period.index
+        return frame, run
+
+    def train(self, period: StudyPeriod, run: PeriodRun):
+        from stock_pipeline.universe import network
+
+        rows, cols = training_pairs(self.panel, period, self.targets, self.length)
+        if len(rows) < 2:
+            raise ValueError(
+                f"study period {period.index} (training through {run.trained_through}): "
+                f"no ticker has {self.length} sessions of data in its training span"
+            )
+        scaler = training_scaler(self.panel, period)
+        x = gather(self.panel, scaler, rows, cols, self.length)
+        y = self.targets[rows, cols].astype("float32")
+        model = network.build_network(self.length, x.shape[-1], self.settings)
+        fit = network.fit_network(model, x, y, self.settings)
+        run.sequences, run.epochs_run = len(x), fit.epochs_run
+        run.best_val_loss, run.train_seconds = fit.best_val_loss, fit.train_seconds
+        run.sequences_per_second = fit.sequences_per_second
+        return model, scaler
+
+    def meta(self, digest: str, scaler: Scaler, run: PeriodRun) -> dict:
+        return {
+            "inputs_digest": digest,
+            "mean": scaler.mean.tolist(),
+            "std": scaler.std.tolist(),
+            "trained_through": run.trained_through.isoformat(),
+            "sequences": run.sequences,
+            "epochs_run": run.epochs_run,
+            "best_val_loss": run.best_val_loss,
+            "train_seconds": run.train_seconds,
+        }
+
+    def predict(self, period, digest, scaler, cache, model, run) -> pd.DataFrame:
+        """Probabilities at the period's signal rows; cached ones whose inputs are
+        unchanged are reused, the others computed (one ``predict`` call)."""
+        from stock_pipeline.universe import network
+
+        last = len(self.panel.dates) - 1
+        rows = period.signal_rows(last)
+        first = period.train_last - self.length + 1
+        chains = chain_digests(self.panel, first, rows, digest)
+        known = {} if cache is None else cache.load_predictions()
+        dates = [str(self.panel.dates[r]) for r in rows]
+        missing = [i for i, d in enumerate(dates) if known.get(d, [None])[0] != chains[i]]
+        if missing:
+            pairs = [(rows[i], c) for i in missing for c in np.flatnonzero(self.ready[rows[i]])]
+            r = np.array([p[0] for p in pairs], dtype=int)
+            c = np.array([p[1] for p in pairs], dtype=int)
+            if model is None:
+                model = cache.load_model()
+            probs = network.predict(model, gather(self.panel, scaler, r, c, self.length))
+            for i in missing:
+                known[dates[i]] = [chains[i], {}]
+            for row, col, p in zip(r, c, probs, strict=True):
+                known[str(self.panel.dates[row])][1][self.panel.tickers[col]] = float(p)
+            if cache is not None:
+                cache.save_predictions(known)
+        run.signal_dates, run.predictions_reused = len(rows), len(rows) - len(missing)
+        records = [(d, t, p) for d in dates for t, p in known[d][1].items()]
+        frame = pd.DataFrame(records, columns=["date", "ticker", "probability"])
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame
