@@ -14,9 +14,14 @@ from stock_pipeline.defs.automation import build_automation
 from stock_pipeline.defs.evaluation import build_evaluation_assets
 from stock_pipeline.defs.forecasting import build_forecasting_assets
 from stock_pipeline.defs.market_data import build_freshness_check, build_market_data_assets
-from stock_pipeline.defs.partitions import make_data_partitions, make_partitions
+from stock_pipeline.defs.partitions import (
+    make_data_partitions,
+    make_date_partitions,
+    make_partitions,
+)
 from stock_pipeline.defs.resources import build_resources
 from stock_pipeline.defs.trading import build_trading_assets
+from stock_pipeline.defs.universe import build_universe_assets
 from stock_pipeline.settings import Settings
 
 # The lineage uses Dagster features that are marked beta or preview (single-run backfill
@@ -33,9 +38,16 @@ def build_definitions(settings: Settings) -> Definitions:
     forecasting_assets = build_forecasting_assets(partitions_def, lookback)
     evaluation_assets = build_evaluation_assets(partitions_def, forecasting_assets[-1])
     trading_assets = build_trading_assets(partitions_def, evaluation_assets)
+    universe_assets = build_universe_assets(make_date_partitions(settings), data_assets)
     freshness = build_freshness_check(data_assets[0])
     return Definitions(
-        assets=[*data_assets, *forecasting_assets, *evaluation_assets, *trading_assets],
+        assets=[
+            *data_assets,
+            *forecasting_assets,
+            *evaluation_assets,
+            *trading_assets,
+            *universe_assets,
+        ],
         asset_checks=[*data_checks, freshness],
         **build_automation(settings, freshness),
         resources=build_resources(settings),

@@ -31,7 +31,13 @@ from stock_pipeline.defs.automation import (
     failed_tickers,
     new_ticker_chain,
 )
-from stock_pipeline.defs.partitions import TICKERS_PARTITION, contiguous_runs, range_tags
+from stock_pipeline.defs.partitions import (
+    PARTITION_TAG,
+    TICKERS_PARTITION,
+    contiguous_runs,
+    range_tags,
+)
+from stock_pipeline.defs.universe import UNIVERSE_ASSETS
 from stock_pipeline.market_data.calendar import trading_days
 from stock_pipeline.market_data.watchlist import check_symbol
 from stock_pipeline.settings import Settings
@@ -109,9 +115,11 @@ def _step_errors(result) -> list[str]:
 
 
 def resolve_selection(defs: Definitions, select: str) -> list[str]:
+    """The named assets; ``*`` is the per-ticker lineage (the pooled universe model is
+    trained over every registered ticker, so it runs only when named)."""
     known = [key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()]
     if select.strip() == "*":
-        return known
+        return [name for name in known if name not in UNIVERSE_ASSETS]
     names = [s.strip() for s in select.split(",") if s.strip()]
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -130,7 +138,8 @@ def materialize(
     execution: Execution | None = None,
 ) -> list[RunOutcome]:
     """Materialize ``select`` for ``tickers``: the data assets over the years of
-    start..end (up to end), then the model chain as of ``end``.
+    start..end (up to end), then the model chain as of ``end``, then the universe
+    assets as of ``end`` over every registered ticker (one run of one date partition).
 
     Each is one run per group of tickers registered next to each other (one provider
     request per batch of tickers, one JAX import for the chain), like the nightly runs. A
@@ -140,8 +149,9 @@ def materialize(
     sessions = _check_range(start, end, settings)
     names = resolve_selection(defs, select)
     data = [AssetKey(n) for n in names if n in DATA_ASSETS]
-    chain = [AssetKey(n) for n in names if n not in DATA_ASSETS]
-    if chain and sessions[-1] < settings.start_date:
+    universe = [AssetKey(n) for n in names if n in UNIVERSE_ASSETS]
+    chain = [AssetKey(n) for n in names if n not in (*DATA_ASSETS, *UNIVERSE_ASSETS)]
+    if (chain or universe) and sessions[-1] < settings.start_date:
         raise ValueError(
             f"--end {end}: the model chain's first as-of date partition is "
             f"{settings.start_date} (set STOCK_PIPELINE_START to go further back)"
@@ -157,6 +167,10 @@ def materialize(
     if chain:
         tags = lambda group: range_tags(group, sessions[-1])  # noqa: E731
         runner.until_done(chain, ok, tags, f"model chain as of {sessions[-1]}")
+    if universe:
+        day = sessions[-1].isoformat()
+        label = f"universe ({len(registered)} registered tickers) as of {day}"
+        runner.outcomes.append(runner.run(universe, {PARTITION_TAG: day}, label))
     return runner.outcomes
 
 

@@ -93,6 +93,7 @@ class UniverseBacktestRun:
     verdict: str
     tests: dict[str, honesty.MeanTest] = field(default_factory=dict)
     accuracy: honesty.AccuracyTest | None = None
+    gross: pd.DataFrame | None = None  # date, strategy, gross (before costs); not stored
     report_path: Path | None = None
 
 
@@ -151,7 +152,14 @@ def universe_backtest_asof(
         replace_universe(
             con, asof, {"universe_backtest_daily": daily, "universe_backtest_metrics": metrics}
         )
-    return UniverseBacktestRun(asof, daily, metrics, yearly, text, tests, accuracy)
+    gross_daily = pd.concat(
+        [
+            pd.DataFrame({"date": pd.to_datetime(b.dates), "strategy": n, "gross": b.gross})
+            for n, b in books.items()
+        ],
+        ignore_index=True,
+    )
+    return UniverseBacktestRun(asof, daily, metrics, yearly, text, tests, accuracy, gross_daily)
 
 
 def metric_rows(books, tests, gross, accuracy, yearly, settings: Settings) -> pd.DataFrame:

@@ -1,0 +1,184 @@
+"""Asset group ``universe``: ``universe_model`` and ``universe_backtest``, the pooled
+cross-sectional forecaster as of a trading date (one partition per session: the
+universe-wide as-of date, the chain's date dimension on its own).
+
+Wiring only; the logic is in ``stock_pipeline/universe``. keras is imported inside
+``universe_model`` only.
+
+Both depend on every ticker's data through ``AllPartitionMapping``: partition d needs
+every ticker (any registered ticker may be in the universe on d) and every year up to
+d's, and Dagster has no mapping from one day onto "the years up to this one, of every
+ticker" of a ticker x year grid: ``MultiToSingleDimensionPartitionMapping`` needs the
+day to BE a dimension of the upstream (its dimension is years, not days) and
+``TimeWindowPartitionMapping`` maps time partitions to time partitions, not into a
+multi-partition. All is the smallest superset; the future years it names are never
+read (the panel is read up to d, and a test rewrites every bar after d to prove it).
+"""
+
+import datetime as dt
+from typing import Any
+
+from dagster import (
+    AllPartitionMapping,
+    AssetDep,
+    AssetExecutionContext,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from stock_pipeline.defs.assets import log_lines, table_md
+from stock_pipeline.defs.partitions import TICKERS_PARTITION
+from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+
+GROUP = "universe"
+UNIVERSE_ASSETS = ("universe_model", "universe_backtest")
+
+
+def run_days(context: AssetExecutionContext) -> list[dt.date]:
+    return sorted(dt.date.fromisoformat(k) for k in context.partition_keys)
+
+
+def registered(context: AssetExecutionContext) -> list[str]:
+    """The universe: every ticker registered as a partition of the data assets."""
+    return sorted(context.instance.get_dynamic_partitions(TICKERS_PARTITION))
+
+
+def model_metadata(r) -> dict[str, Any]:
+    """What the UI shows on one date partition of ``universe_model``."""
+    return {
+        "tickers": r.tickers,
+        "sessions": r.sessions,
+        "study_periods": len(r.periods),
+        "periods_trained": sum(p.mode == "trained" for p in r.periods),
+        "predictions": r.predictions,
+        "periods": table_md(
+            [
+                {
+                    "period": p.index,
+                    "trained_through": str(p.trained_through),
+                    "mode": p.mode,
+                    "sequences": p.sequences,
+                    "epochs": p.epochs_run,
+                    "seconds": round(p.train_seconds, 2),
+                    "sequences_per_s": round(p.sequences_per_second),
+                    "signal_dates": p.signal_dates,
+                    "reused": p.predictions_reused,
+                }
+                for p in r.periods
+            ]
+        ),
+        "top_and_bottom": table_md(
+            r.latest.head(5).to_dict("records") + r.latest.tail(5).to_dict("records")
+        ),
+        "note": r.note or "none",
+        "seconds": round(r.seconds, 2),
+    }
+
+
+def backtest_metadata(r) -> dict[str, Any]:
+    """What the UI shows on one date partition of ``universe_backtest``."""
+    table = r.metrics.pivot(index="metric", columns="strategy", values="value")
+    shown = ["mean_daily_return", "nw_tstat", "sharpe", "total_return", "max_drawdown", "costs"]
+    metadata: dict[str, Any] = {
+        "verdict": r.verdict,
+        "headline": MetadataValue.md(table.reindex(shown).round(5).to_markdown()),
+        "accuracy": float(r.accuracy.accuracy),
+        "accuracy_pvalue": float(r.accuracy.pvalue),
+        "lstm_minus_reversal_pvalue": float(r.tests["lstm_minus_reversal"].pvalue),
+        "days": int(r.daily["date"].nunique()),
+    }
+    if r.report_path is not None:
+        metadata["report_path"] = MetadataValue.path(str(r.report_path.resolve()))
+    return metadata
+
+
+def per_day(context, work) -> tuple[list, dict[str, str]]:
+    """``work(day)`` for each date partition of the run; a failure is recorded under its
+    date (the others go on)."""
+    done, errors = [], {}
+    for day in run_days(context):
+        try:
+            done.append(work(day))
+        except (ValueError, OSError) as exc:
+            errors[str(day)] = f"{day}: {exc}"
+    return done, errors
+
+
+def finish_days(metadata: dict[str, Any], errors: dict[str, str]) -> MaterializeResult:
+    """The step's result; a ``Failure`` naming each failed date (the others are written)."""
+    if errors:
+        raise Failure(description=" | ".join(errors.values()), metadata=metadata)
+    return MaterializeResult(metadata=metadata)
+
+
+def build_universe_assets(partitions_def, data_assets: list) -> list:
+    """``partitions_def``: one partition per session; ``data_assets``: raw_ohlcv, indicators."""
+    args = {
+        "partitions_def": partitions_def,
+        "backfill_policy": BackfillPolicy.single_run(),
+        "group_name": GROUP,
+    }
+    every = AllPartitionMapping()
+
+    @asset(
+        **args,
+        deps=[AssetDep(a, partition_mapping=every) for a in data_assets],
+        kinds={"keras", "jax", "duckdb"},
+        description=(
+            "ONE LSTM across every registered ticker (Fischer & Krauss 2018), trained per "
+            "study period on what is known at its end, predicting for each session the "
+            "probability that each stock beats the next day's cross-sectional median; "
+            "table `universe_predictions`. Models: <data>/models/universe/."
+        ),
+    )
+    def universe_model(
+        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+    ) -> MaterializeResult:
+        from stock_pipeline.universe.asof import universe_model_asof
+
+        tickers = registered(context)
+        runs, errors = per_day(
+            context, lambda d: universe_model_asof(warehouse, d, settings, tickers)
+        )
+        for r in runs:
+            context.add_asset_metadata(model_metadata(r), partition_key=r.asof.isoformat())
+        log_lines(context, [f"{r.asof}: {r.note}" for r in runs if r.note])
+        return finish_days(
+            {"periods_trained": sum(p.mode == "trained" for r in runs for p in r.periods)}, errors
+        )
+
+    @asset(
+        **args,
+        deps=[universe_model],
+        kinds={"statsmodels", "duckdb", "html"},
+        description=(
+            "The ranking traded daily (long the top k, short the bottom k; long-only top "
+            "k) against the short-term reversal rule and the equal-weight universe, costs "
+            "per half-turn; Newey-West t-statistics, the LSTM against reversal, accuracy "
+            "against a coin, results by year; tables `universe_backtest_daily`, "
+            "`universe_backtest_metrics` and an HTML report."
+        ),
+    )
+    def universe_backtest(
+        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+    ) -> MaterializeResult:
+        from stock_pipeline.universe.asof import universe_backtest_asof
+        from stock_pipeline.universe.report import write_report
+
+        tickers = registered(context)
+
+        def work(day):
+            result = universe_backtest_asof(warehouse, day, settings, tickers)
+            result.report_path = write_report(result, settings)
+            return result
+
+        runs, errors = per_day(context, work)
+        for r in runs:
+            context.add_asset_metadata(backtest_metadata(r), partition_key=r.asof.isoformat())
+        log_lines(context, [f"{r.asof}: {r.verdict}" for r in runs])
+        return finish_days({"reports": len(runs)}, errors)
+
+    return [universe_model, universe_backtest]
