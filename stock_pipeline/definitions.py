@@ -21,7 +21,11 @@ from stock_pipeline.defs.partitions import (
 )
 from stock_pipeline.defs.resources import build_resources
 from stock_pipeline.defs.trading import build_trading_assets
-from stock_pipeline.defs.universe import build_universe_assets
+from stock_pipeline.defs.universe import (
+    build_universe_assets,
+    universe_after_nightly,
+    universe_job,
+)
 from stock_pipeline.settings import Settings
 
 # The lineage uses Dagster features that are marked beta or preview (single-run backfill
@@ -40,6 +44,9 @@ def build_definitions(settings: Settings) -> Definitions:
     trading_assets = build_trading_assets(partitions_def, evaluation_assets)
     universe_assets = build_universe_assets(make_date_partitions(settings), data_assets)
     freshness = build_freshness_check(data_assets[0])
+    automation = build_automation(settings, freshness)
+    automation["jobs"].append(universe_job)
+    automation["sensors"].append(universe_after_nightly)
     return Definitions(
         assets=[
             *data_assets,
@@ -49,7 +56,7 @@ def build_definitions(settings: Settings) -> Definitions:
             *universe_assets,
         ],
         asset_checks=[*data_checks, freshness],
-        **build_automation(settings, freshness),
+        **automation,
         resources=build_resources(settings),
         # One process per run instead of one per step: steps of this lineage run in
         # order anyway, and each process would pay the pandas/JAX imports again.

@@ -22,14 +22,23 @@ from dagster import (
     AllPartitionMapping,
     AssetDep,
     AssetExecutionContext,
+    AssetSelection,
     BackfillPolicy,
+    DagsterRunStatus,
+    DefaultSensorStatus,
     Failure,
     MaterializeResult,
     MetadataValue,
+    RunRequest,
+    RunsFilter,
+    SkipReason,
     asset,
+    define_asset_job,
+    run_status_sensor,
 )
 
 from stock_pipeline.defs.assets import log_lines, table_md
+from stock_pipeline.defs.automation import NIGHTLY_TAG, market_data_job, model_chain_job
 from stock_pipeline.defs.partitions import TICKERS_PARTITION
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 
@@ -182,3 +191,50 @@ def build_universe_assets(partitions_def, data_assets: list) -> list:
         return finish_days({"reports": len(runs)}, errors)
 
     return [universe_model, universe_backtest]
+
+
+universe_job = define_asset_job(
+    "universe_job",
+    selection=AssetSelection.assets(*UNIVERSE_ASSETS),
+    description="The pooled cross-sectional model and its backtest as of one session.",
+)
+
+#: The nightly runs still to finish before the universe may run: queued or running.
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def universe_request(day: str | None, runs_in_flight: int) -> RunRequest | SkipReason:
+    """After a nightly model-chain run of ``day`` succeeded: the universe run of ``day``
+    once no nightly data or chain run of that day is queued or running (every group's
+    bars are stored); one per day (the run key)."""
+    if day is None:
+        return SkipReason("not a nightly run")
+    if runs_in_flight:
+        return SkipReason(f"{runs_in_flight} nightly run(s) of {day} still to finish")
+    return RunRequest(
+        run_key=f"universe:{day}", partition_key=day, tags={"stock_pipeline/universe": day}
+    )
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[model_chain_job],
+    request_job=universe_job,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="After the night's last per-ticker run: the universe model and backtest as "
+    "of the night's session, over every registered ticker.",
+)
+def universe_after_nightly(context):
+    day = context.dagster_run.tags.get(NIGHTLY_TAG)
+    if day is None:
+        return universe_request(None, 0)
+    runs = context.instance.get_runs(
+        filters=RunsFilter(job_name=None, statuses=IN_FLIGHT, tags={NIGHTLY_TAG: day})
+    )
+    names = {market_data_job.name, model_chain_job.name}
+    return universe_request(day, sum(r.job_name in names for r in runs))

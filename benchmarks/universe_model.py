@@ -1,0 +1,182 @@
+"""The pooled cross-sectional model (issue 16) at size, on synthetic tickers.
+
+    python -m benchmarks.universe_model [--tickers 50] [--years 4] [--epochs 3]
+
+In a fresh folder: N synthetic tickers x Y years of daily bars (a weak one-day
+cross-sectional reversal, phi 0.05) written straight to a DuckDB warehouse, the model at
+the paper's defaults (sequences of 240, 25 units, study periods of 750 + 250, batch 512)
+except that every fit runs exactly ``--epochs`` epochs (patience = epochs), so the cost
+per epoch is measured and the full-size cost extrapolated from it. Measured:
+
+- ``walk_forward_s``: ``universe_model_asof`` + ``universe_backtest_asof`` as of the
+  second-last session with an empty model cache: every study period trained, every
+  signal date predicted (what a first materialization costs);
+- ``nightly_s``: the Dagster run of ``universe_model,universe_backtest`` as of the last
+  session (``launch.materialize``, the CLI's path), the cache warm: a night on which no
+  study period ends (predict one session, backtest, report);
+- ``sequences_per_second_in_asset`` against ``..._bare_fit``: the training of study
+  period 0 through the asset code path (``PooledForecaster.train``: gather, build,
+  ``fit_network``) against ``model.fit`` on the same arrays with the same validation
+  tail and epochs; both include the compile (served by JAX's persistent cache when warm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import quiet, save
+
+
+def write_universe(path: Path, tickers: int, years: int, seed: int = 0) -> list[dt.date]:
+    from stock_pipeline_tests.support.synthetic import sessions
+    from stock_pipeline_tests.universe.support import store_universe, universe_returns
+
+    days = 252 * years
+    store_universe(path, universe_returns(days, tickers, 0.05, seed))
+    return sessions(days)
+
+
+def bare_fit(x: np.ndarray, y: np.ndarray, us) -> float:
+    """sequences/s of ``model.fit`` alone on the asset's arrays and validation split."""
+    from stock_pipeline.universe import network
+
+    split = network.validation_start(len(x), us.validation_fraction)
+    model = network.build_network(x.shape[1], x.shape[2], us)
+    started = time.perf_counter()
+    model.fit(
+        x[:split], y[:split], validation_data=(x[split:], y[split:]),
+        epochs=us.epochs, batch_size=us.batch_size, shuffle=True, verbose=0,
+    )  # fmt: skip
+    return split * us.epochs / (time.perf_counter() - started)
+
+
+def asset_path_fit(settings, warehouse, asof) -> tuple[float, np.ndarray, np.ndarray]:
+    """sequences/s of the asset code path's training of study period 0 (the wall time of
+    ``PooledForecaster.train``: gather, standardize, build and fit), and its arrays."""
+    from stock_pipeline.universe.panel import load_panel
+    from stock_pipeline.universe.periods import gather, study_periods, training_pairs
+    from stock_pipeline.universe.walk import PeriodRun, PooledForecaster
+
+    with warehouse.connect(read_only=True) as con:
+        panel = load_panel(con, asof, settings.universe)
+    forecaster = PooledForecaster(panel, settings.universe, None)
+    period = study_periods(len(panel.dates), settings.universe)[0]
+    run = PeriodRun(0, asof, "trained")
+    started = time.perf_counter()
+    _, scaler = forecaster.train(period, run)
+    seconds = time.perf_counter() - started
+    rows, cols = training_pairs(panel, period, forecaster.targets, forecaster.length)
+    x = gather(panel, scaler, rows, cols, forecaster.length)
+    split = round(len(x) * (1 - settings.universe.validation_fraction))
+    per_s = split * run.epochs_run / seconds
+    return per_s, x, forecaster.targets[rows, cols].astype("float32")
+
+
+def nightly(settings, tickers: list[str], day: dt.date) -> float:
+    from dagster import DagsterInstance
+
+    from stock_pipeline.cli import launch
+    from stock_pipeline.definitions import build_definitions
+
+    defs, instance = build_definitions(settings), DagsterInstance.ephemeral()
+    launch.register_tickers(instance, tickers)
+    started = time.perf_counter()
+    outcomes = launch.materialize(
+        defs, instance, tickers[:1], day, day, "universe_model,universe_backtest", settings
+    )
+    assert all(o.success for o in outcomes), [o.errors for o in outcomes]
+    return time.perf_counter() - started
+
+
+def extrapolate(per_seq_train: float, per_seq_predict: float, us, epochs: int) -> dict:
+    """500 tickers x 10 years at the measured per-sequence costs."""
+    periods = (2520 - us.train_sessions) // us.trade_sessions + 1
+    sequences = 500 * (us.train_sessions - us.sequence_length)
+    train = periods * sequences * epochs * per_seq_train
+    predict = periods * us.trade_sessions * 500 * per_seq_predict
+    return {
+        "periods": periods,
+        "sequences_per_period": sequences,
+        "epochs_assumed": epochs,
+        "walk_forward_minutes": round((train + predict) / 60, 1),
+        "period_end_night_minutes": round((train / periods) / 60, 1),
+    }
+
+
+def main() -> None:
+    quiet()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickers", type=int, default=50)
+    parser.add_argument("--years", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+
+    from stock_pipeline.settings import Settings
+    from stock_pipeline.universe.asof import universe_backtest_asof, universe_model_asof
+    from stock_pipeline.warehouse import WarehouseFile
+    from stock_pipeline_tests.universe.support import ticker_names
+
+    load = os.getloadavg()[0]
+    folder = Path(tempfile.mkdtemp(prefix="universe_model_"))
+    days = write_universe(folder / "warehouse.duckdb", args.tickers, args.years)
+    settings = Settings(data_dir=folder, start_date=days[0], history_start=days[0]).with_changes(
+        universe={"epochs": args.epochs, "patience": args.epochs}
+    )
+    us, warehouse = settings.universe, WarehouseFile(settings.warehouse)
+
+    started = time.perf_counter()
+    model = universe_model_asof(warehouse, days[-2], settings)
+    universe_backtest_asof(warehouse, days[-2], settings)
+    walk_s = time.perf_counter() - started
+    trained = [p for p in model.periods if p.mode == "trained"]
+    train_s = sum(p.train_seconds for p in trained)
+    night_s = nightly(settings, ticker_names(args.tickers), days[-1])
+    asset, x, y = asset_path_fit(settings, warehouse, days[-2])
+    bare = bare_fit(x, y, us)
+    per_seq_train = train_s / sum(p.sequences * p.epochs_run for p in trained)
+    per_seq_predict = max(walk_s - train_s, 0) / max(model.predictions, 1)
+    save(
+        "universe_model",
+        {
+            "date": dt.date.today().isoformat(),
+            "load_average_at_start": round(load, 1),
+            "tickers": args.tickers,
+            "years": args.years,
+            "sessions": len(days),
+            "epochs_per_fit": args.epochs,
+            "study_periods": len(model.periods),
+            "walk_forward_s": round(walk_s, 1),
+            "training_s": round(train_s, 1),
+            "predictions": model.predictions,
+            "nightly_s": round(night_s, 1),
+            "sequences_per_second_in_asset": round(asset),
+            "sequences_per_second_bare_fit": round(bare),
+            "asset_over_bare": round(asset / bare, 3),
+            "per_period": [period_facts(p) for p in trained],
+            # the paper's patience of 10 means at least 11 epochs per study period
+            "extrapolated_500x10y_11_epochs": extrapolate(per_seq_train, per_seq_predict, us, 11),
+            "extrapolated_500x10y_20_epochs": extrapolate(per_seq_train, per_seq_predict, us, 20),
+            "note": "per-sequence costs include compiles and the validation pass; "
+            "sequences/s count the training sequences (not the validation tail) x epochs",
+        },
+    )
+
+
+def period_facts(p) -> dict:
+    return {
+        "trained_through": str(p.trained_through),
+        "sequences": p.sequences,
+        "seconds": round(p.train_seconds, 1),
+        "per_s": round(p.sequences_per_second),
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The universe joins the nightly refresh: after the night's per-ticker runs, one run of
+the night's date partition; and its dependency on every ticker's data."""
+
+from __future__ import annotations
+
+from dagster import AllPartitionMapping, AssetKey, RunRequest, SkipReason
+
+from stock_pipeline.definitions import build_definitions
+from stock_pipeline.defs.universe import universe_request
+
+
+def test_universe_runs_once_no_nightly_run_of_the_day_is_in_flight() -> None:
+    assert isinstance(universe_request(None, 0), SkipReason)  # not a nightly run
+    waiting = universe_request("2026-11-20", 2)
+    assert isinstance(waiting, SkipReason) and "2 nightly run(s)" in waiting.skip_message
+    request = universe_request("2026-11-20", 0)
+    assert isinstance(request, RunRequest)
+    assert request.partition_key == "2026-11-20" and request.run_key == "universe:2026-11-20"
+
+
+def test_universe_assets_are_date_partitioned_and_read_every_tickers_data(settings) -> None:
+    defs = build_definitions(settings)
+    graph = defs.resolve_asset_graph()
+    model = graph.get(AssetKey("universe_model"))
+    assert model.group_name == "universe"
+    assert model.partitions_def == defs.resolve_job_def("universe_job").partitions_def
+    assert set(model.parent_keys) == {AssetKey("raw_ohlcv"), AssetKey("indicators")}
+    for parent in model.parent_keys:
+        mapping = graph.get_partition_mapping(AssetKey("universe_model"), parent)
+        assert isinstance(mapping, AllPartitionMapping)
+    sensors = {s.name for s in defs.sensors}
+    assert "universe_after_nightly" in sensors
