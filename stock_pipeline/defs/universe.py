@@ -89,6 +89,8 @@ def model_metadata(r) -> dict[str, Any]:
 
 def backtest_metadata(r) -> dict[str, Any]:
     """What the UI shows on one date partition of ``universe_backtest``."""
+    if r.accuracy is None:  # nothing traded yet
+        return {"verdict": r.verdict, "days": 0}
     table = r.metrics.pivot(index="metric", columns="strategy", values="value")
     shown = ["mean_daily_return", "nw_tstat", "sharpe", "total_return", "max_drawdown", "costs"]
     metadata: dict[str, Any] = {
@@ -181,7 +183,8 @@ def build_universe_assets(partitions_def, data_assets: list) -> list:
 
         def work(day):
             result = universe_backtest_asof(warehouse, day, settings, tickers)
-            result.report_path = write_report(result, settings)
+            if result.accuracy is not None:
+                result.report_path = write_report(result, settings)
             return result
 
         runs, errors = per_day(context, work)

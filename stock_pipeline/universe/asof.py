@@ -46,8 +46,13 @@ class UniverseModelRun:
     seconds: float = 0.0
 
 
+PREDICTION_COLUMNS = ["asof_date", "date", "ticker", "model", "probability", "rank"]
+
+
 def prediction_rows(predictions: pd.DataFrame, asof: dt.date) -> pd.DataFrame:
     """The ``universe_predictions`` rows: rank 1 = the highest probability of its date."""
+    if predictions.empty:
+        return pd.DataFrame(columns=PREDICTION_COLUMNS)
     frame = predictions[["date", "ticker", "probability"]].copy()
     frame["rank"] = (
         frame.groupby("date")["probability"].rank(ascending=False, method="first").astype(int)
@@ -125,12 +130,9 @@ def universe_backtest_asof(
     with warehouse.connect(read_only=True) as con:
         panel = load_panel(con, asof, us, tickers)
         predictions = read_universe_predictions(con, asof, MODEL)
-    if predictions.empty:
-        raise ValueError(
-            f"universe as of {asof}: no universe_predictions stored (materialize "
-            "universe_model first, with a history of at least universe.train_sessions sessions)"
-        )
-    rows, probs = probability_matrix(panel, predictions)
+    rows, probs = probability_matrix(panel, predictions) if len(predictions) else ([], None)
+    if not len(rows):
+        return nothing_traded(warehouse, asof, len(predictions))
     books = run_strategies(
         probs, panel.returns, rows, panel.dates, us.k, us.cost_bps, us.tickers_needed
     )
@@ -160,6 +162,24 @@ def universe_backtest_asof(
         ignore_index=True,
     )
     return UniverseBacktestRun(asof, daily, metrics, yearly, text, tests, accuracy, gross_daily)
+
+
+def nothing_traded(warehouse: Warehouse, asof: dt.date, predictions: int) -> UniverseBacktestRun:
+    """No session to trade as of ``asof`` (no study period has ended, or its first signal
+    is ``asof`` itself): the tables of ``asof`` are emptied and the run says why."""
+    why = (
+        "the one stored signal date is the as-of date itself (it trades tomorrow)"
+        if predictions
+        else "no universe_predictions are stored as of it (materialize universe_model; "
+        "the first study period needs universe.train_sessions sessions of data)"
+    )
+    with warehouse.connect() as con:
+        empty = pd.DataFrame()
+        replace_universe(
+            con, asof, {"universe_backtest_daily": empty, "universe_backtest_metrics": empty}
+        )
+    text = f"No session traded as of {asof}: {why}."
+    return UniverseBacktestRun(asof, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), text)
 
 
 def metric_rows(books, tests, gross, accuracy, yearly, settings: Settings) -> pd.DataFrame:

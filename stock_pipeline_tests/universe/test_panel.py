@@ -1,0 +1,64 @@
+"""The panel as of d: no survivorship (a ticker enters with its history and leaves when
+it ends), nothing after d, clear errors; and what a too-short history does. No training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stock_pipeline.settings import Settings
+from stock_pipeline.universe.asof import universe_backtest_asof, universe_model_asof
+from stock_pipeline.universe.panel import load_panel
+from stock_pipeline.universe.periods import complete_windows, study_periods
+from stock_pipeline_tests.universe.support import (
+    bars_of,
+    small_universe,
+    store_universe,
+    universe_returns,
+)
+
+
+@pytest.fixture
+def stored(tmp_path):
+    returns = universe_returns(120, 4, 0.0, seed=1)
+    # S01 enters at session 30, S02 leaves after session 79
+    spans = {"S01": (30, 119), "S02": (0, 79)}
+    warehouse = store_universe(tmp_path / "w.duckdb", returns, spans)
+    return warehouse, returns, bars_of(returns[:, 0])["date"].dt.date
+
+
+def test_tickers_enter_with_their_history_and_leave_when_it_ends(stored):
+    warehouse, returns, dates = stored
+    settings = small_universe(Settings()).universe
+    with warehouse.connect(read_only=True) as con:
+        panel = load_panel(con, dates[100], settings)
+    assert panel.tickers == ["S00", "S01", "S02", "S03"] and len(panel.dates) == 101
+    # S01's first return is the session after its first bar; S02 has none after 79
+    assert np.isnan(panel.returns[:31, 1]).all() and np.isfinite(panel.returns[31:, 1]).all()
+    assert np.isfinite(panel.returns[1:80, 2]).all() and np.isnan(panel.returns[80:, 2]).all()
+    assert panel.returns[5:101, 0] == pytest.approx(returns[5:101, 0])
+    ready = complete_windows(panel, 0, settings.sequence_length)  # 20 returns
+    assert not ready[49, 1] and ready[50, 1]  # returns 31..50
+    assert ready[79, 2] and not ready[80:, 2].any()
+
+
+def test_panel_errors_name_the_setting(stored):
+    warehouse, _, dates = stored
+    bad = small_universe(Settings(), features=["rsi_14", "log_return"]).universe
+    with warehouse.connect(read_only=True) as con, pytest.raises(ValueError, match="first"):
+        load_panel(con, dates[100], bad)
+    unknown = small_universe(Settings(), features=["log_return", "nope"]).universe
+    with warehouse.connect(read_only=True) as con, pytest.raises(ValueError, match="nope"):
+        load_panel(con, dates[100], unknown)
+    with pytest.raises(ValueError, match="sequence_length"):
+        small_universe(Settings(), sequence_length=150)
+
+
+def test_too_short_a_history_says_so_and_trades_nothing(stored, tmp_path):
+    warehouse, _, dates = stored
+    settings = small_universe(Settings(data_dir=tmp_path / "data"))
+    assert study_periods(119, settings.universe) == []
+    model = universe_model_asof(warehouse, dates[118], settings)
+    assert model.predictions == 0 and "universe.train_sessions" in model.note
+    result = universe_backtest_asof(warehouse, dates[118], settings)
+    assert result.accuracy is None and "No session traded" in result.verdict
