@@ -35,7 +35,9 @@ EXAMPLES = {
         "examples:\n"
         "  stock-pipeline materialize --tickers AAPL,MSFT --start 2015-01-02 --end 2024-12-31\n"
         "  stock-pipeline materialize --tickers ^GSPC --start 2024-01-02 --end 2024-12-31 "
-        "--select raw_ohlcv,indicators"
+        "--select raw_ohlcv,indicators\n"
+        "  stock-pipeline materialize --tickers AAPL,MSFT --start 2010-01-04 --end 2024-12-31 "
+        "--select raw_ohlcv,indicators,universe_model,universe_backtest"
     ),
     "add-ticker": "example:\n  stock-pipeline add-ticker NVDA BRK-B --start 2010-01-04",
     "report": (
@@ -81,7 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--tickers", required=True, help="comma-separated symbols, e.g. AAPL,^GSPC")
     mat.add_argument("--start", type=date, required=True, help="first date of data, YYYY-MM-DD")
     mat.add_argument("--end", type=date, required=True, help="the as-of date, YYYY-MM-DD")
-    mat.add_argument("--select", default="*", help="comma-separated asset names, or * (default)")
+    mat.add_argument(
+        "--select",
+        default="*",
+        help="comma-separated asset names, or * (default: the per-ticker lineage; the "
+        "universe assets run as of --end over every registered ticker when named)",
+    )
     mat.set_defaults(func=commands.cmd_materialize)
 
     add = _subparser(sub, "add-ticker", "register tickers and submit their backfill to the daemon")
