@@ -1,5 +1,5 @@
-"""The universe joins the nightly refresh: after the night's per-ticker runs, one run of
-the night's date partition; and its dependency on every ticker's data."""
+"""Wiring: the universe joins the nightly refresh (after the night's per-ticker runs, one run of
+the night's date partition), depends on every ticker's data, and runs from the CLI when named."""
 
 from __future__ import annotations
 
@@ -30,3 +30,14 @@ def test_universe_assets_are_date_partitioned_and_read_every_tickers_data(settin
         assert isinstance(mapping, AllPartitionMapping)
     sensors = {s.name for s in defs.sensors}
     assert "universe_after_nightly" in sensors
+
+
+def test_star_is_the_per_ticker_lineage_and_the_universe_runs_when_named(settings) -> None:
+    from stock_pipeline.cli.launch import resolve_selection
+
+    defs = build_definitions(settings)
+    everything = resolve_selection(defs, "*")
+    assert "raw_ohlcv" in everything and "backtest_report" in everything
+    assert not {"universe_model", "universe_backtest"} & set(everything)
+    named = resolve_selection(defs, "universe_model,universe_backtest")
+    assert named == ["universe_model", "universe_backtest"]
