@@ -349,7 +349,9 @@ class UniverseSettings(Section):
     lstm_units: int = Field(25, ge=1, description="Units of the one LSTM layer")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after the LSTM layer")
     learning_rate: float = Field(1e-3, gt=0, description="RMSprop learning rate")
-    batch_size: int = Field(512, ge=1)
+    batch_size: int = Field(
+        512, ge=1, description="Sequences per gradient step (not taken from the paper)"
+    )
     epochs: int = Field(1000, ge=1, description="Upper bound; early stopping ends sooner")
     patience: int = Field(10, ge=1, description="Early-stopping patience (epochs)")
     validation_fraction: float = Field(
@@ -366,6 +368,14 @@ class UniverseSettings(Section):
         None, ge=0, description="Newey-West lags; null = floor(4 (n/100)^(2/9))"
     )
     alpha: float = Field(0.05, gt=0, lt=1, description="Level of the honesty tests")
+    histories_kept: int | None = Field(
+        30,
+        ge=1,
+        description="As-of dates whose whole prediction history stays in "
+        "universe_predictions (each is every ranked ticker on every traded session, about a "
+        "million rows at 500 tickers x 10 years); older as-of dates keep the ranking made "
+        "on their own date only. null = keep all",
+    )
     seed: int = 42
 
     @model_validator(mode="after")

@@ -25,7 +25,11 @@ from stock_pipeline.universe.strategies import (
 )
 from stock_pipeline.universe.walk import PeriodRun, PooledForecaster
 from stock_pipeline.warehouse import Warehouse
-from stock_pipeline.warehouse.universe import read_universe_predictions, replace_universe
+from stock_pipeline.warehouse.universe import (
+    prune_prediction_histories,
+    read_universe_predictions,
+    replace_universe,
+)
 
 MODEL = "lstm"
 
@@ -82,6 +86,8 @@ def universe_model_asof(
     frame = prediction_rows(walk.predictions, asof)
     with warehouse.connect() as con:
         replace_universe(con, asof, {"universe_predictions": frame})
+        if us.histories_kept is not None:
+            prune_prediction_histories(con, us.histories_kept)
     latest = frame[frame["date"] == frame["date"].max()] if len(frame) else frame
     return UniverseModelRun(
         asof, len(panel.tickers), len(panel.dates), walk.periods, len(frame),

@@ -53,6 +53,19 @@ def replace_universe(con: Connection, asof: dt.date, frames: dict[str, pd.DataFr
                 insert_frame(con, table, frame)
 
 
+def prune_prediction_histories(con: Connection, keep: int) -> int:
+    """Keep the whole prediction history of the ``keep`` newest as-of dates; older ones
+    keep only the ranking made on their own date. Returns the rows deleted."""
+    with transaction(con):
+        deleted = con.execute(
+            "DELETE FROM universe_predictions WHERE date <> asof_date AND asof_date < ("
+            "SELECT min(asof_date) FROM (SELECT DISTINCT asof_date FROM universe_predictions "
+            "ORDER BY asof_date DESC LIMIT ?))",
+            [keep],
+        ).fetchall()
+    return int(deleted[0][0]) if deleted else 0
+
+
 def read_universe_predictions(con: Connection, asof: dt.date, model: str = "lstm") -> pd.DataFrame:
     """date, ticker, probability, rank of the predictions stored as of ``asof``."""
     frame = con.execute(

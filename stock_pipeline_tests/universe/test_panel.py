@@ -62,3 +62,26 @@ def test_too_short_a_history_says_so_and_trades_nothing(stored, tmp_path):
     assert model.predictions == 0 and "universe.train_sessions" in model.note
     result = universe_backtest_asof(warehouse, dates[118], settings)
     assert result.accuracy is None and "No session traded" in result.verdict
+
+
+def test_old_as_of_dates_keep_only_their_own_ranking(tmp_path):
+    import datetime as dt
+
+    import pandas as pd
+
+    from stock_pipeline.warehouse import connect
+    from stock_pipeline.warehouse.universe import prune_prediction_histories, replace_universe
+
+    days = [dt.date(2024, 1, d) for d in (2, 3, 4, 5)]
+    with connect(tmp_path / "w.duckdb") as con:
+        for i, asof in enumerate(days[1:], start=1):
+            rows = pd.DataFrame(
+                {"asof_date": asof, "date": days[: i + 1], "ticker": "A", "model": "lstm",
+                 "probability": 0.5, "rank": 1}
+            )  # fmt: skip
+            replace_universe(con, asof, {"universe_predictions": rows})
+        assert prune_prediction_histories(con, keep=2) == 1  # the oldest's one earlier date
+        left = con.execute(
+            "SELECT asof_date, count(*), min(date) FROM universe_predictions GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert left == [(days[1], 1, days[1]), (days[2], 3, days[0]), (days[3], 4, days[0])]
