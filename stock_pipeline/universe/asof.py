@@ -21,6 +21,7 @@ from stock_pipeline.universe.strategies import (
     STRATEGIES,
     book_metrics,
     daily_frame,
+    gross_frame,
     run_strategies,
 )
 from stock_pipeline.universe.walk import PeriodRun, PooledForecaster
@@ -160,14 +161,9 @@ def universe_backtest_asof(
         replace_universe(
             con, asof, {"universe_backtest_daily": daily, "universe_backtest_metrics": metrics}
         )
-    gross_daily = pd.concat(
-        [
-            pd.DataFrame({"date": pd.to_datetime(b.dates), "strategy": n, "gross": b.gross})
-            for n, b in books.items()
-        ],
-        ignore_index=True,
+    return UniverseBacktestRun(
+        asof, daily, metrics, yearly, text, tests, accuracy, gross_frame(books)
     )
-    return UniverseBacktestRun(asof, daily, metrics, yearly, text, tests, accuracy, gross_daily)
 
 
 def nothing_traded(warehouse: Warehouse, asof: dt.date, predictions: int) -> UniverseBacktestRun:

@@ -16,7 +16,6 @@ A ticker ranked on t whose history ends before t+1 returns 0 that session (cash)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,5 +151,12 @@ def daily_frame(books: dict[str, Book]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def annualized(mean_daily: float, ppy: int = 252) -> float:
-    return (1 + mean_daily) ** ppy - 1 if math.isfinite(mean_daily) else math.nan
+def gross_frame(books: dict[str, Book]) -> pd.DataFrame:
+    """date, strategy, gross: the daily returns before costs (for the report)."""
+    return pd.concat(
+        [
+            pd.DataFrame({"date": pd.to_datetime(b.dates), "strategy": n, "gross": b.gross})
+            for n, b in books.items()
+        ],
+        ignore_index=True,
+    )
