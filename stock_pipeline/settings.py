@@ -16,7 +16,15 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SOURCE_NAMES = ("yfinance", "sample", "csv", "alphavantage")
 
@@ -89,11 +97,43 @@ class FeatureSettings(Section):
     )
 
 
-class ModelSettings(Section):
-    """The LSTM and its training (``lstm_model``)."""
+ModelKind = Literal["lstm", "gru", "attention_lstm", "transformer", "tcn", "multiscale", "ensemble"]
+MemberKind = Literal["lstm", "gru", "attention_lstm", "transformer", "tcn", "multiscale"]
+LossName = Literal["mse", "huber", "cross_entropy"]
 
-    lstm_units: tuple[int, ...] = Field((16,), description="Units of each stacked LSTM layer")
-    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout after each LSTM layer")
+
+class ModelSettings(Section):
+    """The network and its training (``lstm_model``)."""
+
+    kind: ModelKind = Field(
+        "lstm",
+        description="Architecture (forecasting.architectures): lstm | gru (stacks of "
+        "lstm_units) | attention_lstm (the stack's states pooled by learned attention) | "
+        "transformer (one encoder block, sinusoidal positions) | tcn (dilated causal "
+        "convolutions) | multiscale (the daily window and its weekly sums, each through a "
+        "recurrent encoder) | ensemble (the mean of the ensemble_members' forecasts)",
+    )
+    lstm_units: tuple[int, ...] = Field(
+        (16,),
+        description="Units of each stacked recurrent layer (lstm, gru, attention_lstm, "
+        "multiscale's encoders use the first)",
+    )
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout after each recurrent layer")
+    heads: int = Field(2, ge=1, description="transformer: attention heads")
+    key_dim: int = Field(8, ge=1, description="transformer: width of each head")
+    filters: int = Field(16, ge=1, description="tcn: channels of each convolution")
+    kernel_size: int = Field(
+        3, ge=2, description="tcn: kernel of the convolutions dilated 1, 2, 4, 8 (3: 31 sessions)"
+    )
+    weekly_period: int = Field(
+        5, ge=2, description="multiscale: sessions summed into one weekly row of the window"
+    )
+    ensemble_members: tuple[MemberKind, ...] = Field(
+        ("lstm", "gru"),
+        min_length=1,
+        description="ensemble: the member kinds; each is trained by the fold procedure with "
+        "this configuration and its own kind (the k-th repeat of a kind gets seed + k)",
+    )
     zero_init_output: bool = Field(
         True,
         description="Start the output layer's weights at zero, so an untrained network "
@@ -111,7 +151,12 @@ class ModelSettings(Section):
     shrinkage_z: float = Field(
         2.326, ge=0, description="gated_beta's one-sided threshold (2.326: 1% level)"
     )
-    loss: Literal["mse", "huber"] = "mse"
+    loss: LossName | None = Field(
+        None,
+        description="Training loss. mse | huber for the return and price targets, "
+        "cross_entropy for direction (a sigmoid output); null = mse, or cross_entropy for "
+        "direction",
+    )
     learning_rate: float = Field(1e-3, gt=0)
     batch_size: int = Field(64, ge=1)
     epochs: int = Field(100, ge=1, description="Upper bound; EarlyStopping usually ends sooner")
@@ -145,6 +190,17 @@ class ModelSettings(Section):
         description="Sessions between the last training label and the first forecast of a "
         "fold; null = the horizon h (never less than h)",
     )
+
+    def loss_for(self, target: str) -> LossName:
+        """The loss trained on for ``target``; a ValueError naming the fields if they clash."""
+        loss = self.loss or ("cross_entropy" if target == "direction" else "mse")
+        if (target == "direction") != (loss == "cross_entropy"):
+            raise ValueError(
+                f"model.loss={loss!r} does not fit features.target={target!r}: use "
+                "cross_entropy for direction, mse or huber for return and price (or leave "
+                "model.loss unset for the target's default)"
+            )
+        return loss
 
 
 class EvaluationSettings(Section):
@@ -289,6 +345,11 @@ class Settings(Section):
     backtest: BacktestSettings = BacktestSettings()
     automation: AutomationSettings = AutomationSettings()
     watchlist_path: Path = Field(Path("watchlist.yaml"), description="The declared universe")
+
+    @model_validator(mode="after")
+    def _loss_fits_target(self) -> Settings:
+        self.model.loss_for(self.features.target)
+        return self
 
     @property
     def warehouse(self) -> Path:

@@ -1,4 +1,4 @@
-"""The Keras 3 LSTM on the JAX backend: build, fit, predict, save and load a network.
+"""The Keras 3 networks on the JAX backend: build, fit, predict, save and load one.
 
 No Dagster here. Importing this module imports keras; ``stock_pipeline/__init__``
 has already set ``KERAS_BACKEND=jax``. Training runs on a GPU when a CUDA build of
@@ -19,6 +19,7 @@ import jax
 import keras
 import numpy as np
 
+from stock_pipeline.forecasting import architectures
 from stock_pipeline.forecasting.features import TrainingDataError, time_split
 from stock_pipeline.settings import ModelSettings
 
@@ -34,14 +35,11 @@ if os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
 
 
 def build_model(window: int, n_features: int, settings: ModelSettings, target: str) -> keras.Model:
+    """The network of ``settings.kind`` (``architectures``), compiled; seeded."""
+    settings.loss_for(target)  # a clash of loss and target fails before any work
     keras.utils.set_random_seed(settings.seed)  # initial weights are part of reproducibility
     inputs = keras.Input((window, n_features))
-    x = inputs
-    for i, units in enumerate(settings.lstm_units):
-        last = i == len(settings.lstm_units) - 1
-        x = keras.layers.LSTM(units, return_sequences=not last)(x)
-        if settings.dropout:
-            x = keras.layers.Dropout(settings.dropout)(x)
+    x = architectures.encode(inputs, window, settings)
     activation = "sigmoid" if target == "direction" else None
     # Zero output weights: the untrained network forecasts its bias (the mean label), and
     # with early stopping the weights only grow where the validation loss rewards them.
@@ -53,8 +51,11 @@ def build_model(window: int, n_features: int, settings: ModelSettings, target: s
     return model
 
 
+KERAS_LOSSES = {"mse": "mse", "huber": "huber", "cross_entropy": "binary_crossentropy"}
+
+
 def compile_model(model: keras.Model, settings: ModelSettings, target: str) -> None:
-    loss = "binary_crossentropy" if target == "direction" else settings.loss
+    loss = KERAS_LOSSES[settings.loss_for(target)]
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss)
 
 
