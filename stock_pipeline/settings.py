@@ -129,7 +129,7 @@ class ModelSettings(Section):
         5, ge=2, description="multiscale: sessions summed into one weekly row of the window"
     )
     ensemble_members: tuple[MemberKind, ...] = Field(
-        ("lstm", "gru", "ensemble"),
+        ("lstm", "gru"),
         min_length=1,
         description="ensemble: the member kinds; each is trained by the fold procedure with "
         "this configuration and its own kind (the k-th repeat of a kind gets seed + k)",

@@ -141,6 +141,7 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         summary = {
             "config_hash": settings.fingerprint("features", "model"),
             "target_kind": settings.features.target,
+            "model_kind": settings.model.kind,
             "folds_trained": sum(r.mode == "trained" for r in runs),
         }
         return finish_partitions(context, partitions, errors, summary)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from stock_pipeline.forecasting.bundle import read_meta
 from stock_pipeline.forecasting.feature_rows import load_feature_table
 from stock_pipeline.forecasting.features import TrainingDataError
 from stock_pipeline.forecasting.fold_models import FoldCache, Forecaster
@@ -64,13 +63,17 @@ def forecast_asof(warehouse: Warehouse, ticker: str, asof: dt.date, settings: Se
             f"an earlier --start"
         )
     cache = FoldCache(settings.ticker_models_dir(ticker), settings)
-    run = Forecaster(table, settings, cache).forecast(np.array([asof_row]))
+    forecaster = Forecaster(table, settings, cache)
+    run = forecaster.forecast(np.array([asof_row]))
     predicted = float(run.values[0])
     (fold,) = run.folds
-    folder = cache.path(fold.start_date(table))
-    facts = read_meta(folder)
+    start = fold.start_date(table)
+    facts = forecaster.fold_facts(start, run)
+    # an ensemble has no model of its own: its members' folders are beside each other
+    folder = cache.folder.parent if forecaster.members else cache.path(start)
     target_date = next_session(asof, fs.horizon, settings.exchange)
-    version = f"lstm-{cache.folder.name}-{fold.start_date(table)}-{facts['inputs_digest'][:8]}"
+    kind = settings.model.kind
+    version = f"{kind}-{cache.folder.name}-{start}-{facts['inputs_digest'][:8]}"
     with warehouse.connect() as con:
         results.upsert_forecast(
             con,
@@ -87,7 +90,7 @@ def forecast_asof(warehouse: Warehouse, ticker: str, asof: dt.date, settings: Se
         ticker=ticker,
         asof=asof,
         mode="trained" if run.trained else "cached",
-        fold_start=fold.start_date(table),
+        fold_start=start,
         trained_through=facts["trained_through"],
         epochs_run=facts["epochs_run"],
         best_val_loss=facts["best_val_loss"],
