@@ -83,9 +83,17 @@ class FeatureSettings(Section):
     )
     window: int = Field(20, ge=2, description="T: trading days in one input window")
     horizon: int = Field(1, ge=1, description="h: predict the h-day-ahead target")
-    target: Literal["return", "direction", "price"] = Field(
+    target: Literal["return", "direction", "price", "volatility"] = Field(
         "return",
-        description="return: h-day log return; direction: up (1) / down (0); price: close at t+h",
+        description="return: h-day log return; direction: up (1) / down (0); price: close at "
+        "t+h; volatility: realized variance over t+1..t+h (volatility_estimator's daily "
+        "variances summed), forecast through its log (forecasting/variance.py)",
+    )
+    volatility_estimator: Literal["squared_return", "parkinson", "garman_klass"] = Field(
+        "squared_return",
+        description="volatility target's daily variance: the squared close-to-close log "
+        "return, or a range-based estimator from the day's high/low (Parkinson) or "
+        "open/high/low/close (Garman-Klass); the range-based ones leave out the overnight gap",
     )
 
 
