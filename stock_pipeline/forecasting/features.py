@@ -3,7 +3,8 @@
 The as-of rule lives here. For partition (ticker, d):
 - feature row t uses bars dated <= t (indicators are causal), so rows <= d are known on d;
 - the target of row t is the return (or direction, or price, or realized variance) from
-  t to t+h, known only on t+h, so a window ending at t may train the model of day d only if t + h <= d;
+  t to t+h, known only on t+h, so a window ending at t may train the model of day d only
+  if t + h <= d;
 - normalization statistics are fitted on the training rows only (``fit_scaler``) and
   stored with the model, so inference reuses them; never on the whole series.
 """
