@@ -43,7 +43,7 @@ PERCENT_METRICS = frozenset(
 INTEGER_METRICS = frozenset({"trades", "max_drawdown_days"})
 RATIO_METRICS = frozenset({"sharpe", "sortino", "calmar", "profit_factor", "turnover"})
 
-FOLD_METRICS = ("rmse", "direction_accuracy", "skill")
+FOLD_METRICS = ("rmse", "direction_accuracy", "skill", "qlike")
 FOLD_PERCENT_METRICS = frozenset({"direction_accuracy", "direction_reference", "skill"})
 #: Already in percent (not fractions): shown with a % sign, not multiplied by 100.
 FOLD_PERCENT_POINT_METRICS = frozenset({"mape"})
