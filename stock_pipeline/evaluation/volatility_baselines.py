@@ -11,7 +11,10 @@ of an origin t from data dated <= t:
   term (Nelson's form: arch's o=1), zero mean, normal quasi-likelihood, fitted by ``arch``
   on the training span's daily log returns in percent; the parameters are then fixed and
   the model filtered over the later returns, so the forecast at t uses returns <= t.
-  They model squared returns whatever the estimator of the target;
+  They model squared close-to-close returns whatever the target's estimator; with a
+  range-based one (which leaves out the overnight gap, so its level differs) their
+  forecasts are multiplied by the training span's mean estimate over its mean squared
+  return, a level calibration on training data only (exactly 1 for squared_return);
 - har: HAR-RV, OLS of the h-day realized variance on the daily estimate, its 5-day and
   its 22-day means (plus a constant), fitted on the fold's training label rows; a forecast
   is floored at ``HAR_FLOOR_FRACTION`` of the training mean target so it stays positive.
@@ -118,7 +121,10 @@ class VolatilityBaselines:
         known_end = fold.train_last_end + h  # the last return known when the fold trained
         rows = np.arange(max(fold.train_first_end, HAR_LAGS[-1] - 1), fold.train_last_end + 1)
         fit = {m: garch_fit(self.returns[first : known_end + 1], m).tolist() for m in GARCH_SPECS}
-        fit["drift"] = h * float(np.mean(self.daily[first : known_end + 1]))
+        mean_daily = float(np.mean(self.daily[first : known_end + 1]))
+        squared = float(np.mean(self.returns[first : known_end + 1] ** 2))
+        fit["drift"] = h * mean_daily
+        fit["level"] = mean_daily / squared if squared > 0 else 1.0
         fit["har"] = har_fit(self.daily, self.target, rows).tolist()
         fit["har_floor"] = HAR_FLOOR_FRACTION * float(np.mean(self.target[rows]))
         return fit
@@ -162,7 +168,8 @@ class VolatilityBaselines:
         naive = h * trailing_mean(self.daily, NAIVE_SESSIONS)[rows]
         drift = np.full(len(rows), params["drift"])
         garch = [
-            garch_forecasts(self.returns[first:], np.asarray(params[m]), m, rows - first, h)
+            params["level"]
+            * garch_forecasts(self.returns[first:], np.asarray(params[m]), m, rows - first, h)
             for m in GARCH_SPECS
         ]
         har = har_design(self.daily)[rows] @ np.asarray(params["har"])

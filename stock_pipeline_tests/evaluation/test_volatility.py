@@ -250,3 +250,43 @@ def test_bars_after_d_change_nothing_dated_on_or_before_d() -> None:
     for model in ("lstm", "garch", "har", "naive"):  # ...while every model's later ones move
         later = ~known & (a["model"] == model)
         assert not np.array_equal(a.loc[later, "predicted"], b.loc[later, "predicted"]), model
+
+
+def test_the_lineage_runs_with_the_volatility_target(small_csv, csv_dir) -> None:
+    from dagster import AssetKey, DagsterInstance
+
+    from stock_pipeline.cli import launch
+    from stock_pipeline.definitions import build_definitions
+    from stock_pipeline.evaluation.volatility_scores import VOLATILITY_MODELS
+    from stock_pipeline.warehouse import connect
+    from stock_pipeline_tests.support.synthetic import write_csv
+
+    settings = small_csv.with_changes(
+        features={"target": "volatility", "volatility_estimator": "parkinson"},
+        backtest={"target_volatility": 0.05},  # below the bars' ~14%: positions under the cap
+    )
+    bars = synthetic_bars(170, seed=12)
+    first, d = bars["date"].iloc[0].date(), bars["date"].iloc[-1].date()
+    write_csv(csv_dir, "VOL", bars)
+    defs, instance = build_definitions(settings), DagsterInstance.ephemeral()
+    outcomes = launch.materialize(defs, instance, ["VOL"], first, d, "*", settings)
+    assert all(o.success for o in outcomes), [o.errors for o in outcomes]
+    with connect(settings.warehouse, read_only=True) as con:
+        preds = con.execute("SELECT * FROM predictions").df()
+        metrics = con.execute("SELECT * FROM evaluation_metrics").df()
+        (forecast,) = con.execute("SELECT target_kind, predicted FROM forecasts").fetchall()
+        daily = con.execute("SELECT * FROM backtest_daily").df()
+    assert set(preds["model"]) == set(VOLATILITY_MODELS) and (preds["predicted"] > 0).all()
+    assert forecast[0] == "volatility" and forecast[1] > 0
+    lstm = _overall(metrics, "lstm")
+    assert {"qlike", "mse", "dm_pvalue_qlike", "dm_vs_garch_pvalue_qlike"} <= set(lstm)
+    # the backtest held, from each session on, the long position the previous close's
+    # forecast sized: 5% a year over the forecast's annualized volatility, capped at 1
+    held = daily[daily["strategy"] == "lstm"].sort_values("date")["position"].to_numpy()
+    made = preds[preds["model"] == "lstm"].sort_values("date")["predicted"].to_numpy()
+    sized = np.minimum(1.0, 0.05 / np.sqrt(252 * made))
+    np.testing.assert_allclose(held[: len(made)], sized, rtol=1e-12)
+    assert len(np.unique(held)) > 2
+    meta = instance.fetch_materializations(AssetKey("backtest_report"), limit=1).records[0]
+    text = meta.asset_materialization.metadata["verdict"].value
+    assert text.startswith("VOL: volatility: LSTM") and "GARCH(1,1)" in text
