@@ -362,12 +362,31 @@ class Settings(Section):
         return Settings.model_validate(data)
 
     def fingerprint(self, *sections: str) -> str:
-        """Short hash of the named sections: a model is reusable only while it is unchanged."""
+        """Short hash of the named sections: a model is reusable only while it is unchanged.
+
+        Fields in ``FINGERPRINT_OMITTED_AT_DEFAULT`` are left out while at their default, so
+        adding such a field keeps the fold caches and feature sets of existing
+        configurations (a non-default value still changes the hash)."""
         payload = json.dumps(
-            {name: getattr(self, name).model_dump(mode="json") for name in sections},
-            sort_keys=True,
+            {name: _fingerprinted(getattr(self, name)) for name in sections}, sort_keys=True
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+#: section -> fields added after caches keyed by the fingerprint existed. Never change
+#: such a field's default: configurations before and after would share a hash.
+FINGERPRINT_OMITTED_AT_DEFAULT: dict[str, tuple[str, ...]] = {
+    "features": ("volatility_estimator",),  # issue 17; only a volatility target reads it
+}
+
+
+def _fingerprinted(section: BaseModel) -> dict[str, Any]:
+    data = section.model_dump(mode="json")
+    kind = {FeatureSettings: "features"}.get(type(section), "")
+    for name in FINGERPRINT_OMITTED_AT_DEFAULT.get(kind, ()):
+        if getattr(section, name) == type(section).model_fields[name].default:
+            data.pop(name)
+    return data
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

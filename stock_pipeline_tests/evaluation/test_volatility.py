@@ -3,6 +3,8 @@ GARCH(1,1) on a series simulated from GARCH(1,1) itself."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 
 import numpy as np
@@ -290,3 +292,18 @@ def test_the_lineage_runs_with_the_volatility_target(small_csv, csv_dir) -> None
     meta = instance.fetch_materializations(AssetKey("backtest_report"), limit=1).records[0]
     text = meta.asset_materialization.metadata["verdict"].value
     assert text.startswith("VOL: volatility: LSTM") and "GARCH(1,1)" in text
+
+
+def test_the_estimator_keys_caches_only_when_it_is_not_the_default() -> None:
+    # adding the field kept the fold caches and feature sets of every existing
+    # configuration (its default is left out of the fingerprint) ...
+    base = Settings()
+    payload = {"features": base.features.model_dump(mode="json")}
+    del payload["features"]["volatility_estimator"]
+    legacy = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    assert base.fingerprint("features") == legacy
+    # ... while another estimator is another model
+    other = Settings(features={"target": "volatility", "volatility_estimator": "parkinson"})
+    assert other.fingerprint("features") != Settings(features={"target": "volatility"}).fingerprint(
+        "features"
+    )
