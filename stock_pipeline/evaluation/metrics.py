@@ -201,7 +201,9 @@ def _volatility_verdict(metrics: pd.DataFrame, get: dict, ticker: str, alpha: fl
     better, significant, measured = against("garch", "dm_vs_garch_")
     if better and significant:
         outcome = "BEAT GARCH(1,1)"
-    elif better or not significant:
+    elif better:  # a lower QLIKE, within what chance gives
+        outcome = "did not significantly beat GARCH(1,1)"
+    elif not significant:
         outcome = "did not beat GARCH(1,1)"
     else:
         outcome = "LOST to GARCH(1,1)"
