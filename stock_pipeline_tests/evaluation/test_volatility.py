@@ -307,3 +307,33 @@ def test_the_estimator_keys_caches_only_when_it_is_not_the_default() -> None:
     assert other.fingerprint("features") != Settings(features={"target": "volatility"}).fingerprint(
         "features"
     )
+
+
+@pytest.mark.parametrize(
+    ("stat", "p", "says"),
+    [
+        (-3.0, 0.01, "T: volatility: LSTM BEAT GARCH(1,1) (QLIKE 1.1 vs 1.2, DM p=0.01)"),
+        (-1.0, 0.31, "T: volatility: LSTM did not significantly beat GARCH(1,1) (QLIKE 1.1"),
+        (1.0, 0.31, "T: volatility: LSTM did not beat GARCH(1,1) (QLIKE 1.1 vs 1.2, DM p=0.31)"),
+        (3.0, 0.01, "T: volatility: LSTM LOST to GARCH(1,1)"),
+    ],
+)
+def test_the_verdict_says_whether_the_lstm_beat_garch(stat, p, says) -> None:
+    rows = [
+        ("lstm", "qlike", 1.1),
+        ("garch", "qlike", 1.2),
+        ("naive", "qlike", 1.3),
+        ("lstm", "skill", 1 - 1.1 / 1.3),
+        ("lstm", "dm_vs_garch_stat_qlike", stat),
+        ("lstm", "dm_vs_garch_pvalue_qlike", p),
+        ("lstm", "dm_stat_qlike", -2.5),
+        ("lstm", "dm_pvalue_qlike", 0.02),
+        ("lstm", "dm_stat", -2.5),
+        ("lstm", "dm_pvalue", 0.02),
+    ]
+    metrics = pd.DataFrame(rows, columns=["model", "metric", "value"]).assign(fold=np.nan)
+    judged = verdict(metrics, "T")
+    assert judged.text.startswith(says)
+    assert judged.text.endswith("naive 21-session historical variance: QLIKE 1.1 vs 1.3, DM p=0.02")
+    assert judged.beats_garch == (stat < 0 and p < 0.05)
+    assert judged.beats_naive and judged.significant and judged.dm_pvalue == 0.02
