@@ -91,9 +91,17 @@ class FeatureSettings(Section):
     )
     window: int = Field(20, ge=2, description="T: trading days in one input window")
     horizon: int = Field(1, ge=1, description="h: predict the h-day-ahead target")
-    target: Literal["return", "direction", "price"] = Field(
+    target: Literal["return", "direction", "price", "volatility"] = Field(
         "return",
-        description="return: h-day log return; direction: up (1) / down (0); price: close at t+h",
+        description="return: h-day log return; direction: up (1) / down (0); price: close at "
+        "t+h; volatility: realized variance over t+1..t+h (volatility_estimator's daily "
+        "variances summed), forecast through its log (forecasting/variance.py)",
+    )
+    volatility_estimator: Literal["squared_return", "parkinson", "garman_klass"] = Field(
+        "squared_return",
+        description="volatility target's daily variance: the squared close-to-close log "
+        "return, or a range-based estimator from the day's high/low (Parkinson) or "
+        "open/high/low/close (Garman-Klass); the range-based ones leave out the overnight gap",
     )
 
 
@@ -431,12 +439,31 @@ class Settings(Section):
         return Settings.model_validate(data)
 
     def fingerprint(self, *sections: str) -> str:
-        """Short hash of the named sections: a model is reusable only while it is unchanged."""
+        """Short hash of the named sections: a model is reusable only while it is unchanged.
+
+        Fields in ``FINGERPRINT_OMITTED_AT_DEFAULT`` are left out while at their default, so
+        adding such a field keeps the fold caches and feature sets of existing
+        configurations (a non-default value still changes the hash)."""
         payload = json.dumps(
-            {name: getattr(self, name).model_dump(mode="json") for name in sections},
-            sort_keys=True,
+            {name: _fingerprinted(getattr(self, name)) for name in sections}, sort_keys=True
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+#: section -> fields added after caches keyed by the fingerprint existed. Never change
+#: such a field's default: configurations before and after would share a hash.
+FINGERPRINT_OMITTED_AT_DEFAULT: dict[str, tuple[str, ...]] = {
+    "features": ("volatility_estimator",),  # issue 17; only a volatility target reads it
+}
+
+
+def _fingerprinted(section: BaseModel) -> dict[str, Any]:
+    data = section.model_dump(mode="json")
+    kind = {FeatureSettings: "features"}.get(type(section), "")
+    for name in FINGERPRINT_OMITTED_AT_DEFAULT.get(kind, ()):
+        if getattr(section, name) == type(section).model_fields[name].default:
+            data.pop(name)
+    return data
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

@@ -32,6 +32,7 @@ def evaluation_metadata(r) -> dict[str, Any]:
         "dm_stat": float(r.verdict.dm_stat),
         "dm_pvalue": float(r.verdict.dm_pvalue),
         "lstm_beats_naive": bool(r.verdict.beats_naive and r.verdict.significant),
+        **({} if r.verdict.beats_garch is None else {"lstm_beats_garch": r.verdict.beats_garch}),
         "folds": r.folds,
         "folds_trained": r.folds_trained,
         "predictions": r.predictions,
@@ -64,7 +65,8 @@ def build_evaluation_assets(partitions_def, upstream):
         kinds={"keras", "statsmodels", "duckdb"},
         description=(
             "Walk-forward evaluation as of d: LSTM vs naive, drift and ARIMA on the same "
-            "dates, fold models cached; tables `predictions` and `evaluation_metrics`, and "
+            "dates (a volatility target: vs naive, drift, GARCH, GJR, EGARCH and HAR-RV on "
+            "QLIKE), fold models cached; tables `predictions` and `evaluation_metrics`, and "
             "a Diebold-Mariano test of the LSTM against the naive forecast."
         ),
     )

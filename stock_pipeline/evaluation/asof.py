@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from stock_pipeline.evaluation.metrics import MODELS, Verdict, score, verdict
+from stock_pipeline.evaluation.metrics import Verdict, models_for, score, verdict
 from stock_pipeline.evaluation.walk_forward import walk_forward
 from stock_pipeline.forecasting.feature_rows import load_feature_table
 from stock_pipeline.forecasting.fold_models import FoldCache
@@ -59,7 +59,7 @@ def evaluate_asof(
         folds=result.folds,
         folds_trained=result.folds_trained,
         folds_reused=result.folds_reused,
-        predictions=len(frame) // len(MODELS),
+        predictions=len(frame) // len(models_for(settings.features.target)),
         seconds=time.perf_counter() - started,
         span=(frame["date"].min().date(), frame["date"].max().date()),
     )
