@@ -226,7 +226,7 @@ class EvaluationSettings(Section):
         ("lstm", "gru", "ensemble"),
         min_length=1,
         description="Model kinds (model.kind values) that `model_comparison` walks forward "
-        "and tests as one family against naive with drift and ARIMA; each kind's fold "
+        "and tests as one family against naive with the target's baselines; each kind's fold "
         "models are cached, and the kind the evaluation uses shares its cache",
     )
     comparison_alpha: float = Field(

@@ -86,7 +86,7 @@ def build_evaluation_assets(partitions_def, upstream):
         deps=[walk_forward_evaluation],
         kinds={"keras", "arch", "duckdb"},
         description=(
-            "Every model kind in `evaluation.compare_kinds`, with drift and ARIMA, walked "
+            "Every model kind in `evaluation.compare_kinds`, with the baselines, walked "
             "forward on the evaluation's days and tested as one family against naive: "
             "Hansen's SPA, StepM, the Model Confidence Set and Holm-adjusted DM tests; "
             "table `model_comparison`."

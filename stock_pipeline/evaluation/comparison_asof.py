@@ -19,6 +19,7 @@ from stock_pipeline.evaluation.comparison import (
     compare,
     family_verdict,
 )
+from stock_pipeline.evaluation.volatility_scores import qlike_floor, qlike_losses
 from stock_pipeline.evaluation.walk_forward import walk_forward
 from stock_pipeline.forecasting.feature_rows import load_feature_table
 from stock_pipeline.forecasting.features import FeatureTable
@@ -55,6 +56,7 @@ def family_settings(settings: Settings) -> FamilySettings:
         reps=ev.bootstrap_reps,
         seed=settings.model.seed,
         horizon=settings.features.horizon,
+        loss="qlike" if settings.features.target == "volatility" else "squared_error",
     )
 
 
@@ -77,10 +79,16 @@ def comparison_predictions(
     return pd.concat(parts, ignore_index=True), trained
 
 
-def squared_error_losses(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Daily squared errors in the target's units, a column per model, rows by date."""
-    errors = predictions.assign(loss=(predictions["predicted"] - predictions["actual"]) ** 2)
-    losses = errors.pivot(index="date", columns="model", values="loss")
+def daily_losses(predictions: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Daily losses, a column per model, rows by date: squared errors in the target's
+    units, or QLIKE for a volatility target (floored as ``evaluation_metrics`` does)."""
+    predicted, actual = predictions["predicted"], predictions["actual"]
+    if target == "volatility":
+        floor = qlike_floor(actual.to_numpy(float))
+        loss = qlike_losses(predicted.to_numpy(float), actual.to_numpy(float), floor)
+    else:
+        loss = (predicted - actual) ** 2
+    losses = predictions.assign(loss=loss).pivot(index="date", columns="model", values="loss")
     if losses.isna().any().any():
         raise ValueError("models were not scored on the same days; cannot compare them")
     return losses
@@ -94,15 +102,15 @@ def compare_asof(
     target = settings.features.target
     if target == "direction":
         raise ValueError(
-            f"{ticker}: model_comparison needs a return or price target (features.target is "
-            "direction: a probability has no squared error to compare with naive's)"
+            f"{ticker}: model_comparison needs a return, price or volatility target "
+            "(features.target is direction: a probability has no loss comparable with naive's)"
         )
     with warehouse.connect(read_only=True) as con:
         table = load_feature_table(con, ticker, asof, settings.features)
     predictions, trained = comparison_predictions(
         table, settings, settings.ticker_models_dir(ticker)
     )
-    losses = squared_error_losses(predictions)
+    losses = daily_losses(predictions, target)
     losses = losses[[BENCHMARK, *[m for m in losses if m != BENCHMARK]]]
     result = compare(losses, family_settings(settings))
     with warehouse.connect() as con:

@@ -278,7 +278,16 @@ def test_the_lineage_runs_with_the_volatility_target(small_csv, csv_dir) -> None
         metrics = con.execute("SELECT * FROM evaluation_metrics").df()
         (forecast,) = con.execute("SELECT target_kind, predicted FROM forecasts").fetchall()
         daily = con.execute("SELECT * FROM backtest_daily").df()
+        compared = con.execute("SELECT * FROM model_comparison WHERE model != 'family'").df()
     assert set(preds["model"]) == set(VOLATILITY_MODELS) and (preds["predicted"] > 0).all()
+    # the family comparison scores QLIKE: the LSTM kind's mean loss by hand
+    table = compared.pivot(index="model", columns="metric", values="value")
+    kinds = set(settings.evaluation.compare_kinds)
+    assert set(table.index) == (set(VOLATILITY_MODELS) - {"lstm"}) | kinds
+    own = preds[preds["model"] == "lstm"]
+    actual = np.maximum(own["actual"].to_numpy(), 1e-4 * own["actual"].mean())
+    ratio = actual / own["predicted"].to_numpy()
+    assert table.at["lstm", "mean_loss"] == pytest.approx(np.mean(ratio - np.log(ratio) - 1))
     assert forecast[0] == "volatility" and forecast[1] > 0
     lstm = _overall(metrics, "lstm")
     assert {"qlike", "mse", "dm_pvalue_qlike", "dm_vs_garch_pvalue_qlike"} <= set(lstm)
