@@ -102,7 +102,9 @@ class LazyEngine:
                 threads_per_worker=s.threads_per_worker,
                 processes=True,
                 host="127.0.0.1",  # loopback only: nothing outside this machine connects
-                dashboard_address=None,  # no fixed port to collide with another run's
+                # the scheduler's HTTP routes (health, metrics) start even without a
+                # dashboard, on 8787 unless told: a free loopback port, no collisions
+                dashboard_address="127.0.0.1:0",
             )
             self._closers.append(cluster.close)
             client = Client(cluster)
