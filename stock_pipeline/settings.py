@@ -338,6 +338,35 @@ class AutomationSettings(Section):
     )
 
 
+class ComputeSettings(Section):
+    """Where the per-ticker model compute (fold training, forecasting, the walk-forward)
+    runs. The warehouse is read and written only by the asset's own process either way."""
+
+    engine: Literal["in_process", "local_cluster", "address"] = Field(
+        "in_process",
+        description="in_process: each ticker in turn in the step's process (the default); "
+        "local_cluster: a Dask LocalCluster of `workers` processes on loopback, started by "
+        "the run and closed with it; address: the Dask scheduler at `address` (workers "
+        "on other machines need the same package version and the same models_path)",
+    )
+    workers: int = Field(2, ge=1, description="local_cluster: worker processes")
+    threads_per_worker: int = Field(
+        1, ge=1, description="local_cluster: tickers one worker computes at a time"
+    )
+    address: str | None = Field(
+        None, description="address: the scheduler, e.g. tcp://10.0.0.5:8786"
+    )
+
+    @model_validator(mode="after")
+    def _address_fits_engine(self) -> ComputeSettings:
+        if (self.engine == "address") != (self.address is not None):
+            raise ValueError(
+                "compute.address is needed by compute.engine=address and by no other engine "
+                f"(engine {self.engine!r}, address {self.address!r})"
+            )
+        return self
+
+
 class Settings(Section):
     """Top-level configuration. ``Settings.from_env()`` is what the pipeline uses."""
 
@@ -368,6 +397,7 @@ class Settings(Section):
     evaluation: EvaluationSettings = EvaluationSettings()
     backtest: BacktestSettings = BacktestSettings()
     automation: AutomationSettings = AutomationSettings()
+    compute: ComputeSettings = ComputeSettings()
     watchlist_path: Path = Field(Path("watchlist.yaml"), description="The declared universe")
 
     @model_validator(mode="after")
@@ -412,6 +442,15 @@ class Settings(Section):
             if env.get(var):
                 source[key] = env[var]
         values["source"] = source
+        compute = dict(values.get("compute") or {})
+        for key, var in (
+            ("engine", "STOCK_PIPELINE_COMPUTE"),
+            ("address", "STOCK_PIPELINE_COMPUTE_ADDRESS"),
+            ("workers", "STOCK_PIPELINE_COMPUTE_WORKERS"),
+        ):
+            if env.get(var):
+                compute[key] = env[var]
+        values["compute"] = compute
         for key, var in (
             ("data_dir", "STOCK_PIPELINE_DATA_DIR"),
             ("warehouse_path", "STOCK_PIPELINE_WAREHOUSE"),

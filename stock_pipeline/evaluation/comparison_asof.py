@@ -1,6 +1,8 @@
 """The model comparison as of a date d (``model_comparison``): every configured model kind
 walked forward over the same span as the evaluation, with the baselines, tested as one
-family against naive (``comparison``), stored in ``model_comparison``."""
+family against naive (``comparison``), stored in ``model_comparison``. As the evaluation
+stage, in three parts (``load_comparison``, ``compute_comparison`` on any engine,
+``store_comparison``)."""
 
 from __future__ import annotations
 
@@ -94,36 +96,69 @@ def daily_losses(predictions: pd.DataFrame, target: str) -> pd.DataFrame:
     return losses
 
 
-def compare_asof(
+@dataclass
+class ComparisonJob:
+    """What the comparison of (ticker, d) needs: all of it picklable."""
+
+    table: FeatureTable
+    asof: dt.date
+    settings: Settings
+    load_seconds: float
+
+
+def load_comparison(
     warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
-) -> ComparisonRun:
-    """Walk every kind forward as of d, test the family, write ``model_comparison``."""
+) -> ComparisonJob:
     started = time.perf_counter()
-    target = settings.features.target
-    if target == "direction":
+    if settings.features.target == "direction":
         raise ValueError(
             f"{ticker}: model_comparison needs a return, price or volatility target "
             "(features.target is direction: a probability has no loss comparable with naive's)"
         )
     with warehouse.connect(read_only=True) as con:
         table = load_feature_table(con, ticker, asof, settings.features)
+    return ComparisonJob(table, asof, settings, time.perf_counter() - started)
+
+
+def compute_comparison(job: ComparisonJob) -> ComparisonRun:
+    """Every kind walked forward and the family tested; reads and writes only the
+    ticker's fold caches."""
+    started = time.perf_counter()
+    table, settings, ticker = job.table, job.settings, job.table.ticker
     predictions, trained = comparison_predictions(
         table, settings, settings.ticker_models_dir(ticker)
     )
-    losses = daily_losses(predictions, target)
+    losses = daily_losses(predictions, settings.features.target)
     losses = losses[[BENCHMARK, *[m for m in losses if m != BENCHMARK]]]
     result = compare(losses, family_settings(settings))
-    with warehouse.connect() as con:
-        results.replace_comparison(con, ticker, asof, comparison_rows(result, ticker, asof))
     return ComparisonRun(
         ticker=ticker,
-        asof=asof,
+        asof=job.asof,
         result=result,
         verdict=family_verdict(ticker, result, settings.evaluation.comparison_alpha),
         folds_trained=trained,
         days=len(losses),
-        seconds=time.perf_counter() - started,
+        seconds=job.load_seconds + time.perf_counter() - started,
     )
+
+
+def store_comparison(warehouse: Warehouse, run: ComparisonRun) -> ComparisonRun:
+    """Writes the ``model_comparison`` rows of (ticker, d)."""
+    started = time.perf_counter()
+    with warehouse.connect() as con:
+        results.replace_comparison(
+            con, run.ticker, run.asof, comparison_rows(run.result, run.ticker, run.asof)
+        )
+    run.seconds += time.perf_counter() - started
+    return run
+
+
+def compare_asof(
+    warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
+) -> ComparisonRun:
+    """Walk every kind forward as of d, test the family, write ``model_comparison``."""
+    job = load_comparison(warehouse, ticker, asof, settings)
+    return store_comparison(warehouse, compute_comparison(job))
 
 
 def comparison_rows(result: FamilyResult, ticker: str, asof: dt.date) -> pd.DataFrame:
