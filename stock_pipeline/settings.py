@@ -91,9 +91,17 @@ class FeatureSettings(Section):
     )
     window: int = Field(20, ge=2, description="T: trading days in one input window")
     horizon: int = Field(1, ge=1, description="h: predict the h-day-ahead target")
-    target: Literal["return", "direction", "price"] = Field(
+    target: Literal["return", "direction", "price", "volatility"] = Field(
         "return",
-        description="return: h-day log return; direction: up (1) / down (0); price: close at t+h",
+        description="return: h-day log return; direction: up (1) / down (0); price: close at "
+        "t+h; volatility: realized variance over t+1..t+h (volatility_estimator's daily "
+        "variances summed), forecast through its log (forecasting/variance.py)",
+    )
+    volatility_estimator: Literal["squared_return", "parkinson", "garman_klass"] = Field(
+        "squared_return",
+        description="volatility target's daily variance: the squared close-to-close log "
+        "return, or a range-based estimator from the day's high/low (Parkinson) or "
+        "open/high/low/close (Garman-Klass); the range-based ones leave out the overnight gap",
     )
 
 
@@ -218,7 +226,7 @@ class EvaluationSettings(Section):
         ("lstm", "gru", "ensemble"),
         min_length=1,
         description="Model kinds (model.kind values) that `model_comparison` walks forward "
-        "and tests as one family against naive with drift and ARIMA; each kind's fold "
+        "and tests as one family against naive with the target's baselines; each kind's fold "
         "models are cached, and the kind the evaluation uses shares its cache",
     )
     comparison_alpha: float = Field(
@@ -330,6 +338,35 @@ class AutomationSettings(Section):
     )
 
 
+class ComputeSettings(Section):
+    """Where the per-ticker model compute (fold training, forecasting, the walk-forward)
+    runs. The warehouse is read and written only by the asset's own process either way."""
+
+    engine: Literal["in_process", "local_cluster", "address"] = Field(
+        "in_process",
+        description="in_process: each ticker in turn in the step's process (the default); "
+        "local_cluster: a Dask LocalCluster of `workers` processes on loopback, started by "
+        "the run and closed with it; address: the Dask scheduler at `address` (workers "
+        "on other machines need the same package version and the same models_path)",
+    )
+    workers: int = Field(2, ge=1, description="local_cluster: worker processes")
+    threads_per_worker: int = Field(
+        1, ge=1, description="local_cluster: tickers one worker computes at a time"
+    )
+    address: str | None = Field(
+        None, description="address: the scheduler, e.g. tcp://10.0.0.5:8786"
+    )
+
+    @model_validator(mode="after")
+    def _address_fits_engine(self) -> ComputeSettings:
+        if (self.engine == "address") != (self.address is not None):
+            raise ValueError(
+                "compute.address is needed by compute.engine=address and by no other engine "
+                f"(engine {self.engine!r}, address {self.address!r})"
+            )
+        return self
+
+
 class UniverseSettings(Section):
     """The pooled cross-sectional forecaster (``universe_model``, ``universe_backtest``):
     one LSTM over every registered ticker predicting whether each beats the day's
@@ -422,6 +459,7 @@ class Settings(Section):
     evaluation: EvaluationSettings = EvaluationSettings()
     backtest: BacktestSettings = BacktestSettings()
     automation: AutomationSettings = AutomationSettings()
+    compute: ComputeSettings = ComputeSettings()
     universe: UniverseSettings = UniverseSettings()
     watchlist_path: Path = Field(Path("watchlist.yaml"), description="The declared universe")
 
@@ -467,6 +505,15 @@ class Settings(Section):
             if env.get(var):
                 source[key] = env[var]
         values["source"] = source
+        compute = dict(values.get("compute") or {})
+        for key, var in (
+            ("engine", "STOCK_PIPELINE_COMPUTE"),
+            ("address", "STOCK_PIPELINE_COMPUTE_ADDRESS"),
+            ("workers", "STOCK_PIPELINE_COMPUTE_WORKERS"),
+        ):
+            if env.get(var):
+                compute[key] = env[var]
+        values["compute"] = compute
         for key, var in (
             ("data_dir", "STOCK_PIPELINE_DATA_DIR"),
             ("warehouse_path", "STOCK_PIPELINE_WAREHOUSE"),
@@ -494,12 +541,31 @@ class Settings(Section):
         return Settings.model_validate(data)
 
     def fingerprint(self, *sections: str) -> str:
-        """Short hash of the named sections: a model is reusable only while it is unchanged."""
+        """Short hash of the named sections: a model is reusable only while it is unchanged.
+
+        Fields in ``FINGERPRINT_OMITTED_AT_DEFAULT`` are left out while at their default, so
+        adding such a field keeps the fold caches and feature sets of existing
+        configurations (a non-default value still changes the hash)."""
         payload = json.dumps(
-            {name: getattr(self, name).model_dump(mode="json") for name in sections},
-            sort_keys=True,
+            {name: _fingerprinted(getattr(self, name)) for name in sections}, sort_keys=True
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+#: section -> fields added after caches keyed by the fingerprint existed. Never change
+#: such a field's default: configurations before and after would share a hash.
+FINGERPRINT_OMITTED_AT_DEFAULT: dict[str, tuple[str, ...]] = {
+    "features": ("volatility_estimator",),  # issue 17; only a volatility target reads it
+}
+
+
+def _fingerprinted(section: BaseModel) -> dict[str, Any]:
+    data = section.model_dump(mode="json")
+    kind = {FeatureSettings: "features"}.get(type(section), "")
+    for name in FINGERPRINT_OMITTED_AT_DEFAULT.get(kind, ()):
+        if getattr(section, name) == type(section).model_fields[name].default:
+            data.pop(name)
+    return data
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

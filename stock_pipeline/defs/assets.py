@@ -17,6 +17,7 @@ from dagster import (
     MetadataValue,
 )
 
+from stock_pipeline.compute import Engine, Stage, fan_out
 from stock_pipeline.defs.partitions import dates_by_ticker, sessions_by_ticker, split_key
 from stock_pipeline.market_data.calendar import latest_due_session
 from stock_pipeline.settings import Settings
@@ -98,6 +99,20 @@ def per_partition(
     context: AssetExecutionContext, work: Callable[[str, Any], Any], settings: Settings
 ) -> tuple[list[Any], dict[str, str]]:
     """``per_item`` over every (ticker, date) partition of a model-chain run."""
+    wanted = chain_dates(context, settings)
+    return per_item([(t, d) for t, days in wanted.items() for d in days], work)
+
+
+def per_ticker(
+    context: AssetExecutionContext, engine: Engine, stage: Stage, settings: Settings
+) -> tuple[list[Any], dict[str, str]]:
+    """``stage`` over every (ticker, date) partition of a model-chain run, its compute on
+    ``engine`` (a call per ticker), its reads and writes here; failures as ``per_item``'s."""
+    return fan_out(engine, chain_dates(context, settings), stage)
+
+
+def chain_dates(context: AssetExecutionContext, settings: Settings) -> dict:
+    """``run_dates``, refused when a ticker has more than the model chain allows."""
     wanted = run_dates(context)
     most = max((len(days) for days in wanted.values()), default=0)
     limit = settings.automation.max_chain_sessions_per_run
@@ -113,7 +128,7 @@ def per_partition(
                 f"(now {limit}) for a deliberate backfill of as-of dates."
             )
         )
-    return per_item([(t, d) for t, days in wanted.items() for d in days], work)
+    return wanted
 
 
 #: The metadata key of a failed step's ``Failure``: ticker -> what went wrong. The run is

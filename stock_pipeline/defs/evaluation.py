@@ -1,22 +1,29 @@
 """Asset group ``evaluation``: ``walk_forward_evaluation`` and ``model_comparison``.
 
-Wiring only; the logic is in ``stock_pipeline/evaluation``.
+Wiring only; the logic is in ``stock_pipeline/evaluation``. The walk-forwards run on the
+``compute`` engine (a call per ticker); the warehouse is read and written here.
 """
 
 from typing import Any
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from stock_pipeline.compute import Stage
 from stock_pipeline.defs.assets import (
     finish_partitions,
     log_lines,
-    per_partition,
+    per_ticker,
     ticker_date_asset_args,
 )
 from stock_pipeline.defs.partitions import partition_key
-from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
-from stock_pipeline.evaluation.asof import evaluate_asof
-from stock_pipeline.evaluation.comparison_asof import best_kind, compare_asof
+from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
+from stock_pipeline.evaluation.asof import compute_evaluation, load_evaluation, store_evaluation
+from stock_pipeline.evaluation.comparison_asof import (
+    best_kind,
+    compute_comparison,
+    load_comparison,
+    store_comparison,
+)
 
 GROUP = "evaluation"
 
@@ -32,6 +39,7 @@ def evaluation_metadata(r) -> dict[str, Any]:
         "dm_stat": float(r.verdict.dm_stat),
         "dm_pvalue": float(r.verdict.dm_pvalue),
         "lstm_beats_naive": bool(r.verdict.beats_naive and r.verdict.significant),
+        **({} if r.verdict.beats_garch is None else {"lstm_beats_garch": r.verdict.beats_garch}),
         "folds": r.folds,
         "folds_trained": r.folds_trained,
         "predictions": r.predictions,
@@ -64,16 +72,23 @@ def build_evaluation_assets(partitions_def, upstream):
         kinds={"keras", "statsmodels", "duckdb"},
         description=(
             "Walk-forward evaluation as of d: LSTM vs naive, drift and ARIMA on the same "
-            "dates, fold models cached; tables `predictions` and `evaluation_metrics`, and "
+            "dates (a volatility target: vs naive, drift, GARCH, GJR, EGARCH and HAR-RV on "
+            "QLIKE), fold models cached; tables `predictions` and `evaluation_metrics`, and "
             "a Diebold-Mariano test of the LSTM against the naive forecast."
         ),
     )
     def walk_forward_evaluation(
-        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+        context: AssetExecutionContext,
+        settings: SettingsParam,
+        warehouse: DuckDBWarehouse,
+        compute: ComputeParam,
     ) -> MaterializeResult:
-        runs, errors = per_partition(
-            context, lambda t, d: evaluate_asof(warehouse, t, d, settings), settings
+        stage = Stage(
+            load=lambda t, d: load_evaluation(warehouse, t, d, settings),
+            compute=compute_evaluation,
+            store=lambda frames: store_evaluation(warehouse, frames),
         )
+        runs, errors = per_ticker(context, compute, stage, settings)
         log_lines(context, [r.verdict.text for r in runs])
         partitions = {partition_key(r.ticker, r.asof): evaluation_metadata(r) for r in runs}
         summary = {"folds_trained": sum(r.folds_trained for r in runs)}
@@ -84,19 +99,25 @@ def build_evaluation_assets(partitions_def, upstream):
         deps=[walk_forward_evaluation],
         kinds={"keras", "arch", "duckdb"},
         description=(
-            "Every model kind in `evaluation.compare_kinds`, with drift and ARIMA, walked "
+            "Every model kind in `evaluation.compare_kinds`, with the baselines, walked "
             "forward on the evaluation's days and tested as one family against naive: "
             "Hansen's SPA, StepM, the Model Confidence Set and Holm-adjusted DM tests; "
             "table `model_comparison`."
         ),
     )
     def model_comparison(
-        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+        context: AssetExecutionContext,
+        settings: SettingsParam,
+        warehouse: DuckDBWarehouse,
+        compute: ComputeParam,
     ) -> MaterializeResult:
         kinds = settings.evaluation.compare_kinds
-        runs, errors = per_partition(
-            context, lambda t, d: compare_asof(warehouse, t, d, settings), settings
+        stage = Stage(
+            load=lambda t, d: load_comparison(warehouse, t, d, settings),
+            compute=compute_comparison,
+            store=lambda run: store_comparison(warehouse, run),
         )
+        runs, errors = per_ticker(context, compute, stage, settings)
         log_lines(context, [r.verdict for r in runs])
         partitions = {partition_key(r.ticker, r.asof): comparison_metadata(r, kinds) for r in runs}
         summary = {"folds_trained": sum(sum(r.folds_trained.values()) for r in runs)}

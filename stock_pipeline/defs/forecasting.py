@@ -1,26 +1,29 @@
 """Asset group ``forecasting``: ``windowed_tensors`` and ``lstm_model``.
 
-Wiring only; the logic is in ``stock_pipeline/forecasting``. keras is imported inside
-``lstm_model`` only (about 2 s), so loading the code location does not pay for it.
+Wiring only; the logic is in ``stock_pipeline/forecasting``. ``lstm_model``'s training and
+forecasting run on the ``compute`` engine (a call per ticker); DuckDB is read and written
+here. keras is imported inside ``lstm_model`` only (about 2 s), so loading the code
+location does not pay for it.
 """
 
 from typing import Any
 
 from dagster import AssetDep, AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from stock_pipeline.compute import Stage
 from stock_pipeline.defs.assets import (
     DUCKDB_POOL,
     finish,
     finish_partitions,
     log_lines,
     per_item,
-    per_partition,
+    per_ticker,
     run_dates,
     table_md,
     ticker_date_asset_args,
 )
 from stock_pipeline.defs.partitions import lookback_mapping, partition_key
-from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
 from stock_pipeline.forecasting.feature_rows import feature_set_id, update_feature_rows
 
 GROUP = "forecasting"
@@ -122,13 +125,19 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         ),
     )
     def lstm_model(
-        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+        context: AssetExecutionContext,
+        settings: SettingsParam,
+        warehouse: DuckDBWarehouse,
+        compute: ComputeParam,
     ) -> MaterializeResult:
-        from stock_pipeline.forecasting.model_asof import forecast_asof
+        from stock_pipeline.forecasting import model_asof
 
-        runs, errors = per_partition(
-            context, lambda t, d: forecast_asof(warehouse, t, d, settings), settings
+        stage = Stage(
+            load=lambda t, d: model_asof.load_forecast(warehouse, t, d, settings),
+            compute=model_asof.compute_forecast,
+            store=lambda output: model_asof.store_forecast(warehouse, output),
         )
+        runs, errors = per_ticker(context, compute, stage, settings)
         log_lines(
             context,
             [
@@ -141,6 +150,7 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         summary = {
             "config_hash": settings.fingerprint("features", "model"),
             "target_kind": settings.features.target,
+            "model_kind": settings.model.kind,
             "folds_trained": sum(r.mode == "trained" for r in runs),
         }
         return finish_partitions(context, partitions, errors, summary)

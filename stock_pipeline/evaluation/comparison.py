@@ -13,8 +13,8 @@ than one in twenty. So the family is tested with procedures built for it, from
 - beside them, each model's own Diebold-Mariano p-value against naive and its Holm
   adjustment (two-sided p-values; "beats" also needs a negative statistic).
 
-Losses are squared errors in the target's units, the same loss the per-model DM test
-and the skill use.
+Losses are what the per-model DM tests and the skill use: squared errors in the
+target's units, or QLIKE for the volatility target.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class FamilySettings:
     block_size: int | None = None  # None: arch's default for the sample size
     seed: int = 0  # the bootstrap is seeded: a night's verdict does not change on rerun
     horizon: int = 1  # for the DM test's long-run variance
+    loss: str = "squared_error"  # or "qlike" (volatility target): how skill is read
 
 
 @dataclass(frozen=True)
@@ -91,14 +92,12 @@ def _dm_table(losses: pd.DataFrame, s: FamilySettings) -> pd.DataFrame:
     rows = []
     for model in losses:
         loss = losses[model].to_numpy(float)
-        # diebold_mariano squares what it is given: pass sqrt(loss) as the "errors"
-        result = scoring.diebold_mariano(np.sqrt(loss), np.sqrt(bench), s.horizon)
-        bench_mean = float(bench.mean())
+        result = scoring.diebold_mariano_losses(loss, bench, s.horizon, s.loss)
         rows.append(
             {
                 "model": model,
                 "mean_loss": float(loss.mean()),
-                "skill": 1 - math.sqrt(loss.mean() / bench_mean) if bench_mean else math.nan,
+                "skill": _skill(float(loss.mean()), float(bench.mean()), s.loss),
                 "dm_stat": result.statistic,
                 "dm_pvalue": result.pvalue if model != BENCHMARK else math.nan,
             }
@@ -110,6 +109,15 @@ def _dm_table(losses: pd.DataFrame, s: FamilySettings) -> pd.DataFrame:
         adjusted = multipletests(table.loc[tested, "dm_pvalue"], s.alpha, method="holm")[1]
         table.loc[tested, "holm_pvalue"] = adjusted
     return table
+
+
+def _skill(mean_loss: float, bench_mean: float, loss: str) -> float:
+    """As ``evaluation_metrics`` defines it: 1 - RMSE/RMSE_naive for squared errors,
+    1 - QLIKE/QLIKE_naive for QLIKE."""
+    if not bench_mean:
+        return math.nan
+    ratio = mean_loss / bench_mean
+    return 1 - (math.sqrt(ratio) if loss == "squared_error" else ratio)
 
 
 def _spa_stepm(

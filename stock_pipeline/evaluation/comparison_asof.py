@@ -1,6 +1,8 @@
 """The model comparison as of a date d (``model_comparison``): every configured model kind
 walked forward over the same span as the evaluation, with the baselines, tested as one
-family against naive (``comparison``), stored in ``model_comparison``."""
+family against naive (``comparison``), stored in ``model_comparison``. As the evaluation
+stage, in three parts (``load_comparison``, ``compute_comparison`` on any engine,
+``store_comparison``)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from stock_pipeline.evaluation.comparison import (
     compare,
     family_verdict,
 )
+from stock_pipeline.evaluation.volatility_scores import qlike_floor, qlike_losses
 from stock_pipeline.evaluation.walk_forward import walk_forward
 from stock_pipeline.forecasting.feature_rows import load_feature_table
 from stock_pipeline.forecasting.features import FeatureTable
@@ -55,6 +58,7 @@ def family_settings(settings: Settings) -> FamilySettings:
         reps=ev.bootstrap_reps,
         seed=settings.model.seed,
         horizon=settings.features.horizon,
+        loss="qlike" if settings.features.target == "volatility" else "squared_error",
     )
 
 
@@ -77,45 +81,84 @@ def comparison_predictions(
     return pd.concat(parts, ignore_index=True), trained
 
 
-def squared_error_losses(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Daily squared errors in the target's units, a column per model, rows by date."""
-    errors = predictions.assign(loss=(predictions["predicted"] - predictions["actual"]) ** 2)
-    losses = errors.pivot(index="date", columns="model", values="loss")
+def daily_losses(predictions: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Daily losses, a column per model, rows by date: squared errors in the target's
+    units, or QLIKE for a volatility target (floored as ``evaluation_metrics`` does)."""
+    predicted, actual = predictions["predicted"], predictions["actual"]
+    if target == "volatility":
+        floor = qlike_floor(actual.to_numpy(float))
+        loss = qlike_losses(predicted.to_numpy(float), actual.to_numpy(float), floor)
+    else:
+        loss = (predicted - actual) ** 2
+    losses = predictions.assign(loss=loss).pivot(index="date", columns="model", values="loss")
     if losses.isna().any().any():
         raise ValueError("models were not scored on the same days; cannot compare them")
     return losses
+
+
+@dataclass
+class ComparisonJob:
+    """What the comparison of (ticker, d) needs: all of it picklable."""
+
+    table: FeatureTable
+    asof: dt.date
+    settings: Settings
+    load_seconds: float
+
+
+def load_comparison(
+    warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
+) -> ComparisonJob:
+    started = time.perf_counter()
+    if settings.features.target == "direction":
+        raise ValueError(
+            f"{ticker}: model_comparison needs a return, price or volatility target "
+            "(features.target is direction: a probability has no loss comparable with naive's)"
+        )
+    with warehouse.connect(read_only=True) as con:
+        table = load_feature_table(con, ticker, asof, settings.features)
+    return ComparisonJob(table, asof, settings, time.perf_counter() - started)
+
+
+def compute_comparison(job: ComparisonJob) -> ComparisonRun:
+    """Every kind walked forward and the family tested; reads and writes only the
+    ticker's fold caches."""
+    started = time.perf_counter()
+    table, settings, ticker = job.table, job.settings, job.table.ticker
+    predictions, trained = comparison_predictions(
+        table, settings, settings.ticker_models_dir(ticker)
+    )
+    losses = daily_losses(predictions, settings.features.target)
+    losses = losses[[BENCHMARK, *[m for m in losses if m != BENCHMARK]]]
+    result = compare(losses, family_settings(settings))
+    return ComparisonRun(
+        ticker=ticker,
+        asof=job.asof,
+        result=result,
+        verdict=family_verdict(ticker, result, settings.evaluation.comparison_alpha),
+        folds_trained=trained,
+        days=len(losses),
+        seconds=job.load_seconds + time.perf_counter() - started,
+    )
+
+
+def store_comparison(warehouse: Warehouse, run: ComparisonRun) -> ComparisonRun:
+    """Writes the ``model_comparison`` rows of (ticker, d)."""
+    started = time.perf_counter()
+    with warehouse.connect() as con:
+        results.replace_comparison(
+            con, run.ticker, run.asof, comparison_rows(run.result, run.ticker, run.asof)
+        )
+    run.seconds += time.perf_counter() - started
+    return run
 
 
 def compare_asof(
     warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
 ) -> ComparisonRun:
     """Walk every kind forward as of d, test the family, write ``model_comparison``."""
-    started = time.perf_counter()
-    target = settings.features.target
-    if target == "direction":
-        raise ValueError(
-            f"{ticker}: model_comparison needs a return or price target (features.target is "
-            "direction: a probability has no squared error to compare with naive's)"
-        )
-    with warehouse.connect(read_only=True) as con:
-        table = load_feature_table(con, ticker, asof, settings.features)
-    predictions, trained = comparison_predictions(
-        table, settings, settings.ticker_models_dir(ticker)
-    )
-    losses = squared_error_losses(predictions)
-    losses = losses[[BENCHMARK, *[m for m in losses if m != BENCHMARK]]]
-    result = compare(losses, family_settings(settings))
-    with warehouse.connect() as con:
-        results.replace_comparison(con, ticker, asof, comparison_rows(result, ticker, asof))
-    return ComparisonRun(
-        ticker=ticker,
-        asof=asof,
-        result=result,
-        verdict=family_verdict(ticker, result, settings.evaluation.comparison_alpha),
-        folds_trained=trained,
-        days=len(losses),
-        seconds=time.perf_counter() - started,
-    )
+    job = load_comparison(warehouse, ticker, asof, settings)
+    return store_comparison(warehouse, compute_comparison(job))
 
 
 def comparison_rows(result: FamilyResult, ticker: str, asof: dt.date) -> pd.DataFrame:

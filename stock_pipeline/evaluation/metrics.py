@@ -1,4 +1,5 @@
-"""Scoring the walk-forward's predictions and the plain-words verdict against naive."""
+"""Scoring the walk-forward's predictions and the plain-words verdict against naive (and,
+for a volatility target, against GARCH(1,1): ``volatility_scores``)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,17 @@ import numpy as np
 import pandas as pd
 
 from stock_pipeline.evaluation import scoring
+from stock_pipeline.evaluation.volatility_scores import VOLATILITY_MODELS, score_volatility
+from stock_pipeline.forecasting.variance import NAIVE_SESSIONS
 
+#: The models of the return, price and direction targets.
 MODELS = ("lstm", "naive", "drift", "arima")
+
+
+def models_for(target_kind: str) -> tuple[str, ...]:
+    """The models scored for a target: a volatility target has its own baselines."""
+    return VOLATILITY_MODELS if target_kind == "volatility" else MODELS
+
 
 #: Why a Diebold-Mariano test is undefined, stored as the metric ``dm_undefined``.
 DM_UNDEFINED = {
@@ -74,6 +84,8 @@ def score(frame: pd.DataFrame, target_kind: str, horizon: int) -> pd.DataFrame:
 
     The LSTM's overall row also carries the Diebold-Mariano test against naive.
     """
+    if target_kind == "volatility":
+        return score_volatility(frame, horizon)
     if frame.empty:
         return pd.DataFrame(columns=["model", "fold", "metric", "value"])
     rows: list[dict[str, Any]] = []
@@ -115,12 +127,15 @@ class Verdict:
     dm_stat: float
     dm_pvalue: float
     text: str
+    beats_garch: bool | None = None  # volatility: significantly lower QLIKE than GARCH(1,1)
 
 
 def verdict(metrics: pd.DataFrame, ticker: str, alpha: float = 0.05) -> Verdict:
     """The LSTM against naive in one plain sentence, from its overall scores."""
     overall = metrics[(metrics["model"] == "lstm") & metrics["fold"].isna()]
     get = dict(zip(overall["metric"], overall["value"], strict=True))
+    if "qlike" in get:
+        return _volatility_verdict(metrics, get, ticker, alpha)
     if "skill" not in get:
         return _direction_verdict(get, ticker)
     skill, stat, p = (get["skill"], get.get("dm_stat", math.nan), get.get("dm_pvalue", math.nan))
@@ -167,3 +182,42 @@ def _direction_verdict(get: dict, ticker: str) -> Verdict:
         outcome = "LOST to the majority-direction reference"
     text = f"{ticker}: LSTM direction forecasts {outcome} ({measured})"
     return Verdict(beats, significant, math.nan, math.nan, math.nan, text)
+
+
+def _volatility_verdict(metrics: pd.DataFrame, get: dict, ticker: str, alpha: float) -> Verdict:
+    """Whether the LSTM's variance forecasts beat GARCH(1,1) (and naive) on QLIKE."""
+    overall = metrics[metrics["fold"].isna() & (metrics["metric"] == "qlike")]
+    qlike = dict(zip(overall["model"], overall["value"], strict=True))
+    mine = get["qlike"]
+
+    def against(name: str, prefix: str) -> tuple[bool, bool, str]:
+        stat, p = get.get(f"{prefix}stat_qlike", math.nan), get.get(f"{prefix}pvalue_qlike")
+        p = math.nan if p is None else p
+        better = bool(stat < 0) if math.isfinite(stat) else False
+        significant = bool(p < alpha) if math.isfinite(p) else False
+        theirs = qlike.get(name, math.nan)
+        return better, significant, f"QLIKE {mine:.4g} vs {theirs:.4g}, DM p={p:.3g}"
+
+    better, significant, measured = against("garch", "dm_vs_garch_")
+    if better and significant:
+        outcome = "BEAT GARCH(1,1)"
+    elif better:  # a lower QLIKE, within what chance gives
+        outcome = "did not significantly beat GARCH(1,1)"
+    elif not significant:
+        outcome = "did not beat GARCH(1,1)"
+    else:
+        outcome = "LOST to GARCH(1,1)"
+    naive_better, naive_significant, naive_measured = against("naive", "dm_")
+    text = (
+        f"{ticker}: volatility: LSTM {outcome} ({measured}); against the naive "
+        f"{NAIVE_SESSIONS}-session historical variance: {naive_measured}"
+    )
+    return Verdict(
+        naive_better,
+        naive_significant,
+        get.get("skill", math.nan),
+        get.get("dm_stat", math.nan),
+        get.get("dm_pvalue", math.nan),
+        text,
+        beats_garch=better and significant,
+    )

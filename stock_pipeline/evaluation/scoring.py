@@ -68,7 +68,20 @@ def diebold_mariano(
     errors_model: np.ndarray, errors_benchmark: np.ndarray, horizon: int = 1
 ) -> DMResult:
     """DM test of equal squared-error loss with the HLN small-sample correction."""
-    d = np.asarray(errors_model, float) ** 2 - np.asarray(errors_benchmark, float) ** 2
+    return diebold_mariano_losses(
+        np.asarray(errors_model, float) ** 2, np.asarray(errors_benchmark, float) ** 2, horizon
+    )
+
+
+def diebold_mariano_losses(
+    loss_model: np.ndarray,
+    loss_benchmark: np.ndarray,
+    horizon: int = 1,
+    loss_name: str = "squared error",
+) -> DMResult:
+    """DM test of equal expected loss on daily losses of any kind (QLIKE, squared error):
+    d_t = loss_model_t - loss_benchmark_t, as ``diebold_mariano`` describes."""
+    d = np.asarray(loss_model, float) - np.asarray(loss_benchmark, float)
     n = len(d)
     if n < 2:
         return DMResult(math.nan, math.nan, n, math.nan, f"{n} forecast day(s): too few")
@@ -80,7 +93,7 @@ def diebold_mariano(
     variance = gamma[0] + 2 * sum(gamma[1:])
     if variance <= 0:
         reason = (
-            "the two forecasts have the same squared error on every day"
+            f"the two forecasts have the same {loss_name} on every day"
             if not np.any(d)
             else "the long-run variance of the loss differential is not positive"
         )

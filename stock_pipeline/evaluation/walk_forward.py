@@ -1,4 +1,5 @@
-"""Walk-forward evaluation of the LSTM against naive, drift and ARIMA baselines. No Dagster.
+"""Walk-forward evaluation of the LSTM against naive, drift and ARIMA baselines (for a
+volatility target: naive, drift, the GARCH family and HAR-RV). No Dagster.
 
 The origins scored as of d are the last ``span_sessions`` sessions whose outcome is known
 by d. Each is forecast by the model of its fold under the one procedure
@@ -15,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from stock_pipeline.evaluation.baselines import Baselines
-from stock_pipeline.evaluation.metrics import MODELS
+from stock_pipeline.evaluation.metrics import models_for
+from stock_pipeline.evaluation.volatility_baselines import VolatilityBaselines
 from stock_pipeline.forecasting.features import FeatureTable, TrainingDataError
 from stock_pipeline.forecasting.fold_models import FoldCache, Forecaster, ForecastRun
 from stock_pipeline.forecasting.folds import Fold, first_origin, folds_of_origins, span_origins
@@ -42,7 +44,8 @@ def walk_forward(
             f"least {needed} for one walk-forward fold"
         )
     forecaster = Forecaster(table, settings, cache)
-    baselines = Baselines(table, settings, cache)
+    volatility = settings.features.target == "volatility"
+    baselines = (VolatilityBaselines if volatility else Baselines)(table, settings, cache)
     run = ForecastRun(np.empty(0), [])
     parts = []
     for fold, rows in folds_of_origins(table, origins, settings):
@@ -61,7 +64,8 @@ def walk_forward(
 def _prediction_frame(
     forecaster: Forecaster, fold: Fold, rows: np.ndarray, predicted: dict[str, np.ndarray]
 ) -> pd.DataFrame:
-    table, h = forecaster.table, forecaster.settings.features.horizon
+    table, fs = forecaster.table, forecaster.settings.features
+    h = fs.horizon
     # the honest reference for direction: always the training span's majority direction
     ends = np.arange(fold.train_first_end, fold.train_last_end + 1)
     up_share = float(np.mean(table.adj_close[ends + h] > table.adj_close[ends]))
@@ -75,6 +79,9 @@ def _prediction_frame(
         "actual_price": table.adj_close[rows + h],
     }
     return pd.concat(
-        [pd.DataFrame({**common, "model": m, "predicted": predicted[m]}) for m in MODELS],
+        [
+            pd.DataFrame({**common, "model": m, "predicted": predicted[m]})
+            for m in models_for(fs.target)
+        ],
         ignore_index=True,
     )

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from stock_pipeline.forecasting.features import FeatureError, FeatureTable, build_feature_table
+from stock_pipeline.forecasting.features import (
+    FeatureError,
+    FeatureTable,
+    adjusted_ohlc,
+    build_feature_table,
+)
 from stock_pipeline.market_data.indicators import WARMUP_BARS
 from stock_pipeline.settings import FeatureSettings, Settings
 from stock_pipeline.warehouse import Connection, prices
@@ -105,4 +110,5 @@ def load_feature_table(
         columns=tuple(features.columns),
         log_return=frame["log_return"].to_numpy(dtype="float64"),
         adj_close=frame["adj_close"].to_numpy(dtype="float64"),
+        ohlc=adjusted_ohlc(frame),
     )

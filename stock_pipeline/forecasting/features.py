@@ -2,8 +2,9 @@
 
 The as-of rule lives here. For partition (ticker, d):
 - feature row t uses bars dated <= t (indicators are causal), so rows <= d are known on d;
-- the target of row t is the return (or direction, or price) from t to t+h, known only
-  on t+h, so a window ending at t may train the model of day d only if t + h <= d;
+- the target of row t is the return (or direction, or price, or realized variance) from
+  t to t+h, known only on t+h, so a window ending at t may train the model of day d only
+  if t + h <= d;
 - normalization statistics are fitted on the training rows only (``fit_scaler``) and
   stored with the model, so inference reuses them; never on the whole series.
 """
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from stock_pipeline.forecasting import variance
 from stock_pipeline.settings import FeatureSettings
 
 Frame = pd.DataFrame
@@ -60,6 +62,9 @@ class FeatureTable:
     columns: tuple[str, ...]
     log_return: np.ndarray  # adj_close log return of each row (for targets and baselines)
     adj_close: np.ndarray  # for price targets and price-unit scores
+    # (rows, 4) open, high, low, close adjusted like adj_close (range-based volatility);
+    # None where the table was built without bars
+    ohlc: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.dates)
@@ -106,16 +111,38 @@ def build_feature_table(
         columns=tuple(settings.columns),
         log_return=keep["log_return"].to_numpy(dtype="float64"),
         adj_close=keep["adj_close"].to_numpy(dtype="float64"),
+        ohlc=adjusted_ohlc(keep),
     )
+
+
+def adjusted_ohlc(frame: Frame) -> np.ndarray | None:
+    """open/high/low/close times the day's adj_close/close factor (None without them)."""
+    names = ["open", "high", "low", "close"]
+    if not set(names) <= set(frame.columns):
+        return None
+    factor = (frame["adj_close"] / frame["close"]).to_numpy(dtype="float64")
+    return np.ascontiguousarray(frame[names].to_numpy(dtype="float64") * factor[:, None])
+
+
+def table_daily_variance(table: FeatureTable, settings: FeatureSettings) -> np.ndarray:
+    """The volatility target's daily variance estimate of each row (``variance``); the
+    first row's return may reach back before the table (unknown): its estimate is 0 then,
+    as the baselines take its return to be."""
+    daily = variance.daily_variance(table.log_return, table.ohlc, settings.volatility_estimator)
+    if len(daily) and not np.isfinite(daily[0]):
+        daily[0] = 0.0
+    return daily
 
 
 def targets(table: FeatureTable, settings: FeatureSettings) -> np.ndarray:
     """Target of each row t (NaN where t + h is past the end of the table).
 
     return: log(adj_close[t+h] / adj_close[t]); direction: 1.0 if that is > 0 else 0.0;
-    price: adj_close[t+h].
+    price: adj_close[t+h]; volatility: the realized variance over t+1..t+h.
     """
     h = settings.horizon
+    if settings.target == "volatility":
+        return variance.realized_variance(table_daily_variance(table, settings), h)
     out = np.full(len(table), np.nan)
     if len(table) > h:
         if settings.target == "price":
@@ -194,20 +221,35 @@ class LabelScaler:
     ~0.01, too small for a well-conditioned fit); price: the simple return to the
     window's last close, scaled the same way (so a price target does not ask a
     scale-free network for a price level); direction: unchanged (0/1).
+
+    volatility: the log of the variance (floored at ``floor``), centred and scaled by the
+    training labels' mean and standard deviation. The log makes the label's noise additive
+    and roughly homoscedastic (log r^2 = log sigma^2 + log z^2), and exp() of any network
+    output is a positive variance, which QLIKE needs. A least-squares fit in logs
+    forecasts exp(E[log RV]), below E[RV]; ``smear`` (Duan's smearing factor, the mean of
+    exp(residual) over the fold's training windows, set by ``train_model``) multiplies it
+    back to the mean.
     """
 
     kind: str
     scale: float
+    center: float = 0.0
+    floor: float = 0.0
+    smear: float = 1.0
 
     def to_label(self, target: np.ndarray, close_at_end: np.ndarray) -> np.ndarray:
         if self.kind == "direction":
             return target
+        if self.kind == "volatility":
+            return (np.log(np.maximum(target, self.floor)) - self.center) / self.scale
         base = target / close_at_end - 1 if self.kind == "price" else target
         return base / self.scale
 
     def from_label(self, label: np.ndarray, close_at_end: np.ndarray) -> np.ndarray:
         if self.kind == "direction":
             return label
+        if self.kind == "volatility":
+            return np.exp(self.center + label * self.scale) * self.smear
         base = label * self.scale
         return (1 + base) * close_at_end if self.kind == "price" else base
 
@@ -215,6 +257,11 @@ class LabelScaler:
 def fit_label_scaler(kind: str, target: np.ndarray, close_at_end: np.ndarray) -> LabelScaler:
     if kind == "direction":
         return LabelScaler(kind, 1.0)
+    if kind == "volatility":
+        floor = variance.LOG_FLOOR_FRACTION * float(np.mean(target))
+        logs = np.log(np.maximum(target, floor))
+        std = float(np.std(logs))
+        return LabelScaler(kind, std if std > 0 else 1.0, float(np.mean(logs)), floor)
     base = target / close_at_end - 1 if kind == "price" else target
     std = float(np.std(base))
     return LabelScaler(kind, std if std > 0 else 1.0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,17 +30,35 @@ from stock_pipeline.forecasting.features import (
     training_inputs,
 )
 from stock_pipeline.forecasting.folds import Fold, folds_of_origins
-from stock_pipeline.settings import Settings
+from stock_pipeline.settings import ModelSettings, Settings
 
 #: Bump when the training code changes what a fold model computes: cached models of an
 #: older version are then retrained.
 MODEL_CODE_VERSION = "3"
 PREDICTIONS_FILE = "predictions.json"
+DEFAULT_MEMBERS = ModelSettings().ensemble_members
+MEMBER_FACTS = ("epochs_run", "best_val_loss", "train_seconds", "parameter_count", "shrink")
 
 
 def config_digest(settings: Settings) -> str:
     """What a fold model depends on besides its data: features, model, code version."""
+    if settings.model.kind != "ensemble":
+        # a network does not depend on the ensembles it may serve in: an lstm keeps its
+        # cache whatever ensemble_members says, and an ensemble's lstm member shares it
+        settings = settings.with_changes(model={"ensemble_members": DEFAULT_MEMBERS})
     return f"{settings.fingerprint('features', 'model')}-v{MODEL_CODE_VERSION}"
+
+
+def member_settings(settings: Settings) -> list[Settings]:
+    """The configurations of an ensemble's members: its own with each member's kind, and
+    seed + k for the k-th earlier member of the same kind (so the first member of a kind
+    is exactly that kind's plain configuration, and shares its fold cache)."""
+    seed, seen = settings.model.seed, Counter()
+    out = []
+    for kind in settings.model.ensemble_members:
+        out.append(settings.with_changes(model={"kind": kind, "seed": seed + seen[kind]}))
+        seen[kind] += 1
+    return out
 
 
 def running_digests(values: np.ndarray) -> list[str]:
@@ -56,7 +75,12 @@ class FoldCache:
     ``predictions.json`` (date -> [input digest, forecast])."""
 
     def __init__(self, ticker_dir: Path, settings: Settings):
+        self.ticker_dir = ticker_dir
         self.folder = ticker_dir / "folds" / config_digest(settings)
+
+    def for_settings(self, settings: Settings) -> FoldCache:
+        """The same ticker's cache under another configuration (an ensemble's member)."""
+        return FoldCache(self.ticker_dir, settings)
 
     def path(self, start: str) -> Path:
         return self.folder / start
@@ -99,15 +123,32 @@ class ForecastRun:
     folds: list[Fold]
     trained: list[str] = field(default_factory=list)  # first sessions of folds trained now
     reused: list[str] = field(default_factory=list)  # ... whose cached model was used
+    # an ensemble's: one run per member (Forecaster.members); a fold of the ensemble is
+    # "trained" when any member trained its model now, "reused" when every member reused
+    members: list[ForecastRun] = field(default_factory=list)
 
 
 class Forecaster:
-    """The LSTM forecasts of one ticker's feature table under one configuration."""
+    """The network forecasts of one ticker's feature table under one configuration; an
+    ensemble's are the mean of its members' (one Forecaster per member, each with its
+    own fold cache)."""
 
-    def __init__(self, table: FeatureTable, settings: Settings, cache: FoldCache | None):
+    def __init__(
+        self,
+        table: FeatureTable,
+        settings: Settings,
+        cache: FoldCache | None,
+        digests: list[str] | None = None,
+    ):
         self.table, self.settings, self.cache = table, settings, cache
         self.target = targets(table, settings.features)
-        self.digests = running_digests(table.values)
+        self.digests = running_digests(table.values) if digests is None else digests
+        self.members: list[Forecaster] = []
+        if settings.model.kind == "ensemble":
+            self.members = [
+                Forecaster(table, s, cache and cache.for_settings(s), self.digests)
+                for s in member_settings(settings)
+            ]
 
     def forecast(self, origins: np.ndarray) -> ForecastRun:
         """The forecast made at each origin row by the model of the fold holding it."""
@@ -122,6 +163,8 @@ class Forecaster:
 
     def fold_forecasts(self, fold: Fold, rows: np.ndarray, run: ForecastRun) -> np.ndarray:
         """The forecasts of fold ``fold`` at ``rows``; records the fold in ``run``."""
+        if self.members:
+            return self._ensemble_forecasts(fold, rows, run)
         run.folds.append(fold)
         start, dates = fold.start_date(self.table), [str(self.table.dates[r]) for r in rows]
         inputs = self.inputs(fold)
@@ -141,6 +184,48 @@ class Forecaster:
                 self.cache.save_forecasts(start, known)
         (run.trained if fresh else run.reused).append(start)
         return np.array([known[d][1] for d in dates])
+
+    def _ensemble_forecasts(self, fold: Fold, rows: np.ndarray, run: ForecastRun) -> np.ndarray:
+        """The mean of the members' forecasts (each already shrunk by its own factor)."""
+        run.folds.append(fold)
+        if not run.members:
+            run.members = [ForecastRun(np.empty(0), []) for _ in self.members]
+        start = fold.start_date(self.table)
+        values = [
+            member.fold_forecasts(fold, rows, member_run)
+            for member, member_run in zip(self.members, run.members, strict=True)
+        ]
+        trained_now = any(member_run.trained[-1:] == [start] for member_run in run.members)
+        (run.trained if trained_now else run.reused).append(start)
+        return np.mean(values, axis=0) + 0.0  # + 0.0: no "-0" forecasts
+
+    def fold_facts(self, start: str, run: ForecastRun) -> dict[str, Any]:
+        """What the model of the fold starting ``start`` recorded when trained (bundle.json);
+        an ensemble's: its members' summed (epochs, seconds spent in ``run``, parameters)
+        or averaged (validation loss, shrink factor), and each member's in ``members``."""
+        if not self.members:
+            return read_meta(self.cache.path(start))
+        facts = [m.fold_facts(start, r) for m, r in zip(self.members, run.members, strict=True)]
+        seconds = [
+            f["train_seconds"] if start in r.trained else 0.0
+            for f, r in zip(facts, run.members, strict=True)
+        ]
+        samples = sum(f["samples_per_second"] * f["train_seconds"] for f in facts)
+        return {
+            "inputs_digest": facts[0]["inputs_digest"],  # every member saw the same inputs
+            "trained_through": facts[0]["trained_through"],
+            "epochs_run": sum(f["epochs_run"] for f in facts),
+            "best_val_loss": float(np.mean([f["best_val_loss"] for f in facts])),
+            "train_seconds": sum(seconds),
+            "samples_per_second": samples / max(sum(f["train_seconds"] for f in facts), 1e-9),
+            "parameter_count": sum(f.get("parameter_count", 0) for f in facts),
+            "shrink": float(np.mean([f.get("shrink", 1.0) for f in facts])),
+            "members": [
+                {"kind": m.settings.model.kind, "seed": m.settings.model.seed}
+                | {k: f.get(k) for k in MEMBER_FACTS}
+                for m, f in zip(self.members, facts, strict=True)
+            ],
+        }
 
     def _train(self, fold: Fold, inputs: TrainingInputs, start: str):
         from stock_pipeline.forecasting.training import train_model

@@ -1,6 +1,7 @@
 """The deployed model as of a date d (``lstm_model``): the model of the fold holding d
 under the one procedure (``folds``), trained if that fold has no model yet, and its
-forecast for the next session(s), stored in ``forecasts``.
+forecast for the next session(s), stored in ``forecasts``. As the evaluation stage, in
+three parts (``load_forecast``, ``compute_forecast`` on any engine, ``store_forecast``).
 
 It is the same fold model, with the same scalers, that the walk-forward evaluation uses
 for d, so once d's outcome is known the walk-forward's prediction for d is this forecast.
@@ -11,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from stock_pipeline.forecasting.bundle import read_meta
 from stock_pipeline.forecasting.feature_rows import load_feature_table
-from stock_pipeline.forecasting.features import TrainingDataError
+from stock_pipeline.forecasting.features import FeatureTable, TrainingDataError
 from stock_pipeline.forecasting.fold_models import FoldCache, Forecaster
 from stock_pipeline.forecasting.folds import first_origin
 from stock_pipeline.market_data.calendar import next_session
@@ -44,15 +45,36 @@ class ModelRun:
     model_path: Path
 
 
-def forecast_asof(warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings) -> ModelRun:
-    """The forecast made at the close of ``asof`` by its fold's model; stored in ``forecasts``.
+@dataclass
+class ForecastJob:
+    """What the forecast of (ticker, d) needs: all of it picklable."""
 
-    The warehouse is opened only to read the features and to write the forecast, not
-    while training, so other writers are not locked out for minutes.
-    """
-    fs = settings.features
+    table: FeatureTable
+    asof: dt.date
+    settings: Settings
+
+
+@dataclass
+class ForecastOutput:
+    """The forecast of (ticker, d), its ``forecasts`` row, and its fold model's facts."""
+
+    row: dict[str, Any]
+    run: ModelRun
+
+
+def load_forecast(
+    warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
+) -> ForecastJob:
     with warehouse.connect(read_only=True) as con:
-        table = load_feature_table(con, ticker, asof, fs)
+        table = load_feature_table(con, ticker, asof, settings.features)
+    return ForecastJob(table, asof, settings)
+
+
+def compute_forecast(job: ForecastJob) -> ForecastOutput:
+    """The fold's model (trained if the fold has none yet) and its forecast at d; reads
+    and writes only the ticker's fold cache."""
+    table, asof, settings, ticker = job.table, job.asof, job.settings, job.table.ticker
+    fs = settings.features
     asof_row = len(table) - 1
     if asof_row < first_origin(settings):
         need = first_origin(settings) + 1
@@ -64,39 +86,59 @@ def forecast_asof(warehouse: Warehouse, ticker: str, asof: dt.date, settings: Se
             f"an earlier --start"
         )
     cache = FoldCache(settings.ticker_models_dir(ticker), settings)
-    run = Forecaster(table, settings, cache).forecast(np.array([asof_row]))
+    forecaster = Forecaster(table, settings, cache)
+    run = forecaster.forecast(np.array([asof_row]))
     predicted = float(run.values[0])
     (fold,) = run.folds
-    folder = cache.path(fold.start_date(table))
-    facts = read_meta(folder)
+    start = fold.start_date(table)
+    facts = forecaster.fold_facts(start, run)
+    # an ensemble has no model of its own: its members' folders are beside each other
+    folder = cache.folder.parent if forecaster.members else cache.path(start)
     target_date = next_session(asof, fs.horizon, settings.exchange)
-    version = f"lstm-{cache.folder.name}-{fold.start_date(table)}-{facts['inputs_digest'][:8]}"
-    with warehouse.connect() as con:
-        results.upsert_forecast(
-            con,
-            {
-                "ticker": ticker,
-                "asof_date": asof,
-                "target_date": target_date,
-                "target_kind": fs.target,
-                "predicted": predicted,
-                "model_version": version,
-            },
-        )
-    return ModelRun(
-        ticker=ticker,
-        asof=asof,
-        mode="trained" if run.trained else "cached",
-        fold_start=fold.start_date(table),
-        trained_through=facts["trained_through"],
-        epochs_run=facts["epochs_run"],
-        best_val_loss=facts["best_val_loss"],
-        train_seconds=facts["train_seconds"] if run.trained else 0.0,
-        samples_per_second=facts["samples_per_second"],
-        parameter_count=facts.get("parameter_count", 0),
-        shrink=float(facts.get("shrink", 1.0)),
-        target_date=target_date,
-        predicted=predicted,
-        model_version=version,
-        model_path=folder,
+    kind = settings.model.kind
+    version = f"{kind}-{cache.folder.name}-{start}-{facts['inputs_digest'][:8]}"
+    row = {
+        "ticker": ticker,
+        "asof_date": asof,
+        "target_date": target_date,
+        "target_kind": fs.target,
+        "predicted": predicted,
+        "model_version": version,
+    }
+    return ForecastOutput(
+        row,
+        ModelRun(
+            ticker=ticker,
+            asof=asof,
+            mode="trained" if run.trained else "cached",
+            fold_start=start,
+            trained_through=facts["trained_through"],
+            epochs_run=facts["epochs_run"],
+            best_val_loss=facts["best_val_loss"],
+            train_seconds=facts["train_seconds"] if run.trained else 0.0,
+            samples_per_second=facts["samples_per_second"],
+            parameter_count=facts.get("parameter_count", 0),
+            shrink=float(facts.get("shrink", 1.0)),
+            target_date=target_date,
+            predicted=predicted,
+            model_version=version,
+            model_path=folder,
+        ),
     )
+
+
+def store_forecast(warehouse: Warehouse, output: ForecastOutput) -> ModelRun:
+    """Writes the ``forecasts`` row of (ticker, d)."""
+    with warehouse.connect() as con:
+        results.upsert_forecast(con, output.row)
+    return output.run
+
+
+def forecast_asof(warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings) -> ModelRun:
+    """The forecast made at the close of ``asof`` by its fold's model; stored in ``forecasts``.
+
+    The warehouse is opened only to read the features and to write the forecast, not
+    while training, so other writers are not locked out for minutes.
+    """
+    job = load_forecast(warehouse, ticker, asof, settings)
+    return store_forecast(warehouse, compute_forecast(job))

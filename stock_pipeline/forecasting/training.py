@@ -9,6 +9,7 @@ scalers and the shrinkage factor) and is saved as one folder: ``model.keras`` an
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ class TrainedModel:
         network.save_network(folder / MODEL_FILE, self.net)
         scalers = {
             "scaler": self.scaler.to_dict(),
-            "labels": {"kind": self.labels.kind, "scale": self.labels.scale},
+            "labels": dataclasses.asdict(self.labels),
             "shrink": self.shrink,
         }
         write_meta(folder, {**self.meta, **scalers})
@@ -74,14 +75,29 @@ def train_model(
     fs, ms = settings.features, settings.model
     net = network.build_model(fs.window, len(fs.columns), ms, fs.target)
     result = network.fit(net, inputs.x, inputs.y, ms, fs.horizon, ms.epochs)
-    shrink = 1.0
-    if ms.shrinkage != "none" and fs.target != "direction":
+    shrink, labels = 1.0, inputs.labels
+    if fs.target == "volatility":
+        labels = dataclasses.replace(labels, smear=smearing_factor(net, inputs))
+    # Shrinkage pulls a forecast toward zero in label units: the naive forecast for a
+    # return or price target, but for volatility (log variance, centred) the training
+    # span's geometric-mean variance, which is neither naive nor a forecast we test; so
+    # a volatility target is never shrunk (model.shrinkage does not apply to it).
+    if ms.shrinkage != "none" and fs.target not in ("direction", "volatility"):
         validation = time_split(len(inputs.x), ms.validation_fraction, fs.horizon).validation
         predicted = network.predict(net, inputs.x[validation])
         actual = inputs.y[validation].astype(float)
         gate = ms.shrinkage_z if ms.shrinkage == "gated_beta" else None
         shrink = shrink_factor(predicted, actual, gate)
-    return TrainedModel(net, inputs.scaler, inputs.labels, shrink), result
+    return TrainedModel(net, inputs.scaler, labels, shrink), result
+
+
+def smearing_factor(net: Any, inputs: TrainingInputs) -> float:
+    """Duan's smearing estimate for a log-variance fit: the mean of exp(residual), in log
+    units, over the fold's training windows (what the fit saw and its validation tail).
+    exp(fitted log) times it estimates the mean variance rather than its geometric mean."""
+    fitted = network.predict(net, inputs.x)
+    residual = (inputs.y.astype(float) - fitted) * inputs.labels.scale
+    return float(np.mean(np.exp(residual)))
 
 
 def shrink_factor(predicted: np.ndarray, actual: np.ndarray, gate_z: float | None) -> float:

@@ -61,9 +61,13 @@ def simulate_asof(
     preds: pd.DataFrame, bars: pd.DataFrame, settings: Settings
 ) -> dict[str, backtest.Simulation]:
     """Every strategy over the sessions of ``bars``, trading the LSTM's forecasts: as h-day
-    log returns (return and price targets) or as probabilities (direction)."""
+    log returns (return and price targets) or as probabilities (direction); a volatility
+    target's variance forecasts size a volatility-targeted long position instead."""
     path = backtest.MarketPath.from_bars(bars)
     fs = settings.features
+    if fs.target == "volatility":
+        forecasts = {m: _by_date(preds, m, path.dates) for m in ("lstm", "naive")}
+        return backtest.run_volatility_strategies(path, forecasts, settings.backtest, fs.horizon)
     lstm_rows = preds[preds["model"] == "lstm"]
     if fs.target == "direction":
         forecast = lstm_rows["predicted"].to_numpy()
@@ -72,6 +76,15 @@ def simulate_asof(
     by_date = pd.Series(forecast, index=lstm_rows["date"].to_numpy().astype("datetime64[D]"))
     predicted = by_date.reindex(path.dates).to_numpy()
     return backtest.run_strategies(path, predicted, settings.backtest, fs.target, fs.horizon)
+
+
+def _by_date(preds: pd.DataFrame, model: str, dates: np.ndarray) -> np.ndarray:
+    """``model``'s predictions on ``dates`` (NaN where it made none)."""
+    rows = preds[preds["model"] == model]
+    by_date = pd.Series(
+        rows["predicted"].to_numpy(), index=rows["date"].to_numpy().astype("datetime64[D]")
+    )
+    return by_date.reindex(dates).to_numpy()
 
 
 def simulation_tables(

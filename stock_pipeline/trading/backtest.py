@@ -142,17 +142,23 @@ def simulate(
     risk_controls: bool = True,
     sized: bool = True,
     hold: int = 1,
+    sizes: np.ndarray | None = None,
 ) -> Simulation:
     """Trade ``signal[i]`` (decided at the close of D_i) at the next bar, D_{i+1}.
 
     ``signal`` has one entry per session of ``path``; the last is never traded. A new
     side is held ``hold`` sessions (the forecast horizon) unless a risk control exits.
+    ``sizes`` (one per session, decided at its close) replaces ``settings.sizing``.
     """
     state = _State()
     out: dict[str, list] = {k: [] for k in ("pos", "ret", "eq", "cost", "in")}
     for i in range(1, len(path.dates)):
         side = _decide(float(signal[i - 1]), state, risk_controls, hold)
-        target = side * (position_size(path, i - 1, settings) if sized else 1.0)
+        if sizes is not None:
+            size = float(sizes[i - 1])
+        else:
+            size = position_size(path, i - 1, settings) if sized else 1.0
+        target = side * size
         before = state.equity
         cost, held_today = _execute(path, i, target, state, settings)
         for key, value in zip(
@@ -254,6 +260,34 @@ def run_strategies(
             path, np.ones(len(path.dates)), settings, risk_controls=False, sized=False
         ),
     }
+
+
+def volatility_sizes(variance: np.ndarray, settings: BacktestSettings, horizon: int) -> np.ndarray:
+    """The long position a forecast h-day variance calls for: target_volatility over the
+    annualized volatility it implies, capped at max_position (0 where there is none)."""
+    v = np.asarray(variance, float)
+    annual = np.sqrt(np.where(v > 0, v, np.nan) / horizon * settings.periods_per_year)
+    size = np.minimum(settings.max_position, settings.target_volatility / annual)
+    return np.nan_to_num(size, nan=0.0)
+
+
+def run_volatility_strategies(
+    path: MarketPath,
+    forecasts: dict[str, np.ndarray],
+    settings: BacktestSettings,
+    horizon: int = 1,
+) -> dict[str, Simulation]:
+    """A variance forecast has no direction, so the volatility target has no long/short
+    rule: the "lstm" and "naive" strategies hold a volatility-targeted long position sized
+    each session by that model's forecast (``volatility_sizes``); buy-and-hold as ever."""
+    out = {}
+    for name in ("lstm", "naive"):
+        sizes = volatility_sizes(forecasts[name], settings, horizon)
+        out[name] = simulate(path, (sizes > 0).astype(float), settings, sizes=sizes)
+    out["buy_and_hold"] = simulate(
+        path, np.ones(len(path.dates)), settings, risk_controls=False, sized=False
+    )
+    return out
 
 
 def longest_underwater(equity: np.ndarray) -> int:

@@ -50,11 +50,12 @@ def upsert_features(
 
 
 def read_features(con: Connection, ticker: str, feature_set: str, end: dt.date) -> pd.DataFrame:
-    """Stored feature rows up to ``end`` with the adj_close and log_return of each date."""
+    """Stored feature rows up to ``end`` with the adj_close, log_return and (unadjusted)
+    open/high/low/close of each date."""
     return dated(
         con,
         """
-        SELECT f.date, f.x, o.adj_close, i.log_return
+        SELECT f.date, f.x, o.adj_close, i.log_return, o.open, o.high, o.low, o.close
         FROM features f
         JOIN ohlcv o USING (ticker, date)
         JOIN indicators i USING (ticker, date)

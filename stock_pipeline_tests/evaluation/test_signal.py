@@ -83,12 +83,12 @@ def test_the_family_tests_find_the_planted_signal(models_dir: Path) -> None:
     from stock_pipeline.evaluation.comparison import compare
     from stock_pipeline.evaluation.comparison_asof import (
         comparison_predictions,
+        daily_losses,
         family_settings,
-        squared_error_losses,
     )
 
     predictions, _ = comparison_predictions(planted(0.3, seed=0), SETTINGS, models_dir)
-    losses = squared_error_losses(predictions)
+    losses = daily_losses(predictions, "return")
     assert set(losses.columns) == {*SETTINGS.evaluation.compare_kinds, "naive", "drift", "arima"}
     result = compare(losses, family_settings(SETTINGS))
     assert result.spa_pvalue < 0.05, result.table

@@ -220,7 +220,7 @@ def test_bad_inputs_fail_clearly() -> None:
     with pytest.raises(ValueError, match="fold_dates"):
         ReportInputs(**{**fields, "fold_dates": {0: (base.asof, base.asof - dt.timedelta(days=1))}})
     with pytest.raises(ValueError, match="forecast kind"):
-        Forecast(base.asof, 1.0, "volatility")
+        Forecast(base.asof, 1.0, "volume")  # "volatility" is a kind now (issue 17)
 
 
 def test_headline_table_formats_like_the_report_and_shows_undefined_as_a_dash() -> None:

@@ -29,6 +29,7 @@ TARGET_AXES = {
     "return": ("predicted h-day log return", "actual h-day log return"),
     "price": ("predicted price at t+h", "actual price at t+h"),
     "direction": ("predicted probability of an up move", "actual direction (1 = up)"),
+    "volatility": ("predicted h-day variance", "realized h-day variance"),
 }
 
 _BASE_LAYOUT = {

@@ -43,7 +43,7 @@ PERCENT_METRICS = frozenset(
 INTEGER_METRICS = frozenset({"trades", "max_drawdown_days"})
 RATIO_METRICS = frozenset({"sharpe", "sortino", "calmar", "profit_factor", "turnover"})
 
-FOLD_METRICS = ("rmse", "direction_accuracy", "skill")
+FOLD_METRICS = ("rmse", "direction_accuracy", "skill", "qlike")
 FOLD_PERCENT_METRICS = frozenset({"direction_accuracy", "direction_reference", "skill"})
 #: Already in percent (not fractions): shown with a % sign, not multiplied by 100.
 FOLD_PERCENT_POINT_METRICS = frozenset({"mape"})
@@ -97,7 +97,8 @@ def format_fold_metric(metric: str, value: object) -> str:
     if metric in FOLD_PERCENT_POINT_METRICS:
         return f"{number:.2f}%"
     if metric in {"rmse", "mae"}:
-        return f"{number:.5f}"
+        # a variance's errors (volatility target, ~1e-5) would read 0.00001 at 5 places
+        return f"{number:.3g}" if 0 < abs(number) < 1e-3 else f"{number:.5f}"
     return f"{number:.3f}"
 
 

@@ -95,7 +95,9 @@ def _plot(name: str, figure: dict | None, height: int, empty: str = "No data.") 
 
 def _header(inputs: ReportInputs, derived: _Derived) -> str:
     verdict_class = "verdict warning" if is_warning_verdict(inputs.dm_text) else "verdict"
-    reading = summary.explanation(inputs.metrics, inputs.fold_metrics, derived.frames)
+    reading = summary.explanation(
+        inputs.metrics, inputs.fold_metrics, derived.frames, inputs.target_kind
+    )
     return f"""<header id="header">
 <h1>{e(inputs.ticker)} backtest report</h1>
 <p class="facts" id="asof">As of {e(inputs.asof.isoformat())}</p>

@@ -14,7 +14,7 @@ from stock_pipeline.trading.report.formatting import STRATEGIES, ordered
 
 PERIODS_PER_YEAR = 252
 EXECUTIONS = ("next_open", "next_close")
-TARGET_KINDS = ("return", "price", "direction")
+TARGET_KINDS = ("return", "price", "direction", "volatility")
 
 _COLUMNS = {
     "daily": ("date", "strategy", "position", "return", "equity"),

@@ -37,6 +37,11 @@ def forecast_text(forecast: Forecast | None, asof: object) -> str:
     target = format_date(forecast.target_date)
     if forecast.kind == "return":
         what = f"a log return of {format_percent(forecast.predicted, signed=True)} to {target}"
+    elif forecast.kind == "volatility":
+        what = (
+            f"a realized variance of {forecast.predicted:.3g} to {target} (a volatility of "
+            f"{format_percent(math.sqrt(max(forecast.predicted, 0.0)), 2)} over those sessions)"
+        )
     elif forecast.kind == "price":
         what = f"a price of {format_price(forecast.predicted)} at the close of {target}"
     else:
@@ -57,6 +62,19 @@ def _lookup(frame: pd.DataFrame, key: str, row: str, metric: str) -> float:
 
 def _accuracy_sentence(fold_metrics: pd.DataFrame) -> str:
     skill = _lookup(fold_metrics, "model", "lstm", "skill")
+    qlike = _lookup(fold_metrics, "model", "lstm", "qlike")
+    if math.isfinite(qlike) and math.isfinite(skill):
+        p = _lookup(fold_metrics, "model", "lstm", "dm_pvalue_qlike")
+        garch = _lookup(fold_metrics, "model", "garch", "qlike")
+        p_garch = _lookup(fold_metrics, "model", "lstm", "dm_vs_garch_pvalue_qlike")
+        side = "lower" if skill > 0 else "higher"
+        return (
+            "The verdict is about forecast accuracy: over every out-of-sample forecast, the "
+            f"LSTM's QLIKE loss ({format_number(qlike)}) is {format_percent(abs(skill), 1)} "
+            f"{side} than that of the naive forecast, the last 21 sessions' mean variance "
+            f"(Diebold-Mariano p = {p:.3g}); GARCH(1,1)'s is {format_number(garch)} "
+            f"(p = {p_garch:.3g})."
+        )
     if math.isfinite(skill):
         p = _lookup(fold_metrics, "model", "lstm", "dm_pvalue")
         test = f", Diebold-Mariano p = {p:.3g}" if math.isfinite(p) else ""
@@ -77,7 +95,10 @@ def _accuracy_sentence(fold_metrics: pd.DataFrame) -> str:
 
 
 def explanation(
-    metrics: pd.DataFrame, fold_metrics: pd.DataFrame, frames: dict[str, pd.DataFrame]
+    metrics: pd.DataFrame,
+    fold_metrics: pd.DataFrame,
+    frames: dict[str, pd.DataFrame],
+    target_kind: str = "return",
 ) -> str:
     """Why "the LSTM lost to naive" can sit above a strategy that beat buy-and-hold."""
     ret = {s: _lookup(metrics, "strategy", s, "total_return") for s in frames}
@@ -93,15 +114,25 @@ def explanation(
             compared = "against"
         else:
             compared = "more than" if lstm > hold else "less than" if lstm < hold else "the same as"
+        rule = (
+            "The strategy results are about money: a variance forecast has no direction, so "
+            "for a volatility target the LSTM and naive strategies hold a long position "
+            "sized each session to the target volatility by that model's forecast "
+            "(backtest.target_volatility over its annualized volatility, capped at "
+            "backtest.max_position). Over this backtest the LSTM-sized one returned "
+            if target_kind == "volatility"
+            else "The strategy results are about money: the LSTM strategy takes a position "
+            "only when its forecast clears a cost threshold, so what counts is the sign of "
+            "its larger forecasts, not its squared error. Over this backtest it returned "
+        )
         parts.append(
-            "The strategy results are about money: the LSTM strategy takes a position only "
-            "when its forecast clears a cost threshold, so what counts is the sign of its "
-            "larger forecasts, not its squared error. Over this backtest it returned "
-            f"{format_percent(lstm, signed=True)} after costs (Sharpe "
+            rule + f"{format_percent(lstm, signed=True)} after costs (Sharpe "
             f"{format_number(sharpe['lstm'])}), {compared} buy-and-hold's "
             f"{format_percent(hold, signed=True)} (Sharpe "
             f"{format_number(sharpe['buy_and_hold'])})."
         )
+    if target_kind == "volatility":
+        return " ".join(parts)
     parts.append(
         "A forecast that loses to naive on squared error can still trade profitably (a few "
         "large misses dominate squared error; the trades depend on the sign), and a more "
