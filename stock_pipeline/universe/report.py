@@ -20,10 +20,11 @@ from stock_pipeline.universe.strategies import STRATEGIES
 
 #: Fischer & Krauss (2018), k = 10, as quoted in issue 16: mean daily returns of the
 #: long-short portfolio (costs: 5 bps per half-turn). Period averages, not yearly values.
+#: The reversal rule's period is not given there; it is compared over 1992-2009 (marked).
 PAPER = (
     ("1992-2009", 1992, 2009, "lstm_long_short", 0.0046, 0.0026),
     ("2010-2015", 2010, 2015, "lstm_long_short", math.nan, 0.0),
-    ("1992-2009", 1992, 2009, "reversal_long_short", 0.0023, math.nan),
+    ("1992-2009 (assumed)", 1992, 2009, "reversal_long_short", 0.0023, math.nan),
 )
 
 HONESTY_HEADERS = [
@@ -50,6 +51,15 @@ def pct(value: float, digits: int = 3) -> str:
 
 def num(value: float, digits: int = 2) -> str:
     return "\u2014" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def pvalue(value: float, relation: bool = False) -> str:
+    """A p-value to 4 decimals, "< 0.0001" below; with ``relation``, "= 0.0123" too."""
+    if value is None or not math.isfinite(value):
+        return "\u2014"
+    if value < 1e-4:
+        return "< 0.0001"
+    return f"= {value:.4f}" if relation else f"{value:.4f}"
 
 
 def table(headers: list[str], rows: list[list[str]], table_id: str) -> str:
@@ -84,9 +94,9 @@ def honesty_rows(result) -> list[list[str]]:
         rows.append(
             [name]
             + [pct(v[m]) for m in ("mean_daily_return_gross", "mean_daily_return")]
-            + [num(v["nw_tstat"]), num(v["nw_pvalue"], 4), num(v["sharpe"])]
+            + [num(v["nw_tstat"]), pvalue(v["nw_pvalue"]), num(v["sharpe"])]
             + [pct(v[m], 1) for m in ("total_return", "max_drawdown")]
-            + [pct(v["costs"], 1)]
+            + [pct(v["costs"], 1).lstrip("+")]
         )
     return rows
 
@@ -101,7 +111,8 @@ def paper_rows(result) -> list[list[str]]:
         here = f"{len(n)} days" if len(n) else "no days of this run"
         this_gross = g["gross"].mean() if len(g) else math.nan
         this_net = n["return"].mean() if len(n) else math.nan
-        cells = [pct(paper_gross, 2), pct(paper_net, 2), pct(this_gross), pct(this_net), here]
+        paper = [pct(paper_gross, 2), "about 0" if paper_net == 0 else pct(paper_net, 2)]
+        cells = [*paper, pct(this_gross), pct(this_net), here]
         rows.append([label, name, *cells])
     return rows
 
@@ -132,10 +143,10 @@ sessions.</p>
 <h2>Equity after costs</h2>{charts.figure_html("equity", equity_figure(result.daily), 480)}
 <h2>Honesty figures</h2>
 <p id="accuracy">Directional accuracy {pct(acc.accuracy, 2).lstrip("+")} over {acc.n}
-predictions; binomial test against 50%: p = {num(acc.pvalue, 4)} (treats the day's
+predictions; binomial test against 50%: p {e(pvalue(acc.pvalue, True))} (treats the day's
 predictions as independent, which common shocks make them not: optimistic).
 LSTM minus reversal, after costs: {pct(diff.mean)}/day, Newey-West t {num(diff.tstat)},
-p = {num(diff.pvalue, 4)} ({diff.lags} lags).</p>
+p {e(pvalue(diff.pvalue, True))} ({diff.lags} lags).</p>
 {table(HONESTY_HEADERS, honesty_rows(result), "honesty")}
 <h2>By year</h2>
 {table(["year", "accuracy", *STRATEGIES, "days"], yearly_rows(result), "by-year")}

@@ -63,4 +63,7 @@ def test_universe_assets_materialize_as_of_d_over_registered_tickers(csv_setting
     assert events.asset_materialization.partition == str(d)
     assert "reversal rule" in metadata["verdict"].value
     report = settings.reports_dir / "universe" / str(d) / "report.html"
-    assert report.exists() and "The paper beside this run" in report.read_text()
+    page = report.read_text()
+    assert "The paper beside this run" in page and 'id="by-year"' in page
+    assert all(f"<td>{name}</td>" in page for name in set(daily["strategy"]))
+    assert metadata["verdict"].value in page.replace("&#x27;", "'")
