@@ -41,3 +41,42 @@ def test_star_is_the_per_ticker_lineage_and_the_universe_runs_when_named(setting
     assert not {"universe_model", "universe_backtest"} & set(everything)
     named = resolve_selection(defs, "universe_model,universe_backtest")
     assert named == ["universe_model", "universe_backtest"]
+
+
+def test_the_sensor_waits_for_the_nights_other_runs() -> None:
+    from dagster import (
+        DagsterEvent,
+        DagsterEventType,
+        DagsterInstance,
+        DagsterRunStatus,
+        build_run_status_sensor_context,
+    )
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from stock_pipeline.defs.automation import NIGHTLY_TAG
+    from stock_pipeline.defs.universe import universe_after_nightly
+
+    night = {NIGHTLY_TAG: "2026-11-20"}
+    done = DagsterRun(
+        job_name="model_chain_job", run_id="chain", status=DagsterRunStatus.SUCCESS, tags=night
+    )
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.RUN_SUCCESS.value, job_name="model_chain_job"
+    )
+    outcomes = []
+    for other_status in (DagsterRunStatus.STARTED, DagsterRunStatus.SUCCESS):
+        instance = DagsterInstance.ephemeral()
+        instance.add_run(done)
+        instance.add_run(
+            DagsterRun(job_name="market_data_job", run_id="data", status=other_status, tags=night)
+        )
+        context = build_run_status_sensor_context(
+            sensor_name="universe_after_nightly",
+            dagster_event=event,
+            dagster_instance=instance,
+            dagster_run=done,
+        )
+        outcomes.append(universe_after_nightly(context))
+    waiting, request = outcomes
+    assert isinstance(waiting, SkipReason) and "1 nightly run(s)" in waiting.skip_message
+    assert isinstance(request, RunRequest) and request.partition_key == "2026-11-20"
