@@ -16,7 +16,8 @@ read (the panel is read up to d, and a test rewrites every bar after d to prove 
 """
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AllPartitionMapping,
@@ -42,6 +43,9 @@ from stock_pipeline.defs.automation import NIGHTLY_TAG, market_data_job, model_c
 from stock_pipeline.defs.partitions import TICKERS_PARTITION
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 
+if TYPE_CHECKING:  # the core is imported inside the asset bodies (keras, plotly)
+    from stock_pipeline.universe.asof import UniverseBacktestRun, UniverseModelRun
+
 GROUP = "universe"
 UNIVERSE_ASSETS = ("universe_model", "universe_backtest")
 
@@ -55,7 +59,7 @@ def registered(context: AssetExecutionContext) -> list[str]:
     return sorted(context.instance.get_dynamic_partitions(TICKERS_PARTITION))
 
 
-def model_metadata(r) -> dict[str, Any]:
+def model_metadata(r: "UniverseModelRun") -> dict[str, Any]:
     """What the UI shows on one date partition of ``universe_model``."""
     return {
         "tickers": r.tickers,
@@ -87,7 +91,7 @@ def model_metadata(r) -> dict[str, Any]:
     }
 
 
-def backtest_metadata(r) -> dict[str, Any]:
+def backtest_metadata(r: "UniverseBacktestRun") -> dict[str, Any]:
     """What the UI shows on one date partition of ``universe_backtest``."""
     if r.accuracy is None:  # nothing traded yet
         return {"verdict": r.verdict, "days": 0}
@@ -106,7 +110,9 @@ def backtest_metadata(r) -> dict[str, Any]:
     return metadata
 
 
-def per_day(context, work) -> tuple[list, dict[str, str]]:
+def per_day(
+    context: AssetExecutionContext, work: Callable[[dt.date], Any]
+) -> tuple[list, dict[str, str]]:
     """``work(day)`` for each date partition of the run; a failure is recorded under its
     date (the others go on)."""
     done, errors = [], {}

@@ -19,6 +19,7 @@ from stock_pipeline.universe.panel import Panel, load_panel, median_targets
 from stock_pipeline.universe.periods import study_periods
 from stock_pipeline.universe.strategies import (
     STRATEGIES,
+    Book,
     book_metrics,
     daily_frame,
     gross_frame,
@@ -184,7 +185,14 @@ def nothing_traded(warehouse: Warehouse, asof: dt.date, predictions: int) -> Uni
     return UniverseBacktestRun(asof, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), text)
 
 
-def metric_rows(books, tests, gross, accuracy, yearly, settings: Settings) -> pd.DataFrame:
+def metric_rows(
+    books: dict[str, Book],
+    tests: dict[str, honesty.MeanTest],
+    gross: dict[str, honesty.MeanTest],
+    accuracy: honesty.AccuracyTest,
+    yearly: pd.DataFrame,
+    settings: Settings,
+) -> pd.DataFrame:
     """strategy, metric, value: ``backtest_metrics``' names for each book, then the
     tests; the model's own figures under strategy ``lstm``, the paired test under
     ``lstm_minus_reversal``."""

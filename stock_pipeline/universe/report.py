@@ -16,6 +16,7 @@ from stock_pipeline.settings import Settings
 from stock_pipeline.trading.report import charts
 from stock_pipeline.trading.report.formatting import color
 from stock_pipeline.trading.report.tables import e
+from stock_pipeline.universe.asof import UniverseBacktestRun
 from stock_pipeline.universe.strategies import STRATEGIES
 
 #: Fischer & Krauss (2018), k = 10, as quoted in issue 16: mean daily returns of the
@@ -86,7 +87,7 @@ def equity_figure(daily: pd.DataFrame) -> dict:
     return {"data": data, "layout": {**layout, "legend": {"orientation": "h"}}}
 
 
-def honesty_rows(result) -> list[list[str]]:
+def honesty_rows(result: UniverseBacktestRun) -> list[list[str]]:
     values = result.metrics.pivot(index="metric", columns="strategy", values="value")
     rows = []
     for name in STRATEGIES:
@@ -101,7 +102,7 @@ def honesty_rows(result) -> list[list[str]]:
     return rows
 
 
-def paper_rows(result) -> list[list[str]]:
+def paper_rows(result: UniverseBacktestRun) -> list[list[str]]:
     """The paper's period averages beside this run's over the same years (if any)."""
     gross, net = result.gross, result.daily.assign(date=pd.to_datetime(result.daily["date"]))
     rows = []
@@ -117,7 +118,7 @@ def paper_rows(result) -> list[list[str]]:
     return rows
 
 
-def yearly_rows(result) -> list[list[str]]:
+def yearly_rows(result: UniverseBacktestRun) -> list[list[str]]:
     y = result.yearly
     return [
         [str(year), pct(y.at[year, "accuracy"], 1).lstrip("+") if "accuracy" in y else "\u2014"]
@@ -127,7 +128,7 @@ def yearly_rows(result) -> list[list[str]]:
     ]
 
 
-def build_html(result, settings: Settings) -> str:
+def build_html(result: UniverseBacktestRun, settings: Settings) -> str:
     us = settings.universe
     warning = " warning" if "NOT" in result.verdict else ""
     acc = result.accuracy
@@ -160,7 +161,7 @@ universe, if it covers any.</p>
 </body></html>"""
 
 
-def write_report(result, settings: Settings) -> Path:
+def write_report(result: UniverseBacktestRun, settings: Settings) -> Path:
     """``<data>/reports/universe/<asof>/report.html``, written atomically."""
     folder = settings.reports_dir / "universe" / result.asof.isoformat()
     folder.mkdir(parents=True, exist_ok=True)

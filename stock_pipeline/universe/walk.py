@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,7 +94,7 @@ class PooledForecaster:
         frame["period"] = period.index
         return frame, run
 
-    def train(self, period: StudyPeriod, run: PeriodRun):
+    def train(self, period: StudyPeriod, run: PeriodRun) -> tuple[Any, Scaler]:
         from stock_pipeline.universe import network
 
         rows, cols = training_pairs(self.panel, period, self.targets, self.length)
@@ -124,7 +125,15 @@ class PooledForecaster:
             "train_seconds": run.train_seconds,
         }
 
-    def predict(self, period, digest, scaler, cache, model, run) -> pd.DataFrame:
+    def predict(
+        self,
+        period: StudyPeriod,
+        digest: str,
+        scaler: Scaler,
+        cache: PeriodCache | None,
+        model: Any,
+        run: PeriodRun,
+    ) -> pd.DataFrame:
         """Probabilities at the period's signal rows; cached ones whose inputs are
         unchanged are reused, the others computed (one ``predict`` call)."""
         from stock_pipeline.universe import network
