@@ -172,6 +172,11 @@ def throughput(args, settings, warehouse, days) -> dict:
         "sequences_per_second_in_asset": summarize(asset, "per_s"),
         "sequences_per_second_bare_fit": summarize(bare, "per_s"),
         "asset_over_bare": round(statistics.median(asset) / statistics.median(bare), 3),
+        # each asset run is followed by its bare run: the pairs share the machine's load
+        "pairwise_ratios": [round(a / b, 3) for a, b in zip(asset, bare, strict=True)],
+        "median_pairwise_ratio": round(
+            statistics.median(a / b for a, b in zip(asset, bare, strict=True)), 3
+        ),
         "throughput_note": "sequences/s: training sequences (not the validation tail) x "
         "epochs / wall time; the asset path's includes gathering, standardizing and "
         "building the model, the bare fit's only model.fit",
