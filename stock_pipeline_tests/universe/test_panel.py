@@ -85,3 +85,34 @@ def test_old_as_of_dates_keep_only_their_own_ranking(tmp_path):
             "SELECT asof_date, count(*), min(date) FROM universe_predictions GROUP BY 1 ORDER BY 1"
         ).fetchall()
     assert left == [(days[1], 1, days[1]), (days[2], 3, days[0]), (days[3], 4, days[0])]
+
+
+def test_indicator_features_join_the_returns(tmp_path):
+    from stock_pipeline.market_data.indicators import compute_indicators
+    from stock_pipeline.universe.walk import PooledForecaster
+    from stock_pipeline.warehouse import connect, prices
+
+    returns = universe_returns(200, 6, 0.0, seed=2)
+    warehouse = store_universe(tmp_path / "w.duckdb", returns)
+    with connect(warehouse.path) as con:
+        for i in range(6):
+            prices.upsert_indicators(con, f"S{i:02d}", compute_indicators(bars_of(returns[:, i])))
+    settings = small_universe(
+        Settings(data_dir=tmp_path / "data"), features=["log_return", "rsi_14"], epochs=1, k=2
+    )
+    asof = bars_of(returns[:, 0])["date"].iloc[-1].date()
+    with warehouse.connect(read_only=True) as con:
+        panel = load_panel(con, asof, settings.universe)
+    rsi = compute_indicators(bars_of(returns[:, 3]))["rsi_14"].to_numpy()
+    assert panel.features.shape == (200, 6, 2)
+    assert np.allclose(panel.features[:, 3, 1], rsi, equal_nan=True)
+    # the indicator's warm-up rows hold no complete sequence; after it, both features count
+    first = int(np.argmax(np.isfinite(rsi)))  # the return starts at row 1, RSI later
+    assert first > 1
+    ready = complete_windows(panel, 0, 20)
+    assert not ready[: first + 19].any() and ready[first + 19 :].all()
+    walk = PooledForecaster(panel, settings.universe, None).run(
+        study_periods(200, settings.universe)
+    )
+    # periods end at rows 149 and 199: signal rows 149..199, every ticker ranked
+    assert [p.mode for p in walk.periods] == ["trained"] * 2 and len(walk.predictions) == 6 * 51
