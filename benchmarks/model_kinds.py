@@ -1,8 +1,8 @@
 """The model kinds (``model.kind``) side by side: walk-forward cost, training throughput
 and skill against naive.
 
-    python -m benchmarks.model_kinds [--repeats 1] [--epochs 5] [--skill-tickers ^IXIC]
-        [--span SESSIONS]
+    python -m benchmarks.model_kinds [--repeats 1] [--epochs 5] [--fold-repeats 3]
+        [--skill-tickers ^IXIC] [--span SESSIONS]
 
 Data: ^GSPC 1999-2018 from the offline sample, the default configuration with only the
 kind changed.
@@ -15,6 +15,10 @@ kind changed.
   what a comparison of lstm, gru and ensemble pays for the ensemble).
 - ``fold_training``: from the fold bundles of that run, the mean epochs early stopping
   ran and the mean seconds a fold's training took.
+- ``last_fold_training``: ``train_model`` (early stopping) on the last fold's inputs,
+  the kinds in turn ``--fold-repeats`` times: wall seconds, epochs, seconds per epoch
+  and the ratio to the LSTM, fair on a busy machine where one walk-forward after
+  another is not.
 - ``throughput``: samples/s over ``--epochs`` epochs (no early stop, the first epoch's
   compilation included in both) on the last fold's inputs, through ``network.fit``
   (validation tail, early-stopping callback) and through a bare ``model.fit`` of the
@@ -109,11 +113,42 @@ def throughput(settings, table, epochs: int) -> dict[str, float]:
     }
 
 
+def fold_training_interleaved(of: dict, table, repeats: int) -> dict[str, dict]:
+    """``train_model`` (early stopping, the default epochs) on the last fold's inputs, the
+    kinds in turn ``repeats`` times, so that a busy machine slows every kind alike."""
+    import numpy as np
+
+    from stock_pipeline.forecasting.fold_models import Forecaster
+    from stock_pipeline.forecasting.folds import folds_of_origins
+    from stock_pipeline.forecasting.training import train_model
+
+    lstm = of["lstm"]
+    ((fold, _),) = folds_of_origins(table, np.array([len(table) - 1]), lstm)
+    inputs = Forecaster(table, lstm, None).inputs(fold)
+    samples: dict[str, list] = {k: [] for k in KINDS}
+    for r in range(repeats):
+        for kind in KINDS[r % len(KINDS) :] + KINDS[: r % len(KINDS)]:
+            start = time.perf_counter()
+            _, result = train_model(inputs, of[kind])
+            samples[kind].append((time.perf_counter() - start, result.epochs_run))
+    lstm_s = statistics.median(s for s, _ in samples["lstm"])
+    return {
+        kind: {
+            **summarize([s for s, _ in runs]),
+            "epochs_run": runs[-1][1],
+            "median_s_per_epoch": round(statistics.median(s / e for s, e in runs), 3),
+            "ratio_to_lstm": round(statistics.median(s for s, _ in runs) / lstm_s, 2),
+        }
+        for kind, runs in samples.items()
+    }
+
+
 def main() -> None:
     quiet()
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--fold-repeats", type=int, default=3)
     parser.add_argument("--skill-tickers", nargs="*", default=[])
     parser.add_argument("--span", type=int, default=None, help="sessions; default 756")
     args = parser.parse_args()
@@ -136,7 +171,9 @@ def main() -> None:
             shutil.rmtree(base.models_dir, ignore_errors=True)
             runs.setdefault("ensemble", []).append(walk_forward(of["ensemble"], TICKER, day))
             print("ensemble", runs["ensemble"][-1], flush=True)
+        trainings = fold_training_interleaved(of, table, args.fold_repeats)
         for kind in KINDS:
+            out[kind]["last_fold_training"] = trainings[kind]
             out[kind]["throughput"] = throughput(of[kind], table, args.epochs)
             print(kind, out[kind], flush=True)
         skill = {k: {TICKER: runs[k][-1]["skill"]} for k in (*KINDS, "ensemble")}
