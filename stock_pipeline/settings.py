@@ -123,8 +123,8 @@ class ModelSettings(Section):
     )
     lstm_units: tuple[int, ...] = Field(
         (16,),
-        description="Units of each stacked recurrent layer (lstm, gru, attention_lstm, "
-        "multiscale's encoders use the first)",
+        description="Units of each stacked recurrent layer (lstm, gru, attention_lstm); "
+        "multiscale's two encoders have the first's",
     )
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout after each recurrent layer")
     heads: int = Field(2, ge=1, description="transformer: attention heads")

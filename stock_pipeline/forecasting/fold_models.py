@@ -203,6 +203,8 @@ class Forecaster:
         """What the model of the fold starting ``start`` recorded when trained (bundle.json);
         an ensemble's: its members' summed (epochs, seconds spent in ``run``, parameters)
         or averaged (validation loss, shrink factor), and each member's in ``members``."""
+        if self.cache is None:
+            raise ValueError("fold facts are read from the fold cache; this Forecaster has none")
         if not self.members:
             return read_meta(self.cache.path(start))
         facts = [m.fold_facts(start, r) for m, r in zip(self.members, run.members, strict=True)]

@@ -9,7 +9,11 @@ recurrent dropout, as built here); nothing else changes.
 from __future__ import annotations
 
 import os
+import random
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from pathlib import Path
 import jax
 import keras
 import numpy as np
+from keras.src.random import seed_generator as _keras_seed_generator
 
 from stock_pipeline.forecasting import architectures
 from stock_pipeline.forecasting.features import TrainingDataError, time_split
@@ -34,19 +39,95 @@ if os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
     )
 
 
+# Reproducible in any thread. Keras draws its randomness from two process-wide generators
+# that ``keras.utils.set_random_seed`` seeds: Python's ``random`` (the seed of every
+# initializer and seed generator a layer makes without one) and NumPy's (the permutation
+# of each epoch in ``fit(shuffle=True)``). Other threads of the process draw from them
+# too: on a Dask worker the event loop samples Python's for ``sizeof`` of every heartbeat
+# and NumPy's for ``sizeof`` of a pandas result it sends, at times of their own, and a
+# draw between the seeding and Keras' own draws changed a fold model's initial weights or
+# batches (the cluster run's forecasts then differed from the in-process run's). So the
+# layers draw their seeds from a generator of this thread's own (``layer_seeds``) and the
+# training batches are shuffled by one of the fit's own (``ShuffledBatches``): the same
+# sequences the seeded process-wide generators give when nothing else draws from them,
+# so the models are those trained before, whatever else runs in the process.
+
+
+class _LayerSeeds:
+    """Stands in for the ``random`` module in ``keras.src.random.seed_generator``, whose
+    ``make_default_seed`` (``random.randint``) seeds every initializer and seed generator
+    made without a seed: inside ``layer_seeds`` from a generator of this thread's own,
+    elsewhere from the process-wide one, as before."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def randint(self, a: int, b: int) -> int:
+        return (getattr(self.local, "rng", None) or random).randint(a, b)
+
+    def __getattr__(self, name: str):
+        return getattr(random, name)
+
+
+_installed = getattr(_keras_seed_generator, "python_random", None)
+if _installed is random:
+    _keras_seed_generator.python_random = _LayerSeeds()
+elif type(_installed).__name__ != _LayerSeeds.__name__:  # not already ours (a reload)
+    raise ImportError(  # a Keras that seeds its layers otherwise: check before upgrading
+        "keras.src.random.seed_generator no longer draws default seeds from "
+        "`python_random`; network.layer_seeds needs updating"
+    )
+
+
+@contextmanager
+def layer_seeds(seed: int) -> Iterator[None]:
+    """Layers made in this block (in this thread) draw their default seeds from
+    ``random.Random(seed)``: what ``random.seed(seed)`` gives when no other thread draws."""
+    local = _keras_seed_generator.python_random.local
+    previous = getattr(local, "rng", None)
+    local.rng = random.Random(seed)
+    try:
+        yield
+    finally:
+        local.rng = previous
+
+
+class ShuffledBatches(keras.utils.PyDataset):
+    """The training windows in batches of ``batch_size``, in a new order at each pass (each
+    epoch, and the one batch Keras peeks at before training) drawn from
+    ``np.random.RandomState(seed)``: the batches ``fit(x, y, shuffle=True)`` makes after
+    ``np.random.seed(seed)`` when no other thread draws from NumPy's generator."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.rng = np.random.RandomState(seed)
+        self.order = np.arange(len(x))
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index == 0:  # Keras asks for a pass's batches in order, one pass at a time
+            self.order = self.rng.permutation(len(self.x))
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows], self.y[rows]
+
+
 def build_model(window: int, n_features: int, settings: ModelSettings, target: str) -> keras.Model:
     """The network of ``settings.kind`` (``architectures``), compiled; seeded."""
     settings.loss_for(target)  # a clash of loss and target fails before any work
     keras.utils.set_random_seed(settings.seed)  # initial weights are part of reproducibility
-    inputs = keras.Input((window, n_features))
-    x = architectures.encode(inputs, window, settings)
-    activation = "sigmoid" if target == "direction" else None
-    # Zero output weights: the untrained network forecasts its bias (the mean label), and
-    # with early stopping the weights only grow where the validation loss rewards them.
-    # Random ones start it as a noise generator that early stopping may keep.
-    init = "zeros" if settings.zero_init_output else "glorot_uniform"
-    outputs = keras.layers.Dense(1, activation=activation, kernel_initializer=init)(x)
-    model = keras.Model(inputs, outputs)
+    with layer_seeds(settings.seed):
+        inputs = keras.Input((window, n_features))
+        x = architectures.encode(inputs, window, settings)
+        activation = "sigmoid" if target == "direction" else None
+        # Zero output weights: the untrained network forecasts its bias (the mean label),
+        # and with early stopping the weights only grow where the validation loss rewards
+        # them. Random ones start it as a noise generator that early stopping may keep.
+        init = "zeros" if settings.zero_init_output else "glorot_uniform"
+        outputs = keras.layers.Dense(1, activation=activation, kernel_initializer=init)(x)
+        model = keras.Model(inputs, outputs)
     compile_model(model, settings, target)
     return model
 
@@ -91,13 +172,13 @@ def fit(
         monitor="val_loss", patience=settings.patience, restore_best_weights=True
     )
     started = time.perf_counter()
+    # shuffled within the training span only, by a generator of this fit's own
+    batches = ShuffledBatches(x[split.train], y[split.train], settings.batch_size, settings.seed)
     history = model.fit(
-        x[split.train],
-        y[split.train],
+        batches,
         validation_data=(x[split.validation], y[split.validation]),
         epochs=epochs,
-        batch_size=settings.batch_size,
-        shuffle=True,  # within the training span only
+        shuffle=False,  # Keras' own shuffle of a PyDataset draws from Python's ``random``
         callbacks=[stop],
         verbose=0,
     )

@@ -50,6 +50,58 @@ def test_same_seed_gives_identical_weights() -> None:
     assert not np.array_equal(other.get_weights()[0], trained[0][0])
 
 
+def test_training_ignores_other_threads_drawing_from_the_process_wide_generators() -> None:
+    """A Dask worker's event loop draws from Python's and NumPy's generators while a task
+    trains; the model is the one trained in a quiet main thread, which is the one Keras'
+    own seeding and shuffling (``fit(shuffle=True)`` on arrays) trains."""
+    import random
+    import threading
+
+    import keras
+
+    lstm = _lstm()
+    x, y = data()
+
+    def train() -> list[np.ndarray]:
+        net = lstm.build_model(10, 3, SMALL, "return")
+        lstm.fit(net, x, y, SMALL, horizon=1, epochs=3)
+        return net.get_weights()
+
+    quiet = train()
+    split = lstm.time_split(len(x), SMALL.validation_fraction, gap=1)
+    keras_own = lstm.build_model(10, 3, SMALL, "return")
+    keras.utils.set_random_seed(SMALL.seed)
+    keras_own.fit(
+        x[split.train],
+        y[split.train],
+        validation_data=(x[split.validation], y[split.validation]),
+        epochs=3,
+        batch_size=SMALL.batch_size,
+        shuffle=True,
+        callbacks=[keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)],
+        verbose=0,
+    )
+
+    stop, noisy = threading.Event(), []
+
+    def draw() -> None:
+        while not stop.is_set():
+            random.random(), np.random.random()
+
+    def train_in_a_thread() -> None:
+        noisy.append(train())
+
+    drawer, trainer = threading.Thread(target=draw), threading.Thread(target=train_in_a_thread)
+    drawer.start()
+    trainer.start()
+    trainer.join()
+    stop.set()
+    drawer.join()
+    for trained in (keras_own.get_weights(), noisy[0]):
+        for a, b in zip(quiet, trained, strict=True):
+            assert np.array_equal(a, b)
+
+
 def test_save_load_round_trip_predicts_identically(tmp_path) -> None:
     from stock_pipeline.forecasting.features import LabelScaler, Scaler
     from stock_pipeline.forecasting.training import TrainedModel
