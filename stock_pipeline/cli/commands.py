@@ -68,6 +68,8 @@ def cmd_add_ticker(args: argparse.Namespace) -> int:
     from stock_pipeline.cli import queued
 
     settings = Settings.from_env()
+    if len(args.tickers) > 20:  # checking and queuing take ~1 s per ticker: say what it does
+        print(f"checking {len(args.tickers)} tickers and queuing their history...", flush=True)
     with launch.open_instance(settings) as instance:
         submitted, already = queued.submit_history(instance, args.tickers, args.start, settings)
         for ticker in already:

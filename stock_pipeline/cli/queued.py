@@ -53,6 +53,8 @@ from stock_pipeline.settings import Settings
 
 DEFINITIONS_MODULE = "stock_pipeline.definitions"
 WITHOUT_FAILED_TAG = "stock_pipeline/without_failed_of"  # set by remaining_runs
+# Dagster's tags on a failed run it retries (run_retries in dagster.yaml) and on the retry
+WILL_RETRY_TAG, PARENT_RUN_ID_TAG = "dagster/will_retry", "dagster/parent_run_id"
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
@@ -169,27 +171,32 @@ def wait_for_history(
     clock: Callable[[], float] = time.monotonic,
 ) -> list[RunOutcome]:
     """The outcome of each queued data run once it has finished, and of the runs that
-    ``split_failed_runs`` requests without the tickers it names as failed (the daemon
-    requests them a sensor tick later: they are waited for too). A TimeoutError names
-    the runs still unfinished after ``timeout_s``."""
+    follow a failed one a daemon tick later: ``split_failed_runs``'s re-runs without the
+    tickers it names, and the instance's automatic retry (whose outcome then stands for
+    the run it retries). A TimeoutError names the runs still unfinished after
+    ``timeout_s``."""
     deadline = clock() + timeout_s
-    pending = {run_id: 0 for run_id in run_ids}  # run -> re-runs expected after it
+    pending = {run_id: 0 for run_id in run_ids}  # run -> runs expected to follow it
+    seen: set[str] = set()
     outcomes: list[RunOutcome] = []
     while pending:
         for run_id, followers in list(pending.items()):
             if followers:
-                reruns = _reruns_of(instance, run_id)
-                if len(reruns) >= followers:
+                found = [r for r in _followers_of(instance, run_id) if r not in seen]
+                if len(found) >= followers:
                     del pending[run_id]
-                    pending.update(dict.fromkeys(reruns, 0))
+                    pending.update(dict.fromkeys(found, 0))
+                    seen.update(found)
                 continue
             run = instance.get_run_by_id(run_id)
-            if run.status.value not in FINISHED:
+            retried = _will_retry(instance, run)
+            if run.status.value not in FINISHED or retried is None:
                 continue
             outcome = run_outcome(instance, run)
-            outcomes.append(outcome)
+            if not retried:
+                outcomes.append(outcome)
             del pending[run_id]
-            expected = _expected_reruns(instance, run, outcome)
+            expected = _expected_reruns(instance, run, outcome) + retried
             if expected:
                 pending[run_id] = expected
         if pending and clock() > deadline:
@@ -199,9 +206,22 @@ def wait_for_history(
     return outcomes
 
 
-def _reruns_of(instance: DagsterInstance, run_id: str) -> list[str]:
-    runs = instance.get_runs(RunsFilter(tags={WITHOUT_FAILED_TAG: run_id}))
-    return [r.run_id for r in runs]
+def _will_retry(instance: DagsterInstance, run: DagsterRun) -> bool | None:
+    """Whether the instance retries a failed run (None: not decided yet; Dagster tags the
+    run just after marking it failed)."""
+    if run.status.value != "FAILURE" or not instance.run_retries_enabled:
+        return False
+    decided = run.tags.get(WILL_RETRY_TAG)
+    return None if decided is None else decided == "true"
+
+
+def _followers_of(instance: DagsterInstance, run_id: str) -> list[str]:
+    """Runs requested because ``run_id`` failed: re-runs without its failed tickers, and
+    its retry."""
+    found = []
+    for tag in (WITHOUT_FAILED_TAG, PARENT_RUN_ID_TAG):
+        found += [r.run_id for r in instance.get_runs(RunsFilter(tags={tag: run_id}))]
+    return list(dict.fromkeys(found))
 
 
 def _expected_reruns(instance: DagsterInstance, run: DagsterRun, outcome: RunOutcome) -> int:

@@ -186,6 +186,25 @@ def test_add_ticker_wait_follows_a_failed_run_to_the_rerun_of_the_others(setting
     ) in out
 
 
+def test_add_ticker_wait_reports_the_retry_of_a_run_the_instance_retries(settings) -> None:
+    csv_settings = settings.with_changes(
+        source={"name": "csv", "csv_dir": settings.data_dir.parent / "csv"}
+    )
+    job = build_definitions(csv_settings).resolve_job_def("market_data_job")
+    with instance_for_test(overrides={"run_retries": {"enabled": True, "max_retries": 1}}) as inst:
+        inst.add_dynamic_partitions("tickers", ["NOPE"])
+        tags = {START: "2016|NOPE", END: "2016|NOPE", ASOF_TAG: "2016-02-16"}
+        first = job.execute_in_process(instance=inst, tags=tags, raise_on_error=False)
+        assert inst.get_run_by_id(first.run_id).tags["dagster/will_retry"] == "true"
+        # what the daemon's retry launches: the last one allowed, so it is not retried
+        retry = {**tags, "dagster/parent_run_id": first.run_id}
+        second = job.execute_in_process(instance=inst, tags=retry, raise_on_error=False)
+        inst.add_run_tags(second.run_id, {"dagster/will_retry": "false"})  # as Dagster decides
+        outcomes = queued.wait_for_history(inst, [first.run_id], timeout_s=30, poll_s=0.01)
+    # the retry's outcome stands for the run it retried
+    assert [(o.run_id, list(o.failed_tickers)) for o in outcomes] == [(second.run_id, ["NOPE"])]
+
+
 def test_add_ticker_wait_gives_up_naming_the_runs_left(setup) -> None:
     _, defs, instance, _ = setup
     run = instance.create_run_for_job(defs.resolve_job_def("market_data_job"))  # never runs
