@@ -253,6 +253,16 @@ def test_add_ticker_queues_one_data_run_and_never_twice(setup) -> None:
     assert instance.get_dynamic_partitions("tickers") == ["BRK-B", "BF.B"]
 
 
+def test_add_ticker_registers_nothing_when_it_cannot_queue(setup, monkeypatch) -> None:
+    settings, _, instance, _ = setup
+    settings = settings.with_changes(source={"name": "yfinance"})
+    monkeypatch.setattr(queued, "DEFINITIONS_MODULE", "stock_pipeline.no_such_module")
+    with pytest.raises(ValueError, match="cannot load the code location"):
+        queued.submit_history(instance, ["AAA"], None, settings)
+    # registered without its history queued, the next add-ticker would skip it
+    assert instance.get_dynamic_partitions("tickers") == [] and not instance.get_runs()
+
+
 def test_watchlist_file_errors_name_the_entry(tmp_path) -> None:
     path = tmp_path / "w.yaml"
     path.write_text("tickers:\n  - ticker: AAA\n    source: nope\n")
