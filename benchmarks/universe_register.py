@@ -8,8 +8,9 @@ older version is measured with its own waiting logic, in the same conditions:
     git archive 0f92049 | tar -x -C /tmp/old
     cd /tmp/old && PYTHONPATH=/tmp/old python /path/to/benchmarks/universe_register.py 50
 
-Prints one JSON line per size; nothing is saved (the figures belong next to the other
-version's, in benchmarks/README.md).
+Prints one JSON line per size and saves nothing: each line belongs next to the other
+version's, measured in the same conditions (``results/universe_register.json`` holds them
+with the machine's load at the time).
 """
 
 from __future__ import annotations
