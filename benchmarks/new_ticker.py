@@ -7,8 +7,9 @@ Each repeat, in a fresh folder: one synthetic ticker's csv file (NYSE sessions o
 ``dagster-webserver`` and ``dagster-daemon`` on loopback with the default settings
 (``running_stack``). Timed from the command:
 
-- ``data_backfill_s``: until the daemon's backfill of the data assets has completed
-  (includes the backfill daemon's polling: it looks for new backfills every few seconds);
+- ``data_backfill_s``: until the data run ``add-ticker`` queued (the data assets over
+  every year of the history, one ranged run) has finished (includes the run queue's
+  polling and the run's process start);
 - ``report_visible_s``: until the webserver lists the ``backtest_report`` materialization
   of the latest session's partition, after the model chain the data run's success
   requested: the forecast, the walk-forward evaluation (from an empty fold cache) and the
@@ -75,12 +76,10 @@ def wait(stack, done, limit: float) -> float:
 
 
 def backfill_done(stack) -> bool:
-    results = stack.graphql(
-        "{ partitionBackfillsOrError { ... on PartitionBackfills { results { status } } } }"
-    )["partitionBackfillsOrError"]["results"]
-    status = results[0]["status"] if results else None
-    assert status not in ("COMPLETED_FAILED", "FAILED", "CANCELED"), status
-    return status == "COMPLETED_SUCCESS"
+    data = [r for r in _runs(stack) if r["pipelineName"] == "market_data_job"]
+    status = data[0]["status"] if data else None
+    assert status not in ("FAILURE", "CANCELED"), status
+    return status == "SUCCESS"
 
 
 def report_listed(stack, asof: dt.date) -> bool:
@@ -104,9 +103,9 @@ def chain_finished(stack) -> bool:
 
 
 def run_durations(stack) -> dict[str, float]:
-    """Start to end of the backfill's data run and of the model-chain run."""
+    """Start to end of the queued data run and of the model-chain run."""
     runs = {r["pipelineName"]: r for r in _runs(stack)}
-    names = {"data": "__ASSET_JOB", "chain": "model_chain_job"}
+    names = {"data": "market_data_job", "chain": "model_chain_job"}
     assert all(runs[job]["status"] == "SUCCESS" for job in names.values()), runs
     return {k: round(runs[j]["endTime"] - runs[j]["startTime"], 3) for k, j in names.items()}
 

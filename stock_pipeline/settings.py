@@ -336,6 +336,12 @@ class AutomationSettings(Section):
         "tables are always healed in full, and the run log names the older sessions whose "
         "forecasts and evaluations were left out",
     )
+    code_location: str = Field(
+        "stock_pipeline",
+        min_length=1,
+        description="The name the daemon's workspace gives this code location (workspace.yaml "
+        "says stock_pipeline): `add-ticker` queues its runs for that location",
+    )
 
 
 class ComputeSettings(Section):

@@ -65,30 +65,47 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
 
 def cmd_add_ticker(args: argparse.Namespace) -> int:
-    from stock_pipeline.definitions import build_definitions
+    from stock_pipeline.cli import queued
 
     settings = Settings.from_env()
+    if len(args.tickers) > 20:  # checking and queuing take ~1 s per ticker: say what it does
+        print(f"checking {len(args.tickers)} tickers and queuing their history...", flush=True)
     with launch.open_instance(settings) as instance:
-        submitted, already = launch.submit_backfills(
-            build_definitions(settings), instance, args.tickers, args.start, settings
-        )
-    for ticker in already:
-        print(
-            f"{ticker} is already registered: not submitted again (the nightly run keeps it "
-            "up to date; `stock-pipeline materialize` re-runs a range)"
-        )
-    if submitted is not None:
-        chain = (
-            f"; then the model chain as of {submitted.chain_asof}" if submitted.chain_asof else ""
-        )
-        print(
-            f"submitted backfill {submitted.backfill_id} for {', '.join(submitted.tickers)}: "
-            f"data assets on {submitted.sessions} sessions {submitted.first}..{submitted.last}"
-            f"{chain}"
-        )
-        home = launch.dagster_home(settings)
-        print(f"the daemon of {home} runs it (dagster dev, or dagster-daemon run)")
-    return 0
+        submitted, already = queued.submit_history(instance, args.tickers, args.start, settings)
+        for ticker in already:
+            print(
+                f"{ticker} is already registered: not submitted again (the nightly run keeps "
+                "it up to date; `stock-pipeline materialize` re-runs a range)"
+            )
+        if submitted is None:
+            return 0
+        _print_submitted(submitted, launch.dagster_home(settings))
+        if not args.wait:
+            return 0
+        print("waiting for the data run(s)...", flush=True)
+        try:
+            outcomes = queued.wait_for_history(instance, submitted.run_ids, args.timeout)
+        except TimeoutError as exc:
+            raise ValueError(f"{exc}; the daemon goes on with them") from exc
+    return print_outcomes(outcomes, _rerun_args(submitted))
+
+
+def _print_submitted(submitted, home: Path) -> None:
+    chain = f"; then the model chain as of {submitted.chain_asof}" if submitted.chain_asof else ""
+    runs = ", ".join(run_id[:8] for run_id in submitted.run_ids)
+    print(
+        f"queued {len(submitted.run_ids)} data run(s) ({runs}) for "
+        f"{launch.short_names(submitted.tickers)}: data assets on {submitted.sessions} "
+        f"sessions {submitted.first}..{submitted.last}{chain}"
+    )
+    print(f"the daemon of {home} runs them (dagster dev, or dagster-daemon run)")
+
+
+def _rerun_args(submitted) -> str:
+    """The rest of the ``materialize`` command that redoes a failed ticker's add-ticker:
+    its history, then (when add-ticker's has one) its model chain as of the last session."""
+    select = "" if submitted.chain_asof else " --select raw_ohlcv,indicators"
+    return f"--start {submitted.first} --end {submitted.last}{select}"
 
 
 def demo_settings(data_dir: str | None) -> Settings:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import time
 import uuid
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,18 +18,8 @@ from typing import Any
 from dagster import AssetKey, DagsterInstance, Definitions
 
 from stock_pipeline.cli.progress import NoProgress
-from stock_pipeline.defs._dagster_private import PartitionBackfill, make_new_backfill_id
-from stock_pipeline.defs.assets import ASOF_TAG, DATA_ASSETS
-from stock_pipeline.defs.automation import (
-    CHAIN_FROM_TAG,
-    FRESHNESS_CHECK,
-    NEW_TICKER_TAG,
-    backfill_days,
-    backfill_subset,
-    data_tags,
-    failed_tickers,
-    new_ticker_chain,
-)
+from stock_pipeline.defs.assets import DATA_ASSETS
+from stock_pipeline.defs.automation import FRESHNESS_CHECK, data_tags, failed_tickers
 from stock_pipeline.defs.partitions import (
     PARTITION_TAG,
     TICKERS_PARTITION,
@@ -97,10 +86,10 @@ class RunOutcome:
     failed_tickers: dict[str, str] = field(default_factory=dict)  # empty: none named
 
 
-def _step_errors(result) -> list[str]:
+def step_errors(events) -> list[str]:
     """One line per failed step: the user code's own message, without Dagster's wrapping."""
     errors = []
-    for event in result.all_events:
+    for event in events:
         if event.event_type_value == "STEP_FAILURE":
             data = event.event_specific_data
             if data.user_failure_data is not None and data.user_failure_data.description:
@@ -203,7 +192,7 @@ class _Runner:
             groups = contiguous_runs(self.registered, pending)
             pending = []
             for group in groups:
-                outcome = self.run(selection, tags(group), f"{_names(group)} {label}")
+                outcome = self.run(selection, tags(group), f"{short_names(group)} {label}")
                 self.outcomes.append(outcome)
                 if outcome.success:
                     continue
@@ -229,11 +218,12 @@ class _Runner:
                 raise_on_error=False,
                 run_id=run_id,
             )
-        failed = failed_tickers(result.all_events) or {}
-        return RunOutcome(label, result.run_id, result.success, _step_errors(result), failed)
+        events = result.all_events
+        failed = failed_tickers(events) or {}
+        return RunOutcome(label, result.run_id, result.success, step_errors(events), failed)
 
 
-def _names(group: list[str]) -> str:
+def short_names(group: list[str]) -> str:
     return ",".join(group) if len(group) <= 4 else f"{group[0]}..{group[-1]} ({len(group)})"
 
 
@@ -251,63 +241,3 @@ def newest_available(settings: Settings, ticker: str) -> dt.date | None:
     if newest is None:
         raise ValueError(f"{ticker}: the {name} source has no data for it ({source.describe()})")
     return newest
-
-
-@dataclass
-class SubmittedBackfill:
-    tickers: list[str]
-    backfill_id: str
-    first: dt.date
-    last: dt.date
-    sessions: int
-    chain_asof: dt.date | None  # the model chain follows the data, as of this session
-
-
-def submit_backfills(
-    defs: Definitions,
-    instance: DagsterInstance,
-    tickers: list[str],
-    start: dt.date | None,
-    settings: Settings,
-    now: dt.datetime | None = None,
-) -> tuple[SubmittedBackfill | None, list[str]]:
-    """Register new tickers and submit one backfill of their history for the daemon.
-
-    The backfill covers the data assets over the new tickers' years (one run, one provider
-    request per batch); when it succeeds, ``model_chain_after_data`` requests their model
-    chain for the latest due session. Tickers already registered are left alone (their
-    history is refreshed by the nightly run): returns (the backfill, those tickers).
-    """
-    symbols = list(dict.fromkeys(check_symbol(t) for t in tickers))  # all checked first
-    known = set(instance.get_dynamic_partitions(TICKERS_PARTITION))
-    already = [t for t in symbols if t in known]
-    new = [t for t in symbols if t not in known]
-    days = backfill_days(settings, start, now or dt.datetime.now(dt.UTC))
-    if not days:
-        raise ValueError(f"no session between {start or settings.history_start} and now")
-    if not new:
-        return None, already
-    last = min((newest_available(settings, t) or days[-1] for t in new), default=days[-1])
-    days = [d for d in days if d <= last]  # a finished history (sample, csv) ends earlier
-    if not days:
-        raise ValueError(f"{', '.join(new)}: no data between {start} and {last}")
-    register_tickers(instance, new)
-    chain_asof = new_ticker_chain(days, settings)
-    tags = {NEW_TICKER_TAG: ",".join(new), TRIGGER_TAG: "cli", ASOF_TAG: days[-1].isoformat()}
-    if chain_asof is not None:
-        tags[CHAIN_FROM_TAG] = chain_asof.isoformat()
-    backfill = PartitionBackfill.from_asset_graph_subset(
-        backfill_id=make_new_backfill_id(),
-        backfill_timestamp=time.time(),
-        tags=tags,
-        dynamic_partitions_store=instance,
-        asset_graph_subset=backfill_subset(defs.resolve_asset_graph(), new, days),
-        title=f"add {_names(new)}",
-        description=f"history {days[0]}..{days[-1]}; then the model chain as of {chain_asof}",
-        run_config=None,
-    )
-    instance.add_backfill(backfill)
-    submitted = SubmittedBackfill(
-        new, backfill.backfill_id, days[0], days[-1], len(days), chain_asof
-    )
-    return submitted, already

@@ -39,7 +39,10 @@ EXAMPLES = {
         "  stock-pipeline materialize --tickers AAPL,MSFT --start 2010-01-04 --end 2024-12-31 "
         "--select raw_ohlcv,indicators,universe_model,universe_backtest"
     ),
-    "add-ticker": "example:\n  stock-pipeline add-ticker NVDA BRK-B --start 2010-01-04",
+    "add-ticker": (
+        "examples:\n  stock-pipeline add-ticker NVDA BRK-B --start 2010-01-04\n"
+        "  stock-pipeline add-ticker NVDA --wait"
+    ),
     "report": (
         "examples:\n  stock-pipeline report AAPL\n  stock-pipeline report ^gspc --asof 2018-12-31"
     ),
@@ -91,9 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mat.set_defaults(func=commands.cmd_materialize)
 
-    add = _subparser(sub, "add-ticker", "register tickers and submit their backfill to the daemon")
+    add = _subparser(sub, "add-ticker", "register tickers and queue their history for the daemon")
     add.add_argument("tickers", nargs="+", help="symbols, e.g. AAPL ^GSPC BRK-B")
     add.add_argument("--start", type=date, help="first date (default STOCK_PIPELINE_HISTORY_START)")
+    add.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the data run(s), then list the tickers that failed with the command "
+        "that re-runs only them (exit code 1 if any failed)",
+    )
+    add.add_argument(
+        "--timeout", type=float, default=3600.0, help="with --wait: give up after (s, 3600)"
+    )
     add.set_defaults(func=commands.cmd_add_ticker)
 
     rep = _subparser(sub, "report", "print (or open) the backtest report of a ticker")

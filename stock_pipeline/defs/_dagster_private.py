@@ -5,21 +5,22 @@ pinned to one version in ``pyproject.toml`` (1.13.27, with its libraries at 0.29
 Check each import below when moving the pin. Why each is needed:
 """
 
-# A run request or backfill over an explicit set of (asset, partition) pairs: the data
-# assets over a ticker's history plus the model chain for its latest session only.
-# ``RunRequest.for_asset_graph_subset`` (public) takes this type, but Dagster does not
-# export it.
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.definitions.events import AssetKeyPartitionKey
-
-# ``add-ticker`` submits that subset as an asset backfill to the instance, for the daemon
-# to run, without a running webserver (the public path is the GraphQL API).
-from dagster._core.execution.backfill import PartitionBackfill
-from dagster._core.utils import make_new_backfill_id
+# ``add-ticker`` queues its data run on the instance for the daemon, as ``dagster job
+# launch`` does, without a running webserver (the public path is the GraphQL API): it
+# loads the code location in-process under the daemon's location name, so the run's
+# origin points the daemon (and the run-status sensors) at that location.
+from dagster._core.definitions.repository_definition.valid_definitions import (
+    SINGLETON_REPOSITORY_NAME,
+)
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 
 __all__ = [
-    "AssetGraphSubset",
-    "AssetKeyPartitionKey",
-    "PartitionBackfill",
-    "make_new_backfill_id",
+    "SINGLETON_REPOSITORY_NAME",
+    "InProcessCodeLocationOrigin",
+    "InProcessWorkspaceLoadTarget",
+    "LoadableTargetOrigin",
+    "WorkspaceProcessContext",
 ]

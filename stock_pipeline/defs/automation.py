@@ -41,7 +41,6 @@ from dagster import (
     sensor,
 )
 
-from stock_pipeline.defs._dagster_private import AssetGraphSubset, AssetKeyPartitionKey
 from stock_pipeline.defs.assets import (
     ASOF_TAG,
     CHAIN_ASSETS,
@@ -161,18 +160,6 @@ def catch_up_days(day: dt.date, watched: list[str], settings: Settings, log) -> 
             )
         first_day[ticker] = missed[max(0, len(missed) - limit)]
     return first_day
-
-
-def backfill_subset(asset_graph, tickers: list[str], days: list[dt.date]) -> AssetGraphSubset:
-    """The data assets over the years of ``days`` (the model chain follows the data run)."""
-    years = sorted({d.year for d in days})
-    parts = {
-        AssetKeyPartitionKey(AssetKey(name), partition_key(ticker, year))
-        for name in DATA_ASSETS
-        for ticker in tickers
-        for year in years
-    }
-    return AssetGraphSubset.from_asset_partition_set(parts, asset_graph)
 
 
 def backfill_days(settings: Settings, start: dt.date | None, now: dt.datetime) -> list[dt.date]:

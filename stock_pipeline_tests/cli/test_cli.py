@@ -214,6 +214,12 @@ def test_add_ticker_checks_an_offline_source_now(home, capsys) -> None:
     assert "2018-06-01..2018-12-31" in out  # the sample ends in 2018: not up to today
     assert main(["add-ticker", "^GSPC"]) == 0
     assert "already registered: not submitted again" in capsys.readouterr().out
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:  # queued once, for the daemon
+        (run,) = instance.get_runs()
+        assert run.status.value == "QUEUED" and run.run_id[:8] in out
+        assert run.tags["dagster/asset_partition_range_start"] == "2018|^GSPC"
 
 
 PROGRESS_RUN = """

@@ -7,14 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import (
-    AssetKey,
+    DagsterRunStatus,
     SkipReason,
     build_schedule_context,
     build_sensor_context,
     instance_for_test,
 )
 
-from stock_pipeline.cli import launch
+from stock_pipeline.cli import queued
 from stock_pipeline.definitions import build_definitions
 from stock_pipeline.defs import automation
 from stock_pipeline.defs.assets import ASOF_TAG
@@ -25,6 +25,7 @@ from stock_pipeline.market_data.watchlist import load_watchlist
 NY = ZoneInfo("America/New_York")
 START, END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 CHAIN_FROM = automation.CHAIN_FROM_TAG
+NEW_TICKER = automation.NEW_TICKER_TAG
 
 
 @pytest.fixture
@@ -150,6 +151,68 @@ def test_failed_tickers_are_read_from_the_step_failures(settings) -> None:
     assert list(failed) == ["NOPE"] and "NOPE.csv" in failed["NOPE"]
 
 
+def test_add_ticker_wait_follows_a_failed_run_to_the_rerun_of_the_others(settings, capsys) -> None:
+    from dagster import DagsterInstance
+
+    from stock_pipeline.cli import commands
+    from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
+
+    csv = settings.data_dir.parent / "csv"
+    write_csv(csv, "AAA", synthetic_bars(30, seed=1))
+    csv_settings = settings.with_changes(source={"name": "csv", "csv_dir": csv})
+    job = build_definitions(csv_settings).resolve_job_def("market_data_job")
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tickers", ["AAA", "NOPE"])
+    tags = {START: "2016|AAA", END: "2016|NOPE", ASOF_TAG: "2016-02-16"}
+    first = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    # what split_failed_runs requests a sensor tick later: the run without NOPE
+    rerun = {**tags, END: "2016|AAA", queued.WITHOUT_FAILED_TAG: first.run_id}
+    second = job.execute_in_process(instance=instance, tags=rerun, raise_on_error=False)
+    outcomes = queued.wait_for_history(instance, [first.run_id], timeout_s=30, poll_s=0.01)
+    assert [(o.run_id, o.success) for o in outcomes] == [
+        (first.run_id, False),
+        (second.run_id, True),
+    ]
+    assert list(outcomes[0].failed_tickers) == ["NOPE"]
+    sub = queued.SubmittedHistory(
+        ["AAA", "NOPE"], [first.run_id], dt.date(2016, 1, 4), dt.date(2016, 2, 16), 30, None
+    )
+    assert commands.print_outcomes(outcomes, commands._rerun_args(sub)) == 1
+    out = capsys.readouterr().out
+    assert "NOPE: " in out and "NOPE.csv" in out
+    assert (
+        "re-run only them: stock-pipeline materialize --tickers NOPE --start 2016-01-04 "
+        "--end 2016-02-16 --select raw_ohlcv,indicators"
+    ) in out
+
+
+def test_add_ticker_wait_reports_the_retry_of_a_run_the_instance_retries(settings) -> None:
+    csv_settings = settings.with_changes(
+        source={"name": "csv", "csv_dir": settings.data_dir.parent / "csv"}
+    )
+    job = build_definitions(csv_settings).resolve_job_def("market_data_job")
+    with instance_for_test(overrides={"run_retries": {"enabled": True, "max_retries": 1}}) as inst:
+        inst.add_dynamic_partitions("tickers", ["NOPE"])
+        tags = {START: "2016|NOPE", END: "2016|NOPE", ASOF_TAG: "2016-02-16"}
+        first = job.execute_in_process(instance=inst, tags=tags, raise_on_error=False)
+        assert inst.get_run_by_id(first.run_id).tags["dagster/will_retry"] == "true"
+        # what the daemon's retry launches: the last one allowed, so it is not retried
+        retry = {**tags, "dagster/parent_run_id": first.run_id}
+        second = job.execute_in_process(instance=inst, tags=retry, raise_on_error=False)
+        inst.add_run_tags(second.run_id, {"dagster/will_retry": "false"})  # as Dagster decides
+        outcomes = queued.wait_for_history(inst, [first.run_id], timeout_s=30, poll_s=0.01)
+    # the retry's outcome stands for the run it retried
+    assert [(o.run_id, list(o.failed_tickers)) for o in outcomes] == [(second.run_id, ["NOPE"])]
+
+
+def test_add_ticker_wait_gives_up_naming_the_runs_left(setup) -> None:
+    _, defs, instance, _ = setup
+    run = instance.create_run_for_job(defs.resolve_job_def("market_data_job"))  # never runs
+    ticks = iter([0.0, 1.0, 99.0])
+    with pytest.raises(TimeoutError, match=run.run_id):
+        queued.wait_for_history(instance, [run.run_id], 10, 0.0, clock=lambda: next(ticks))
+
+
 def test_latest_due_session_respects_the_refresh_window() -> None:
     close = dt.time(16, 0)
     assert latest_due_session(dt.datetime(2026, 11, 25, 19, 59), close, 4) == dt.date(2026, 11, 24)
@@ -158,27 +221,46 @@ def test_latest_due_session_respects_the_refresh_window() -> None:
     assert latest_due_session(dt.datetime(2026, 11, 26, 23, 0), close, 4) == dt.date(2026, 11, 25)
 
 
-def test_add_ticker_submits_one_backfill_and_never_twice(setup) -> None:
+def test_add_ticker_queues_one_data_run_and_never_twice(setup) -> None:
     settings, _, instance, _ = setup
     settings = settings.with_changes(source={"name": "yfinance"})  # live: nothing fetched now
-    defs = build_definitions(settings)
     now = dt.datetime(2026, 11, 25, 21, 0, tzinfo=NY)
-    sub, already = launch.submit_backfills(
-        defs, instance, ["BRK-B", "BF.B", "BRK-B"], dt.date(2025, 9, 1), settings, now
+    sub, already = queued.submit_history(
+        instance, ["BRK-B", "BF.B", "BRK-B"], dt.date(2025, 9, 1), settings, now
     )
     assert instance.get_dynamic_partitions("tickers") == ["BRK-B", "BF.B"] and not already
-    (backfill,) = instance.get_backfills()
-    assert backfill.backfill_id == sub.backfill_id
-    assert backfill.tags[CHAIN_FROM] == backfill.tags[ASOF_TAG] == "2026-11-25"
-    subset = backfill.asset_backfill_data.target_subset
-    keys = subset.get_partitions_subset(AssetKey("indicators")).get_partition_keys()
-    assert sorted(keys) == ["2025|BF.B", "2025|BRK-B", "2026|BF.B", "2026|BRK-B"]
-    assert sub.sessions == len(backfill_days(settings, dt.date(2025, 9, 1), now))
-    again, already = launch.submit_backfills(defs, instance, ["BRK-B"], None, settings, now)
-    assert again is None and already == ["BRK-B"] and len(instance.get_backfills()) == 1
+    (run,) = instance.get_runs()
+    assert sub.run_ids == [run.run_id] and run.status == DagsterRunStatus.QUEUED
+    # the run the watchlist sensor requests for the same tickers: one range over both
+    # tickers and every year, the same tags, so the model chain follows it
+    days = backfill_days(settings, dt.date(2025, 9, 1), now)
+    assert sub.sessions == len(days)
+    request = automation.data_run_request(
+        ["BRK-B", "BF.B"], days[0], days[-1], days[-1], {NEW_TICKER: "BRK-B,BF.B"}
+    )
+    assert run.job_name == request.job_name == "market_data_job"
+    assert request.tags.items() <= run.tags.items()
+    assert (run.tags[START], run.tags[END]) == ("2025|BRK-B", "2026|BF.B")
+    chain = automation.chain_tags(run.tags, run.run_id)
+    assert (chain[START], chain[END]) == ("2026-11-25|BRK-B", "2026-11-25|BF.B")
+    # queued for the daemon's code location, whose sensors then see the run as theirs
+    assert run.remote_job_origin.location_name == "stock_pipeline"
+    assert run.remote_job_origin.repository_origin.repository_name == "__repository__"
+    again, already = queued.submit_history(instance, ["BRK-B"], None, settings, now)
+    assert again is None and already == ["BRK-B"] and len(instance.get_runs()) == 1
     with pytest.raises(ValueError, match=r"'\['"):
-        launch.submit_backfills(defs, instance, ["X[1]"], None, settings, now)
+        queued.submit_history(instance, ["X[1]"], None, settings, now)
     assert instance.get_dynamic_partitions("tickers") == ["BRK-B", "BF.B"]
+
+
+def test_add_ticker_registers_nothing_when_it_cannot_queue(setup, monkeypatch) -> None:
+    settings, _, instance, _ = setup
+    settings = settings.with_changes(source={"name": "yfinance"})
+    monkeypatch.setattr(queued, "DEFINITIONS_MODULE", "stock_pipeline.no_such_module")
+    with pytest.raises(ValueError, match="cannot load the code location"):
+        queued.submit_history(instance, ["AAA"], None, settings)
+    # registered without its history queued, the next add-ticker would skip it
+    assert instance.get_dynamic_partitions("tickers") == [] and not instance.get_runs()
 
 
 def test_watchlist_file_errors_name_the_entry(tmp_path) -> None:

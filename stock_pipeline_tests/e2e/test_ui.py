@@ -2,7 +2,7 @@
 
 Starts dagster-webserver and dagster-daemon on loopback over a temporary DAGSTER_HOME,
 adds two tickers with one `stock-pipeline add-ticker`, waits for the daemon to run the
-backfill and the model-chain run that covers both, then checks the result through the
+data run it queued and the model-chain run that covers both, then checks the result through the
 webserver's GraphQL API and in headless Chromium (Debian's package, driven by Playwright):
 each ticker's partition page shows its own results, the graph is not red, and the report
 opens with every section.
@@ -39,23 +39,18 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     with dagster_stack(tmp_path_factory.mktemp("e2e")) as st:
-        done = st.cli("add-ticker", *TICKERS, "--start", st.first.isoformat())
-        assert done.returncode == 0, done.stderr
-        assert all(ticker in done.stdout for ticker in TICKERS), done.stdout
         deadline = time.monotonic() + 540
-        status = None
-        while time.monotonic() < deadline:
-            data = st.graphql(
-                "{ partitionBackfillsOrError { ... on PartitionBackfills "
-                "{ results { id status } } } }"
-            )
-            (backfill,) = data["partitionBackfillsOrError"]["results"]
-            status = backfill["status"]
-            if status not in ("REQUESTED", "CANCELING"):
-                break
-            time.sleep(3)
+        # --wait: the command returns once the daemon has run the data run it queued
+        done = st.cli(
+            "add-ticker", *TICKERS, "--start", st.first.isoformat(), "--wait", timeout=540
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert all(ticker in done.stdout for ticker in TICKERS), done.stdout
+        assert "  ok     " in done.stdout and "FAILED" not in done.stdout, done.stdout
+        # the history: the data run add-ticker queued, which the daemon's run queue launches
+        status = wait_for_job(st, "market_data_job", deadline)
         daemon_log = (st.root / "daemon.log").read_text()[-3000:]
-        assert status == "COMPLETED_SUCCESS", f"backfill {status}\n{daemon_log}"
+        assert status == "SUCCESS", f"data run {status}\n{daemon_log}"
         # the data run's success makes a sensor request the model chain for the last session
         chain = wait_for_chain_run(st, deadline)
         assert chain == "SUCCESS", f"model chain {chain}\n{daemon_log}"
@@ -171,16 +166,22 @@ def test_lineage_edges_in_the_webserver(stack) -> None:
     assert deps["backtest_summary"] == {"backtest_report"}
 
 
-def test_backfill_ran_one_data_run_for_the_history(stack) -> None:
+def test_add_ticker_ran_one_data_run_for_the_history(stack) -> None:
     runs = stack.graphql(
-        "{ runsOrError { ... on Runs { results { status tags { key value } } } } }"
+        "{ runsOrError { ... on Runs { results { pipelineName status tags { key value } } } } }"
     )["runsOrError"]["results"]
-    ranges = [
-        {t["key"]: t["value"] for t in r["tags"]}.get("dagster/asset_partition_range_start")
+    data = [
+        {t["key"]: t["value"] for t in r["tags"]}
         for r in runs
+        if r["pipelineName"] == "market_data_job"
     ]
-    # history: one ranged run of years over both tickers
-    assert f"{stack.first.year}|{TICKERS[0]}" in ranges
+    # history: one ranged run of every year over both tickers, tagged as the CLI's
+    assert [
+        (d["dagster/asset_partition_range_start"], d["dagster/asset_partition_range_end"])
+        for d in data
+    ] == [(f"{stack.first.year}|{TICKERS[0]}", f"{stack.last.year}|{TICKERS[-1]}")]
+    assert data[0]["stock_pipeline/trigger"] == "cli"
+    assert data[0]["stock_pipeline/new_ticker"] == ",".join(TICKERS)
     assert all(r["status"] == "SUCCESS" for r in runs)
 
 
