@@ -42,12 +42,18 @@ def comparison_lines(settings: Settings, tickers: list[str], asof: dt.date) -> l
                 lines.append(f"{ticker}: models not compared")
                 continue
             table = comparison_table(rows)
-            best = next(m for m in table.index if m in kinds)
+            losses = {k: table.at[k, "mean_loss"] for k in kinds if k in table.index}
+            best = min(losses, key=losses.get)  # ties: the first configured
             beat = [str(m) for m in table.index if table.at[m, "superior"] == 1]
+            naive = table.at["naive", "mean_loss"]
+            if all(loss == naive for loss in losses.values()):
+                lead = "every kind made the naive forecast"
+            else:
+                lead = f"best kind {best} (skill {table.at[best, 'skill']:+.2%})"
             lines.append(
-                f"{ticker}: best kind {best} (skill {table.at[best, 'skill']:+.2%}); "
-                f"beat naive after the data-snooping correction: {', '.join(beat) or 'none'} "
-                f"(SPA p={format_pvalue(spa_pvalue(rows))}, {len(table) - 1} models)"
+                f"{ticker}: {lead}; beat naive after the data-snooping correction: "
+                f"{', '.join(beat) or 'none'} (SPA p={format_pvalue(spa_pvalue(rows))}, "
+                f"{len(table) - 1} models)"
             )
     return lines
 

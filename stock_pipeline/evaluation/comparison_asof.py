@@ -68,15 +68,21 @@ def comparison_predictions(
     """Forecasts of every kind in ``evaluation.compare_kinds`` and of the baselines on the
     same days (columns date, model, predicted, actual), and the folds each kind trained.
 
-    Each kind has its own fold cache (the kind is part of the cache key); the kind the
-    evaluation uses shares the evaluation's cache, so it costs a prediction here."""
-    parts, trained = [], {}
-    for i, kind in enumerate(settings.evaluation.compare_kinds):
-        ks = kind_settings(settings, kind)
-        run = walk_forward(table, len(table) - 1, ks, FoldCache(models_dir, ks))
-        frame = run.predictions[["date", "model", "predicted", "actual"]]
-        network = frame[frame["model"] == "lstm"].assign(model=kind)
-        parts.append(network if i else pd.concat([network, frame[frame["model"] != "lstm"]]))
+    Each kind has its own fold cache (the kind is part of the cache key). The baselines
+    and the kind the evaluation uses come from the evaluation's own cache, so after
+    ``walk_forward_evaluation`` they cost a lookup here, not a refit."""
+    asof_row, columns = len(table) - 1, ["date", "model", "predicted", "actual"]
+    evaluated = walk_forward(table, asof_row, settings, FoldCache(models_dir, settings))
+    frame = evaluated.predictions[columns]
+    parts, trained = [frame[frame["model"] != "lstm"]], {}
+    for kind in settings.evaluation.compare_kinds:
+        if kind == settings.model.kind:
+            run, network = evaluated, frame[frame["model"] == "lstm"]
+        else:
+            ks = kind_settings(settings, kind)
+            run = walk_forward(table, asof_row, ks, FoldCache(models_dir, ks), False)
+            network = run.predictions[columns]
+        parts.append(network.assign(model=kind))
         trained[kind] = run.folds_trained
     return pd.concat(parts, ignore_index=True), trained
 

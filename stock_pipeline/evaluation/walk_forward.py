@@ -34,8 +34,14 @@ class WalkForwardResult:
 
 
 def walk_forward(
-    table: FeatureTable, asof_row: int, settings: Settings, cache: FoldCache | None = None
+    table: FeatureTable,
+    asof_row: int,
+    settings: Settings,
+    cache: FoldCache | None = None,
+    with_baselines: bool = True,
 ) -> WalkForwardResult:
+    """The network's forecasts (model ``lstm``, whatever ``model.kind``) and, unless
+    ``with_baselines`` is false, the baselines' on the same days."""
     origins = span_origins(asof_row, settings)
     if not len(origins):
         needed = first_origin(settings) + settings.features.horizon + 1
@@ -50,7 +56,8 @@ def walk_forward(
     parts = []
     for fold, rows in folds_of_origins(table, origins, settings):
         predicted = {"lstm": forecaster.fold_forecasts(fold, rows, run)}
-        predicted.update(baselines.fold_forecasts(fold, rows))
+        if with_baselines:
+            predicted.update(baselines.fold_forecasts(fold, rows))
         parts.append(_prediction_frame(forecaster, fold, rows, predicted))
     return WalkForwardResult(
         ticker=table.ticker,
@@ -82,6 +89,7 @@ def _prediction_frame(
         [
             pd.DataFrame({**common, "model": m, "predicted": predicted[m]})
             for m in models_for(fs.target)
+            if m in predicted
         ],
         ignore_index=True,
     )

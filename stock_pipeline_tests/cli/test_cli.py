@@ -143,6 +143,13 @@ def test_demo_runs_offline_on_the_sample(data_dir, home, small_model, capsys) ->
         assert f"{ticker}: LSTM" in out or f"{ticker}: no DM test" in out
     assert "the naive forecast" in out
     assert "report.html" in out
+    # the model comparison: one line per ticker, naming the best kind (or saying that every
+    # kind made the naive forecast) and what beat naive after the snooping correction
+    compared = out.split("Model comparison")[1].split("reports:")[0]
+    for ticker in ("^GSPC", "^IXIC"):
+        (line,) = [x for x in compared.splitlines() if x.startswith(f"  {ticker}: ")]
+        assert "best kind" in line or "every kind made the naive forecast" in line
+        assert "beat naive after the data-snooping correction:" in line and "SPA p=" in line
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
         counts = dict(con.execute("SELECT ticker, count(*) FROM indicators GROUP BY 1").fetchall())
         summary = con.execute("SELECT count(*) FROM backtest_summary").fetchall()[0][0]
