@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from stock_pipeline.forecasting.features import FeatureTable
-from stock_pipeline.forecasting.fold_models import FoldCache, running_digests
+from stock_pipeline.forecasting.fold_models import FoldCache, running_digests, stale_forecasts
 from stock_pipeline.forecasting.folds import Fold
 from stock_pipeline.settings import Settings
 
@@ -79,11 +79,7 @@ class Baselines:
             cached = {"fit": fit_digest, "by_date": {}}
         dates = [str(self.table.dates[t]) for t in origins]
         by_date = cached["by_date"]
-        missing = [
-            i
-            for i, (t, d) in enumerate(zip(origins, dates, strict=True))
-            if by_date.get(d, [None])[0] != self.digests[t]
-        ]
+        missing = stale_forecasts(by_date, origins, dates, self.digests)
         if missing:
             if "params" not in cached:
                 cached["params"] = arima_fit(fit_returns, order).tolist()

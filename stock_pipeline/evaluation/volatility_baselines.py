@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 
 from stock_pipeline.forecasting.features import FeatureTable, table_daily_variance, targets
-from stock_pipeline.forecasting.fold_models import FoldCache, running_digests
+from stock_pipeline.forecasting.fold_models import FoldCache, running_digests, stale_forecasts
 from stock_pipeline.forecasting.folds import Fold
 from stock_pipeline.forecasting.variance import NAIVE_SESSIONS, trailing_mean
 from stock_pipeline.settings import Settings
@@ -145,11 +145,7 @@ class VolatilityBaselines:
             cached = {"fit": fit_digest, "by_date": {}}
         dates = [str(self.table.dates[t]) for t in origins]
         by_date = cached["by_date"]
-        missing = [
-            i
-            for i, (t, d) in enumerate(zip(origins, dates, strict=True))
-            if by_date.get(d, [None])[0] != self.digests[t]
-        ]
+        missing = stale_forecasts(by_date, origins, dates, self.digests)
         if missing:
             if "params" not in cached:
                 cached["params"] = self._fit(fold, first)

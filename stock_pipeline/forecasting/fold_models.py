@@ -61,6 +61,18 @@ def member_settings(settings: Settings) -> list[Settings]:
     return out
 
 
+def stale_forecasts(
+    by_date: dict[str, list], rows: np.ndarray, dates: list[str], digests: list[str]
+) -> list[int]:
+    """Positions of the ``rows`` whose cached forecast (``by_date[date] = [digest of the
+    rows up to it, value...]``) is missing or was made from other input rows."""
+    return [
+        i
+        for i, (row, day) in enumerate(zip(rows, dates, strict=True))
+        if by_date.get(day, [None])[0] != digests[row]
+    ]
+
+
 def running_digests(values: np.ndarray) -> list[str]:
     """digest[i] identifies rows 0..i at float32 precision (a hash chain)."""
     out, previous = [], b""
@@ -170,11 +182,7 @@ class Forecaster:
         inputs = self.inputs(fold)
         fresh = self.cache is None or self.cache.model_digest(start) != inputs.digest
         known = {} if fresh else self.cache.load_forecasts(start)
-        missing = [
-            i
-            for i, (r, d) in enumerate(zip(rows, dates, strict=True))
-            if known.get(d, [None])[0] != self.digests[r]
-        ]
+        missing = stale_forecasts(known, rows, dates, self.digests)
         if missing:
             model = self._train(fold, inputs, start) if fresh else self.cache.load_model(start)
             values = model.predict(self.table, rows[missing], self.settings.features.window)

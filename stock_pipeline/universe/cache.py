@@ -95,20 +95,20 @@ class PeriodCache:
 
     def save_model(self, model, meta: dict[str, Any]) -> None:
         """Replace the folder by the new model (its old predictions go with it)."""
-        from stock_pipeline.universe import network
+        from stock_pipeline.forecasting.network import save_network
 
         tmp = self.folder.with_name(f".{self.folder.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        network.save(model, tmp / MODEL_FILE)
+        save_network(tmp / MODEL_FILE, model)
         (tmp / META_FILE).write_text(json.dumps(meta, sort_keys=True))
         shutil.rmtree(self.folder, ignore_errors=True)
         tmp.rename(self.folder)
 
     def load_model(self):
-        from stock_pipeline.universe import network
+        from stock_pipeline.forecasting.network import load_network
 
-        return network.load(self.folder / MODEL_FILE)
+        return load_network(self.folder / MODEL_FILE)
 
     def load_predictions(self) -> dict[str, Any]:
         path = self.folder / PREDICTIONS_FILE

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -79,15 +78,3 @@ def predict(model: keras.Model, x: np.ndarray, batch_size: int = 4096) -> np.nda
     if not len(x):
         return np.zeros(0)
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=float)[:, 0]
-
-
-def save(model: keras.Model, path: Path) -> None:
-    """Write ``model`` to ``path`` (a ``.keras`` file) atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.keras")
-    model.save(tmp)
-    tmp.replace(path)
-
-
-def load(path: Path) -> keras.Model:
-    return keras.saving.load_model(path)
