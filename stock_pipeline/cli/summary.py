@@ -31,7 +31,11 @@ def comparison_lines(settings: Settings, tickers: list[str], asof: dt.date) -> l
     """One line per ticker from ``model_comparison``: the kind with the lowest loss, and
     which models, if any, beat naive once data snooping is accounted for (StepM)."""
     from stock_pipeline.evaluation.comparison import format_pvalue
-    from stock_pipeline.evaluation.comparison_asof import comparison_table, spa_pvalue
+    from stock_pipeline.evaluation.comparison_asof import (
+        best_kind,
+        comparison_table,
+        spa_pvalue,
+    )
 
     kinds = settings.evaluation.compare_kinds
     lines = []
@@ -42,11 +46,10 @@ def comparison_lines(settings: Settings, tickers: list[str], asof: dt.date) -> l
                 lines.append(f"{ticker}: models not compared")
                 continue
             table = comparison_table(rows)
-            losses = {k: table.at[k, "mean_loss"] for k in kinds if k in table.index}
-            best = min(losses, key=losses.get)  # ties: the first configured
+            best = best_kind(table, kinds)
             beat = [str(m) for m in table.index if table.at[m, "superior"] == 1]
             naive = table.at["naive", "mean_loss"]
-            if all(loss == naive for loss in losses.values()):
+            if all(table.at[k, "mean_loss"] == naive for k in kinds if k in table.index):
                 lead = "every kind made the naive forecast"
             else:
                 lead = f"best kind {best} (skill {table.at[best, 'skill']:+.2%})"

@@ -57,7 +57,7 @@ def comparison_metadata(r, kinds: tuple[str, ...]) -> dict[str, Any]:
         "comparison": MetadataValue.md(shown.round(4).to_markdown()),
         "spa_pvalue": float(r.result.spa_pvalue),
         "beat_naive": ", ".join(r.result.superior) or "none",
-        "best_kind": best_kind(r.result, kinds),
+        "best_kind": best_kind(table, kinds),
         "confidence_set": ", ".join(r.result.confidence_set),
         "days": r.days,
         "folds_trained": MetadataValue.json(r.folds_trained),

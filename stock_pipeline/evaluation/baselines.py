@@ -15,7 +15,12 @@ import warnings
 import numpy as np
 
 from stock_pipeline.forecasting.features import FeatureTable
-from stock_pipeline.forecasting.fold_models import FoldCache, running_digests, stale_forecasts
+from stock_pipeline.forecasting.fold_models import (
+    FoldCache,
+    load_fitted,
+    running_digests,
+    stale_forecasts,
+)
 from stock_pipeline.forecasting.folds import Fold
 from stock_pipeline.settings import Settings
 
@@ -74,9 +79,7 @@ class Baselines:
             fit_returns.astype("float32").tobytes() + repr(order).encode()
         ).hexdigest()
         start = fold.start_date(self.table)
-        cached = self.cache.load_forecasts(start, BASELINES_FILE) if self.cache else {}
-        if cached.get("fit") != fit_digest:
-            cached = {"fit": fit_digest, "by_date": {}}
+        cached = load_fitted(self.cache, start, BASELINES_FILE, fit_digest)
         dates = [str(self.table.dates[t]) for t in origins]
         by_date = cached["by_date"]
         missing = stale_forecasts(by_date, origins, dates, self.digests)

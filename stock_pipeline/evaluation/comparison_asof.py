@@ -11,7 +11,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from stock_pipeline.evaluation.comparison import (
@@ -198,8 +197,8 @@ def spa_pvalue(rows: pd.DataFrame) -> float:
     return float(found.iloc[0]) if len(found) else math.nan
 
 
-def best_kind(result: FamilyResult, kinds: tuple[str, ...]) -> str:
-    """The kind with the lowest loss (ties: the first configured)."""
-    table = result.table.set_index("model")
-    losses = np.array([table.at[k, "mean_loss"] for k in kinds])
-    return kinds[int(np.argmin(losses))]
+def best_kind(table: pd.DataFrame, kinds: tuple[str, ...]) -> str:
+    """The kind with the lowest ``mean_loss`` in ``table`` (indexed by model; ties: the
+    first configured)."""
+    present = [k for k in kinds if k in table.index]
+    return min(present, key=lambda k: table.at[k, "mean_loss"])

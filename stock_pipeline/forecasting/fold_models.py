@@ -73,6 +73,13 @@ def stale_forecasts(
     ]
 
 
+def load_fitted(cache: FoldCache | None, start: str, name: str, fit_digest: str) -> dict:
+    """A fold's cached baseline fit and forecasts (file ``name``), or a fresh record when
+    there is none or it was fitted on other training data (``fit_digest``)."""
+    cached = cache.load_forecasts(start, name) if cache is not None else {}
+    return cached if cached.get("fit") == fit_digest else {"fit": fit_digest, "by_date": {}}
+
+
 def running_digests(values: np.ndarray) -> list[str]:
     """digest[i] identifies rows 0..i at float32 precision (a hash chain)."""
     out, previous = [], b""

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from stock_pipeline.evaluation.comparison import format_pvalue
+from stock_pipeline.evaluation.comparison_asof import FAMILY, comparison_table
 from stock_pipeline.trading.report.tables import Cell, e, html_table
 
 COLUMNS = (
@@ -17,7 +18,6 @@ COLUMNS = (
     ("in_mcs", "in the confidence set"),
     ("superior", "beats naive (StepM)"),
 )
-FAMILY = "family"
 NOTE = (
     "Every model is scored on the same days. SPA: Hansen's test of 'no model beats naive'; "
     "StepM (Romano-Wolf) names the models that beat naive with the family-wise error rate "
@@ -43,8 +43,7 @@ def comparison_section(rows: pd.DataFrame | None) -> str:
     if rows is None or rows.empty:
         return ""
     family = rows[rows["model"] == FAMILY].set_index("metric")["value"]
-    table = rows[rows["model"] != FAMILY].pivot(index="model", columns="metric", values="value")
-    table = table.sort_values("mean_loss")
+    table = comparison_table(rows)
     beat = [str(m) for m in table.index if table.at[m, "superior"] == 1]
     spa = float(family.get("spa_pvalue", math.nan))
     summary = (
