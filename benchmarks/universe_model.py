@@ -1,13 +1,15 @@
 """The pooled cross-sectional model (issue 16) at size, on synthetic tickers.
 
     python -m benchmarks.universe_model [--tickers 50] [--years 4] [--epochs 3]
-        [--repeats 3] [--part all|walk|throughput]
+        [--repeats 3] [--nights 2] [--part all|walk|throughput|period_end]
 
 In a fresh folder: N synthetic tickers x Y years of daily bars (a weak one-day
 cross-sectional reversal, phi 0.05) written straight to a DuckDB warehouse, the model at
 the paper's defaults (sequences of 240, 25 units, study periods of 750 + 250, batch 512)
-except that every fit runs exactly ``--epochs`` epochs (patience = epochs), so the cost
-per epoch is measured and the full-size cost extrapolated from it. Measured:
+except that in ``walk`` and ``throughput`` every fit runs exactly ``--epochs`` epochs
+(patience = epochs), so the cost per epoch is measured. ``period_end`` keeps the
+defaults' early stopping: the nights on which study periods end, through Dagster, and
+the 500 x 10 walk-forward computed from them. Measured:
 
 - ``walk_forward_s``: ``universe_model_asof`` + ``universe_backtest_asof`` as of the
   second-last session with an empty model cache: every study period trained, every
@@ -98,6 +100,66 @@ def nightly(settings, tickers: list[str], day: dt.date) -> float:
     return time.perf_counter() - started
 
 
+def period_end_nights(args, settings, days) -> dict:
+    """The nights on which study periods 0, 1, ... (``--nights``) end, through Dagster,
+    with the defaults (early stopping as configured, not a fixed epoch count): the first
+    trains period 0 from an empty cache, the next period 1 with period 0 cached, as a
+    real night would. Then the full walk-forward over 10 years at the measured costs."""
+    from stock_pipeline.universe.asof import universe_models_dir
+    from stock_pipeline.universe.cache import PeriodCache
+    from stock_pipeline_tests.universe.support import ticker_names
+
+    us = settings.universe
+    nights = []
+    for period in range(args.nights):
+        row = period * us.trade_sessions + us.train_sessions - 1
+        seconds = nightly(settings, ticker_names(args.tickers), days[row])
+        meta = PeriodCache(universe_models_dir(settings), us, days[row].isoformat()).meta()
+        nights.append(
+            {
+                "asof": str(days[row]),
+                "night_s": round(seconds, 1),
+                "train_s": round(meta["train_seconds"], 1),
+                "epochs": meta["epochs_run"],
+                "sequences": meta["sequences"],
+                "training_sequences_per_s": round(
+                    validation_split(meta["sequences"], us) * meta["epochs_run"]
+                    / meta["train_seconds"]
+                ),
+            }
+        )  # fmt: skip
+    predict_s = predict_cost(us, 500 * us.trade_sessions)
+    periods = (252 * 10 - us.train_sessions) // us.trade_sessions + 1
+    train_s = statistics.median(n["train_s"] for n in nights) * 500 / args.tickers
+    return {
+        "period_end_tickers": args.tickers,
+        "period_end_nights": nights,
+        "predict_s_per_period_500": round(predict_s, 1),
+        "walk_forward_500x10y_minutes": round(periods * (train_s + predict_s) / 60, 1),
+        "walk_forward_note": f"{periods} study periods x (median night's training, "
+        "scaled to 500 tickers, + one period's predictions for 500 tickers)",
+    }
+
+
+def validation_split(sequences: int, us) -> int:
+    from stock_pipeline.universe import network
+
+    return network.validation_start(sequences, us.validation_fraction)
+
+
+def predict_cost(us, sequences: int) -> float:
+    """Seconds to predict one trading period of ``sequences`` sequences (random inputs:
+    the cost does not depend on the values)."""
+    from stock_pipeline.universe import network
+
+    model = network.build_network(us.sequence_length, 1, us)
+    x = np.random.default_rng(0).standard_normal((sequences, us.sequence_length, 1))
+    network.predict(model, x[:8].astype("float32"))  # compile
+    started = time.perf_counter()
+    network.predict(model, x.astype("float32"))
+    return time.perf_counter() - started
+
+
 def extrapolate(per_seq_train: float, per_seq_predict: float, us, epochs: int) -> dict:
     """500 tickers x 10 years at the measured per-sequence costs."""
     periods = (2520 - us.train_sessions) // us.trade_sessions + 1
@@ -119,9 +181,9 @@ def setup(args):
 
     folder = Path(tempfile.mkdtemp(prefix="universe_model_"))
     days = write_universe(folder / "warehouse.duckdb", args.tickers, args.years)
-    settings = Settings(data_dir=folder, start_date=days[0], history_start=days[0]).with_changes(
-        universe={"epochs": args.epochs, "patience": args.epochs}
-    )
+    settings = Settings(data_dir=folder, start_date=days[0], history_start=days[0])
+    if args.part != "period_end":  # fixed epochs: the cost per epoch
+        settings = settings.with_changes(universe={"epochs": args.epochs, "patience": args.epochs})
     return settings, WarehouseFile(settings.warehouse), days
 
 
@@ -190,7 +252,10 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--part", choices=("all", "walk", "throughput"), default="all")
+    parser.add_argument("--nights", type=int, default=2, help="period_end: periods trained")
+    parser.add_argument(
+        "--part", choices=("all", "walk", "throughput", "period_end"), default="all"
+    )
     args = parser.parse_args()
 
     results: dict = {"date": dt.date.today().isoformat()}
@@ -202,6 +267,9 @@ def main() -> None:
     if args.part in ("all", "throughput"):
         results["throughput_load_average_at_start"] = round(os.getloadavg()[0], 1)
         results |= throughput(args, settings, warehouse, days)
+    if args.part == "period_end":
+        results["period_end_load_average_at_start"] = round(os.getloadavg()[0], 1)
+        results |= period_end_nights(args, settings, days)
     stored = RESULTS / "universe_model.json"
     previous = json.loads(stored.read_text()) if stored.exists() else {}
     save("universe_model", {**previous, **results})  # one part at a time keeps the other

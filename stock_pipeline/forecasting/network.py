@@ -17,16 +17,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stock_pipeline.forecasting.allocator import keep_freed_memory
+
+keep_freed_memory()  # before JAX starts its threads: see allocator's docstring
+
 # Importing any stock_pipeline module first runs stock_pipeline/__init__.py, which sets
 # KERAS_BACKEND=jax before this keras import.
-import jax
-import keras
-import numpy as np
-from keras.src.random import seed_generator as _keras_seed_generator
+import jax  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras.src.random import seed_generator as _keras_seed_generator  # noqa: E402
 
-from stock_pipeline.forecasting import architectures
-from stock_pipeline.forecasting.features import TrainingDataError, time_split
-from stock_pipeline.settings import ModelSettings
+from stock_pipeline.forecasting import architectures  # noqa: E402
+from stock_pipeline.forecasting.features import TrainingDataError, time_split  # noqa: E402
+from stock_pipeline.settings import ModelSettings  # noqa: E402
 
 # stock_pipeline/__init__ put the cache settings in the environment, which jax reads
 # when it is imported; apply them again in case jax was imported before stock_pipeline.

@@ -8,10 +8,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import keras
-import numpy as np
+from stock_pipeline.forecasting.allocator import keep_freed_memory
 
-from stock_pipeline.settings import UniverseSettings
+keep_freed_memory()  # before JAX starts its threads: see allocator's docstring
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from stock_pipeline.settings import UniverseSettings  # noqa: E402
 
 
 def build_network(length: int, n_features: int, settings: UniverseSettings) -> keras.Model:
