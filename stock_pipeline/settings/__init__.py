@@ -1,0 +1,203 @@
+"""The one configuration object. Every tunable lives in this package with its documented
+default: ``Settings`` here, its sections in modules by theme (``base``: the ``Section``
+base and shared constants; ``data``: source and features; ``model``; ``evaluation``:
+evaluation and backtest; ``runtime``: automation and compute; ``universe``).
+
+Values come from environment variables (``STOCK_PIPELINE_*``) so the same code
+location behaves the same under ``dagster dev``, the daemon and the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from stock_pipeline.settings.base import SOURCE_NAMES, Section
+from stock_pipeline.settings.data import (
+    DEFAULT_FEATURES,
+    INDICATOR_FEATURES,
+    FeatureSettings,
+    SourceSettings,
+)
+from stock_pipeline.settings.evaluation import BacktestSettings, EvaluationSettings
+from stock_pipeline.settings.model import LossName, MemberKind, ModelKind, ModelSettings
+from stock_pipeline.settings.runtime import AutomationSettings, ComputeSettings
+from stock_pipeline.settings.universe import UniverseSettings
+
+__all__ = [
+    "DEFAULT_FEATURES",
+    "FINGERPRINT_OMITTED_AT_DEFAULT",
+    "INDICATOR_FEATURES",
+    "SOURCE_NAMES",
+    "AutomationSettings",
+    "BacktestSettings",
+    "ComputeSettings",
+    "EvaluationSettings",
+    "FeatureSettings",
+    "LossName",
+    "MemberKind",
+    "ModelKind",
+    "ModelSettings",
+    "Section",
+    "Settings",
+    "SourceSettings",
+    "UniverseSettings",
+]
+
+
+class Settings(Section):
+    """Top-level configuration. ``Settings.from_env()`` is what the pipeline uses."""
+
+    data_dir: Path = Field(Path("data"), description="Warehouse, models and reports live here")
+    warehouse_path: Path | None = Field(
+        None, description="DuckDB file; default <data_dir>/warehouse.duckdb"
+    )
+    models_path: Path | None = Field(
+        None,
+        description="Folder of trained fold models (a cache keyed by what each model saw, "
+        "shareable between warehouses); default <data_dir>/models",
+    )
+    start_date: dt.date = Field(
+        dt.date(2015, 1, 2),
+        description="First as-of date partition of the model chain (windowed_tensors .. "
+        "backtest_report): the first session a forecast, evaluation and report can be made for",
+    )
+    history_start: dt.date = Field(
+        dt.date(2000, 1, 1),
+        description="First year partition of the data assets (raw_ohlcv, indicators): bars "
+        "before it are not fetched; a new ticker's history is backfilled from here",
+    )
+    exchange: str = Field("XNYS", description="exchange_calendars code for trading days")
+    exchange_timezone: str = "America/New_York"
+    source: SourceSettings = SourceSettings()
+    features: FeatureSettings = FeatureSettings()
+    model: ModelSettings = ModelSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+    backtest: BacktestSettings = BacktestSettings()
+    automation: AutomationSettings = AutomationSettings()
+    compute: ComputeSettings = ComputeSettings()
+    universe: UniverseSettings = UniverseSettings()
+    watchlist_path: Path = Field(Path("watchlist.yaml"), description="The declared universe")
+
+    @model_validator(mode="after")
+    def _loss_fits_target(self) -> Settings:
+        self.model.loss_for(self.features.target)
+        return self
+
+    @property
+    def warehouse(self) -> Path:
+        return self.warehouse_path or self.data_dir / "warehouse.duckdb"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models_path or self.data_dir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    def ticker_models_dir(self, ticker: str) -> Path:
+        """One ticker's models (the symbol URL-quoted: ``^GSPC`` -> ``%5EGSPC``)."""
+        return self.models_dir / quote(ticker, safe="")
+
+    def ticker_reports_dir(self, ticker: str) -> Path:
+        """One ticker's reports, a folder per as-of date (the symbol URL-quoted)."""
+        return self.reports_dir / quote(ticker, safe="")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults, then the YAML file in ``STOCK_PIPELINE_CONFIG``, then ``STOCK_PIPELINE_*``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config_file = env.get("STOCK_PIPELINE_CONFIG")
+        if config_file:
+            values = _load_yaml(Path(config_file))
+        source = dict(values.get("source") or {})
+        for key, var in (
+            ("name", "STOCK_PIPELINE_SOURCE"),
+            ("csv_dir", "STOCK_PIPELINE_CSV_DIR"),
+            ("alphavantage_api_key", "ALPHAVANTAGE_API_KEY"),
+        ):
+            if env.get(var):
+                source[key] = env[var]
+        values["source"] = source
+        compute = dict(values.get("compute") or {})
+        for key, var in (
+            ("engine", "STOCK_PIPELINE_COMPUTE"),
+            ("address", "STOCK_PIPELINE_COMPUTE_ADDRESS"),
+            ("workers", "STOCK_PIPELINE_COMPUTE_WORKERS"),
+        ):
+            if env.get(var):
+                compute[key] = env[var]
+        values["compute"] = compute
+        for key, var in (
+            ("data_dir", "STOCK_PIPELINE_DATA_DIR"),
+            ("warehouse_path", "STOCK_PIPELINE_WAREHOUSE"),
+            ("models_path", "STOCK_PIPELINE_MODELS"),
+            ("start_date", "STOCK_PIPELINE_START"),
+            ("history_start", "STOCK_PIPELINE_HISTORY_START"),
+            ("watchlist_path", "STOCK_PIPELINE_WATCHLIST"),
+        ):
+            if env.get(var):
+                values[key] = env[var]
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            where = f"{config_file} and " if config_file else ""
+            raise ValueError(
+                f"invalid settings (from {where}STOCK_PIPELINE_* variables): {exc}"
+            ) from exc
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A validated copy: a section given as a dict changes only the fields it names
+        (``settings.with_changes(model={"lstm_units": [32]}, data_dir=folder)``)."""
+        data = self.model_dump()
+        for name, value in changes.items():
+            data[name] = {**data[name], **value} if isinstance(value, dict) else value
+        return Settings.model_validate(data)
+
+    def fingerprint(self, *sections: str) -> str:
+        """Short hash of the named sections: a model is reusable only while it is unchanged.
+
+        Fields in ``FINGERPRINT_OMITTED_AT_DEFAULT`` are left out while at their default, so
+        adding such a field keeps the fold caches and feature sets of existing
+        configurations (a non-default value still changes the hash)."""
+        payload = json.dumps(
+            {name: _fingerprinted(getattr(self, name)) for name in sections}, sort_keys=True
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+#: section -> fields added after caches keyed by the fingerprint existed. Never change
+#: such a field's default: configurations before and after would share a hash.
+FINGERPRINT_OMITTED_AT_DEFAULT: dict[str, tuple[str, ...]] = {
+    "features": ("volatility_estimator",),  # issue 17; only a volatility target reads it
+}
+
+
+def _fingerprinted(section: BaseModel) -> dict[str, Any]:
+    data = section.model_dump(mode="json")
+    kind = {FeatureSettings: "features"}.get(type(section), "")
+    for name in FINGERPRINT_OMITTED_AT_DEFAULT.get(kind, ()):
+        if getattr(section, name) == type(section).model_fields[name].default:
+            data.pop(name)
+    return data
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"STOCK_PIPELINE_CONFIG={path}: cannot read settings: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ValueError(f"STOCK_PIPELINE_CONFIG={path}: expected a mapping of settings")
+    return loaded
