@@ -54,6 +54,29 @@ __all__ = [
 ]
 
 
+#: The environment variables that override the YAML file, by section (None: top level).
+ENV_VARIABLES: dict[str | None, tuple[tuple[str, str], ...]] = {
+    "source": (
+        ("name", "STOCK_PIPELINE_SOURCE"),
+        ("csv_dir", "STOCK_PIPELINE_CSV_DIR"),
+        ("alphavantage_api_key", "ALPHAVANTAGE_API_KEY"),
+    ),
+    "compute": (
+        ("engine", "STOCK_PIPELINE_COMPUTE"),
+        ("address", "STOCK_PIPELINE_COMPUTE_ADDRESS"),
+        ("workers", "STOCK_PIPELINE_COMPUTE_WORKERS"),
+    ),
+    None: (
+        ("data_dir", "STOCK_PIPELINE_DATA_DIR"),
+        ("warehouse_path", "STOCK_PIPELINE_WAREHOUSE"),
+        ("models_path", "STOCK_PIPELINE_MODELS"),
+        ("start_date", "STOCK_PIPELINE_START"),
+        ("history_start", "STOCK_PIPELINE_HISTORY_START"),
+        ("watchlist_path", "STOCK_PIPELINE_WATCHLIST"),
+    ),
+}
+
+
 class Settings(Section):
     """Top-level configuration. ``Settings.from_env()`` is what the pipeline uses."""
 
@@ -121,34 +144,13 @@ class Settings(Section):
         config_file = env.get("STOCK_PIPELINE_CONFIG")
         if config_file:
             values = _load_yaml(Path(config_file))
-        source = dict(values.get("source") or {})
-        for key, var in (
-            ("name", "STOCK_PIPELINE_SOURCE"),
-            ("csv_dir", "STOCK_PIPELINE_CSV_DIR"),
-            ("alphavantage_api_key", "ALPHAVANTAGE_API_KEY"),
-        ):
-            if env.get(var):
-                source[key] = env[var]
-        values["source"] = source
-        compute = dict(values.get("compute") or {})
-        for key, var in (
-            ("engine", "STOCK_PIPELINE_COMPUTE"),
-            ("address", "STOCK_PIPELINE_COMPUTE_ADDRESS"),
-            ("workers", "STOCK_PIPELINE_COMPUTE_WORKERS"),
-        ):
-            if env.get(var):
-                compute[key] = env[var]
-        values["compute"] = compute
-        for key, var in (
-            ("data_dir", "STOCK_PIPELINE_DATA_DIR"),
-            ("warehouse_path", "STOCK_PIPELINE_WAREHOUSE"),
-            ("models_path", "STOCK_PIPELINE_MODELS"),
-            ("start_date", "STOCK_PIPELINE_START"),
-            ("history_start", "STOCK_PIPELINE_HISTORY_START"),
-            ("watchlist_path", "STOCK_PIPELINE_WATCHLIST"),
-        ):
-            if env.get(var):
-                values[key] = env[var]
+        for section, variables in ENV_VARIABLES.items():
+            target = values if section is None else dict(values.get(section) or {})
+            for key, var in variables:
+                if env.get(var):
+                    target[key] = env[var]
+            if section is not None:
+                values[section] = target
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
