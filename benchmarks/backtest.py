@@ -82,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    from stock_pipeline.trading import asof as trading
+    from stock_pipeline.trading import trade as trading
     from stock_pipeline.warehouse import WarehouseFile
 
     report_seconds: list[float] = []

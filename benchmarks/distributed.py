@@ -62,7 +62,7 @@ def make_warehouse(folder: Path, tickers: list[str], years: int, span: int):
 
 def evaluation_stage(settings):
     from stock_pipeline.compute import Stage
-    from stock_pipeline.evaluation.asof import (
+    from stock_pipeline.evaluation.evaluate import (
         compute_evaluation,
         load_evaluation,
         store_evaluation,
@@ -125,8 +125,8 @@ def big_span_write_s(settings, ticker: str, asof: dt.date, repeats: int = 3) -> 
     """The write of one ticker's rows for a default span: the run's frames tiled to it."""
     import pandas as pd
 
-    from stock_pipeline.evaluation.asof import EvaluationJob, compute_evaluation
-    from stock_pipeline.evaluation.asof import store_evaluation as store
+    from stock_pipeline.evaluation.evaluate import EvaluationJob, compute_evaluation
+    from stock_pipeline.evaluation.evaluate import store_evaluation as store
     from stock_pipeline.forecasting.feature_rows import load_feature_table
     from stock_pipeline.warehouse import WarehouseFile, connect
 

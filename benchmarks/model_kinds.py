@@ -48,7 +48,7 @@ KINDS = ("lstm", "gru", "attention_lstm", "transformer", "tcn", "multiscale")
 
 def walk_forward(settings, ticker: str, day: dt.date) -> dict[str, object]:
     """Seconds of one walk-forward evaluation, its bookkeeping and the LSTM row's scores."""
-    from stock_pipeline.evaluation.asof import evaluate_asof
+    from stock_pipeline.evaluation.evaluate import evaluate_asof
     from stock_pipeline.warehouse import WarehouseFile
 
     start = time.perf_counter()

@@ -86,14 +86,14 @@ def prepare(folder: Path, tickers: list[str]) -> None:
 
 def run_core(day: dt.date, tickers: list[str], history_from: dt.date | None = None) -> dict:
     """The nightly work for ``day``, core functions only, as the assets call them."""
-    from stock_pipeline.evaluation.asof import evaluate_asof
+    from stock_pipeline.evaluation.evaluate import evaluate_asof
     from stock_pipeline.forecasting.feature_rows import update_feature_rows
-    from stock_pipeline.forecasting.model_asof import forecast_asof
+    from stock_pipeline.forecasting.forecast import forecast_asof
     from stock_pipeline.market_data import ingest, quality
     from stock_pipeline.market_data.calendar import trading_days
     from stock_pipeline.market_data.sources.csv_source import CsvSource
     from stock_pipeline.settings import Settings
-    from stock_pipeline.trading.asof import backtest_asof
+    from stock_pipeline.trading.trade import backtest_asof
     from stock_pipeline.warehouse import WarehouseFile, connect
 
     settings = Settings.from_env()

@@ -66,7 +66,7 @@ def nightly(settings) -> tuple[float, float, dict]:
 
     from stock_pipeline.forecasting.feature_rows import load_feature_table
     from stock_pipeline.forecasting.folds import fold_keys
-    from stock_pipeline.forecasting.model_asof import forecast_asof
+    from stock_pipeline.forecasting.forecast import forecast_asof
     from stock_pipeline.warehouse import WarehouseFile, connect
 
     with connect(settings.warehouse, read_only=True) as con:

@@ -114,7 +114,7 @@ def finished_data_runs(stack) -> list[dict] | None:
 
 
 def partition_status_times(stack, repeats: int) -> dict:
-    from stock_pipeline.defs.assets import CHAIN_ASSETS, DATA_ASSETS
+    from stock_pipeline.defs.asset_bodies import CHAIN_ASSETS, DATA_ASSETS
 
     out = {}
     for name in (*DATA_ASSETS, *CHAIN_ASSETS):

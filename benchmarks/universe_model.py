@@ -105,8 +105,8 @@ def period_end_nights(args, settings, days) -> dict:
     with the defaults (early stopping as configured, not a fixed epoch count): the first
     trains period 0 from an empty cache, the next period 1 with period 0 cached, as a
     real night would. Then the full walk-forward over 10 years at the measured costs."""
-    from stock_pipeline.universe.asof import universe_models_dir
     from stock_pipeline.universe.cache import PeriodCache
+    from stock_pipeline.universe.pooled import universe_models_dir
     from stock_pipeline_tests.universe.support import ticker_names
 
     us = settings.universe
@@ -189,7 +189,7 @@ def setup(args):
 
 def walk(args, settings, warehouse, days) -> dict:
     """The walk-forward from an empty cache, then a night through Dagster."""
-    from stock_pipeline.universe.asof import universe_backtest_asof, universe_model_asof
+    from stock_pipeline.universe.pooled import universe_backtest_asof, universe_model_asof
     from stock_pipeline_tests.universe.support import ticker_names
 
     started = time.perf_counter()

@@ -47,8 +47,8 @@ def nights(settings, table) -> dict[str, dt.date]:
 
 
 def night(settings, day: dt.date, forecast: bool = True) -> dict[str, float]:
-    from stock_pipeline.evaluation.asof import evaluate_asof
-    from stock_pipeline.forecasting.model_asof import forecast_asof
+    from stock_pipeline.evaluation.evaluate import evaluate_asof
+    from stock_pipeline.forecasting.forecast import forecast_asof
     from stock_pipeline.warehouse import WarehouseFile
 
     warehouse = WarehouseFile(settings.warehouse)

@@ -18,7 +18,7 @@ from typing import Any
 from dagster import AssetKey, DagsterInstance, Definitions
 
 from stock_pipeline.cli.progress import NoProgress
-from stock_pipeline.defs.assets import DATA_ASSETS
+from stock_pipeline.defs.asset_bodies import DATA_ASSETS
 from stock_pipeline.defs.automation import FRESHNESS_CHECK, data_tags, failed_tickers
 from stock_pipeline.defs.partitions import (
     PARTITION_TAG,

@@ -30,12 +30,12 @@ def summary_lines(settings: Settings, tickers: list[str], asof: dt.date) -> list
 def comparison_lines(settings: Settings, tickers: list[str], asof: dt.date) -> list[str]:
     """One line per ticker from ``model_comparison``: the kind with the lowest loss, and
     which models, if any, beat naive once data snooping is accounted for (StepM)."""
-    from stock_pipeline.evaluation.comparison import format_pvalue
-    from stock_pipeline.evaluation.comparison_asof import (
+    from stock_pipeline.evaluation.compare import (
         best_kind,
         comparison_table,
         spa_pvalue,
     )
+    from stock_pipeline.evaluation.family_tests import format_pvalue
 
     kinds = settings.evaluation.compare_kinds
     lines = []

@@ -23,7 +23,7 @@ J = TypeVar("J")  # what one item's compute needs (a feature table, the settings
 Out = TypeVar("Out")  # what it returns (frames to store)
 R = TypeVar("R")  # what storing them returns (the stage's run record)
 
-#: Failures of one item that leave the other items running (as ``defs.assets.per_item``).
+#: Failures of one item that leave the other items running (as ``defs.asset_bodies.per_item``).
 ITEM_ERRORS = (ValueError, OSError)
 
 

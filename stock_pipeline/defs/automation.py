@@ -41,7 +41,7 @@ from dagster import (
     sensor,
 )
 
-from stock_pipeline.defs.assets import (
+from stock_pipeline.defs.asset_bodies import (
     ASOF_TAG,
     CHAIN_ASSETS,
     DATA_ASSETS,

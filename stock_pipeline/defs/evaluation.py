@@ -9,7 +9,7 @@ from typing import Any
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from stock_pipeline.compute import Stage
-from stock_pipeline.defs.assets import (
+from stock_pipeline.defs.asset_bodies import (
     finish_partitions,
     log_lines,
     per_ticker,
@@ -17,13 +17,13 @@ from stock_pipeline.defs.assets import (
 )
 from stock_pipeline.defs.partitions import partition_key
 from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
-from stock_pipeline.evaluation.asof import compute_evaluation, load_evaluation, store_evaluation
-from stock_pipeline.evaluation.comparison_asof import (
+from stock_pipeline.evaluation.compare import (
     best_kind,
     compute_comparison,
     load_comparison,
     store_comparison,
 )
+from stock_pipeline.evaluation.evaluate import compute_evaluation, load_evaluation, store_evaluation
 
 GROUP = "evaluation"
 

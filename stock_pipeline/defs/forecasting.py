@@ -11,7 +11,7 @@ from typing import Any
 from dagster import AssetDep, AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from stock_pipeline.compute import Stage
-from stock_pipeline.defs.assets import (
+from stock_pipeline.defs.asset_bodies import (
     DUCKDB_POOL,
     finish,
     finish_partitions,
@@ -130,12 +130,12 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         warehouse: DuckDBWarehouse,
         compute: ComputeParam,
     ) -> MaterializeResult:
-        from stock_pipeline.forecasting import model_asof
+        from stock_pipeline.forecasting import forecast
 
         stage = Stage(
-            load=lambda t, d: model_asof.load_forecast(warehouse, t, d, settings),
-            compute=model_asof.compute_forecast,
-            store=lambda output: model_asof.store_forecast(warehouse, output),
+            load=lambda t, d: forecast.load_forecast(warehouse, t, d, settings),
+            compute=forecast.compute_forecast,
+            store=lambda output: forecast.store_forecast(warehouse, output),
         )
         runs, errors = per_ticker(context, compute, stage, settings)
         log_lines(

@@ -24,7 +24,7 @@ from dagster import (
     asset_check,
 )
 
-from stock_pipeline.defs.assets import (
+from stock_pipeline.defs.asset_bodies import (
     DUCKDB_POOL,
     PREVIEW_ROWS,
     finish,

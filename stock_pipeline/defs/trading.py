@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from stock_pipeline.defs.assets import (
+from stock_pipeline.defs.asset_bodies import (
     finish_partitions,
     per_partition,
     table_md,
@@ -104,7 +104,7 @@ def build_trading_assets(partitions_def, upstream: list):
     def backtest_report(
         context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
-        from stock_pipeline.trading.asof import backtest_asof
+        from stock_pipeline.trading.trade import backtest_asof
 
         runs, errors = per_partition(
             context, lambda t, d: backtest_asof(warehouse, t, d, settings), settings
@@ -122,7 +122,7 @@ def build_trading_assets(partitions_def, upstream: list):
         ),
     )
     def backtest_summary(settings: SettingsParam, warehouse: DuckDBWarehouse) -> MaterializeResult:
-        from stock_pipeline.trading.asof import summarize_backtests
+        from stock_pipeline.trading.trade import summarize_backtests
 
         with warehouse.connect() as con:
             frame = summarize_backtests(con, settings)

@@ -38,13 +38,13 @@ from dagster import (
     run_status_sensor,
 )
 
-from stock_pipeline.defs.assets import log_lines, table_md
+from stock_pipeline.defs.asset_bodies import log_lines, table_md
 from stock_pipeline.defs.automation import NIGHTLY_TAG, market_data_job, model_chain_job
 from stock_pipeline.defs.partitions import TICKERS_PARTITION
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 
 if TYPE_CHECKING:  # the core is imported inside the asset bodies (keras, plotly)
-    from stock_pipeline.universe.asof import UniverseBacktestRun, UniverseModelRun
+    from stock_pipeline.universe.pooled import UniverseBacktestRun, UniverseModelRun
 
 GROUP = "universe"
 UNIVERSE_ASSETS = ("universe_model", "universe_backtest")
@@ -154,7 +154,7 @@ def build_universe_assets(partitions_def, data_assets: list) -> list:
     def universe_model(
         context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
-        from stock_pipeline.universe.asof import universe_model_asof
+        from stock_pipeline.universe.pooled import universe_model_asof
 
         tickers = registered(context)
         runs, errors = per_day(
@@ -182,7 +182,7 @@ def build_universe_assets(partitions_def, data_assets: list) -> list:
     def universe_backtest(
         context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
-        from stock_pipeline.universe.asof import universe_backtest_asof
+        from stock_pipeline.universe.pooled import universe_backtest_asof
         from stock_pipeline.universe.report import write_report
 
         tickers = registered(context)

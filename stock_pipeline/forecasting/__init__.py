@@ -1,5 +1,5 @@
 """Forecasting: feature rows, the Keras network, the one training step, the as-of model.
 
 Asset group ``forecasting`` (``stock_pipeline/defs/forecasting.py``) wires this package.
-``network``, ``training`` and ``model_asof`` import keras (about 2 s); the rest do not.
+``network``, ``training`` and ``forecast`` import keras (about 2 s); the rest do not.
 """

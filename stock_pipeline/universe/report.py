@@ -16,7 +16,7 @@ from stock_pipeline.settings import Settings
 from stock_pipeline.trading.report import charts
 from stock_pipeline.trading.report.formatting import color
 from stock_pipeline.trading.report.tables import e
-from stock_pipeline.universe.asof import UniverseBacktestRun
+from stock_pipeline.universe.pooled import UniverseBacktestRun
 from stock_pipeline.universe.strategies import STRATEGIES
 
 #: Fischer & Krauss (2018), k = 10, as quoted in issue 16: mean daily returns of the

@@ -17,7 +17,7 @@ from dagster import (
 from stock_pipeline.cli import queued
 from stock_pipeline.definitions import build_definitions
 from stock_pipeline.defs import automation
-from stock_pipeline.defs.assets import ASOF_TAG
+from stock_pipeline.defs.asset_bodies import ASOF_TAG
 from stock_pipeline.defs.automation import backfill_days
 from stock_pipeline.market_data.calendar import latest_due_session
 from stock_pipeline.market_data.watchlist import load_watchlist

@@ -113,9 +113,9 @@ def _stored_features(settings, ticker: str, bars) -> list:
 
 
 def test_the_deployed_forecast_is_its_folds_model_and_the_walk_forwards_prediction(small):
-    from stock_pipeline.evaluation.asof import evaluate_asof
+    from stock_pipeline.evaluation.evaluate import evaluate_asof
     from stock_pipeline.forecasting.folds import fold_keys
-    from stock_pipeline.forecasting.model_asof import forecast_asof
+    from stock_pipeline.forecasting.forecast import forecast_asof
 
     settings = small
     days = _stored_features(settings, "W", synthetic_bars(160, seed=4))
@@ -188,7 +188,7 @@ def test_nan_in_features_fails_that_ticker_only(small, tmp_path):
 
 @pytest.mark.parametrize("target", ["direction", "price"])
 def test_other_target_kinds_train_and_forecast(target, small):
-    from stock_pipeline.forecasting.model_asof import forecast_asof
+    from stock_pipeline.forecasting.forecast import forecast_asof
 
     settings = small.with_changes(features={"target": target})
     bars = synthetic_bars(150, seed=9)

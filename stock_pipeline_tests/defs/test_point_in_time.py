@@ -27,13 +27,13 @@ from dagster import AssetKey, build_schedule_context, instance_for_test
 from stock_pipeline.cli import launch
 from stock_pipeline.definitions import build_definitions
 from stock_pipeline.defs import automation
-from stock_pipeline.evaluation.asof import evaluate_asof
+from stock_pipeline.evaluation.evaluate import evaluate_asof
 from stock_pipeline.forecasting.feature_rows import update_feature_rows
-from stock_pipeline.forecasting.model_asof import forecast_asof
+from stock_pipeline.forecasting.forecast import forecast_asof
 from stock_pipeline.market_data import ingest
 from stock_pipeline.market_data.sources import make_source, yfinance_source
 from stock_pipeline.settings import Settings
-from stock_pipeline.trading.asof import backtest_asof
+from stock_pipeline.trading.trade import backtest_asof
 from stock_pipeline.warehouse import WarehouseFile, connect
 from stock_pipeline_tests.support.fake_yahoo import (  # noqa: F401 (fixtures)
     Company,

@@ -13,11 +13,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from stock_pipeline.evaluation.asof import evaluate_asof
+from stock_pipeline.evaluation.evaluate import evaluate_asof
 from stock_pipeline.forecasting.feature_rows import update_feature_rows
 from stock_pipeline.market_data import ingest
 from stock_pipeline.settings import Settings
-from stock_pipeline.trading.asof import backtest_asof
+from stock_pipeline.trading.trade import backtest_asof
 from stock_pipeline.warehouse import WarehouseFile, connect, prices
 from stock_pipeline_tests.support.synthetic import synthetic_bars
 

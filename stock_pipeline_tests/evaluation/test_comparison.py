@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from stock_pipeline.evaluation import scoring
-from stock_pipeline.evaluation.comparison import (
+from stock_pipeline.evaluation.family_tests import (
     FamilySettings,
     _dm_table,
     _spa_stepm,

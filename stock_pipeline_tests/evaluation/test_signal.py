@@ -80,12 +80,12 @@ def test_finds_a_planted_ar1_signal_as_well_as_arima(models_dir: Path) -> None:
 def test_the_family_tests_find_the_planted_signal(models_dir: Path) -> None:
     """phi = 0.3 with the default comparison (the default kinds, drift, ARIMA): the SPA
     test rejects "nothing beats naive" and the model confidence set leaves naive out."""
-    from stock_pipeline.evaluation.comparison import compare
-    from stock_pipeline.evaluation.comparison_asof import (
+    from stock_pipeline.evaluation.compare import (
         comparison_predictions,
         daily_losses,
         family_settings,
     )
+    from stock_pipeline.evaluation.family_tests import compare
 
     predictions, _ = comparison_predictions(planted(0.3, seed=0), SETTINGS, models_dir)
     losses = daily_losses(predictions, "return")

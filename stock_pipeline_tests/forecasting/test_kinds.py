@@ -197,7 +197,7 @@ def test_an_ensemble_is_the_mean_of_its_members_and_shares_their_caches(tmp_path
 
 def test_the_deployed_model_forecasts_with_an_ensemble(small) -> None:
     from stock_pipeline.forecasting.feature_rows import update_feature_rows
-    from stock_pipeline.forecasting.model_asof import forecast_asof
+    from stock_pipeline.forecasting.forecast import forecast_asof
     from stock_pipeline.market_data import ingest
     from stock_pipeline.warehouse import WarehouseFile, connect, prices
     from stock_pipeline_tests.support.synthetic import synthetic_bars

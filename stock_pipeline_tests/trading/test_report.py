@@ -269,7 +269,7 @@ def test_mape_is_already_in_percent_and_is_not_multiplied_again() -> None:
 
 
 def test_asof_gives_the_report_fold_dates_and_adjusted_execution_prices() -> None:
-    from stock_pipeline.trading.asof import fold_dates, report_bars
+    from stock_pipeline.trading.trade import fold_dates, report_bars
 
     days = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
     preds = pd.DataFrame(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from stock_pipeline.settings import Settings
-from stock_pipeline.trading.asof import prune_reports, report_dir
+from stock_pipeline.trading.trade import prune_reports, report_dir
 
 
 def _write(settings: Settings, ticker: str, day: dt.date) -> None:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from stock_pipeline.settings import Settings
-from stock_pipeline.universe.asof import universe_backtest_asof, universe_model_asof
 from stock_pipeline.universe.panel import Panel
 from stock_pipeline.universe.periods import study_periods, training_scaler
+from stock_pipeline.universe.pooled import universe_backtest_asof, universe_model_asof
 from stock_pipeline.warehouse.universe import read_universe_table
 from stock_pipeline_tests.universe.support import (
     bars_of,

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from stock_pipeline.settings import Settings
-from stock_pipeline.universe.asof import universe_backtest_asof, universe_model_asof
 from stock_pipeline.universe.panel import load_panel
 from stock_pipeline.universe.periods import complete_windows, study_periods
+from stock_pipeline.universe.pooled import universe_backtest_asof, universe_model_asof
 from stock_pipeline_tests.universe.support import (
     bars_of,
     small_universe,

@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from stock_pipeline.settings import Settings
-from stock_pipeline.universe.asof import universe_backtest_asof, universe_model_asof
+from stock_pipeline.universe.pooled import universe_backtest_asof, universe_model_asof
 from stock_pipeline_tests.universe.support import (
     bars_of,
     small_universe,

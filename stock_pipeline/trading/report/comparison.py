@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
-from stock_pipeline.evaluation.comparison import format_pvalue
-from stock_pipeline.evaluation.comparison_asof import FAMILY, comparison_table
+from stock_pipeline.evaluation.compare import FAMILY, comparison_table
+from stock_pipeline.evaluation.family_tests import format_pvalue
 from stock_pipeline.trading.report.tables import Cell, e, html_table
 
 COLUMNS = (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from stock_pipeline.evaluation.comparison import (
+from stock_pipeline.evaluation.family_tests import (
     BENCHMARK,
     FamilyResult,
     FamilySettings,
