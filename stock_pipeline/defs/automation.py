@@ -59,7 +59,7 @@ from stock_pipeline.defs.partitions import (
     split_key,
 )
 from stock_pipeline.market_data.calendar import is_trading_day, latest_due_session, trading_days
-from stock_pipeline.market_data.watchlist import load_watchlist, watched_tickers
+from stock_pipeline.market_data.watchlist import read_watchlist, split_not_due, watched_tickers
 from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import connect, results
 
@@ -162,11 +162,16 @@ def catch_up_days(day: dt.date, watched: list[str], settings: Settings, log) -> 
     return first_day
 
 
-def backfill_days(settings: Settings, start: dt.date | None, now: dt.datetime) -> list[dt.date]:
-    """Sessions from ``start`` (default and earliest: ``history_start``) to the latest due."""
+def latest_due_day(settings: Settings, now: dt.datetime) -> dt.date:
+    """The newest session whose bar is due at ``now``."""
     local = now.astimezone(ZoneInfo(settings.exchange_timezone))
     auto = settings.automation
-    end = latest_due_session(local, auto.market_close, auto.bar_due_hours, settings.exchange)
+    return latest_due_session(local, auto.market_close, auto.bar_due_hours, settings.exchange)
+
+
+def backfill_days(settings: Settings, start: dt.date | None, now: dt.datetime) -> list[dt.date]:
+    """Sessions from ``start`` (default and earliest: ``history_start``) to the latest due."""
+    end = latest_due_day(settings, now)
     first = max(start or settings.history_start, settings.history_start)
     return trading_days(first, end, settings.exchange)
 
@@ -297,15 +302,23 @@ def build_watchlist_sensor(settings: Settings):
     )
     def watchlist_sensor(context: SensorEvaluationContext):
         try:
-            entries = load_watchlist(settings.watchlist_path)
+            watchlist = read_watchlist(settings.watchlist_path)
         except ValueError as exc:
             return SkipReason(str(exc))
         registered = context.instance.get_dynamic_partitions(TICKERS_PARTITION)
-        new = [e for e in entries if e.ticker not in set(registered)]
-        if not new:
-            return SkipReason(f"{len(entries)} watched ticker(s), none new")
-        order = [*registered, *(e.ticker for e in new)]
         now, requests = utc_now(), []
+        new, later = split_not_due(
+            [e for e in watchlist.entries if e.ticker not in set(registered)],
+            settings.watchlist_path,
+            latest_due_day(settings, now),
+        )
+        skipped = [f"{entry}; skipped" for entry in [*watchlist.skipped, *later]]
+        for line in skipped:  # each bad entry, on every tick, until the file is fixed
+            context.log.warning(line)
+        if not new:
+            listed = len(watchlist.entries)
+            return SkipReason("; ".join([f"{listed} watched ticker(s), none new", *skipped]))
+        order = [*registered, *(e.ticker for e in new)]
         by_start: dict[dt.date | None, list[str]] = {}
         for entry in new:
             by_start.setdefault(entry.start, []).append(entry.ticker)
