@@ -7,16 +7,14 @@ runs launched there, with the same asset code.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import uuid
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey, DagsterInstance, Definitions
 
+# re-exported: the commands and the benchmarks open the instance through this module
+from stock_pipeline.cli.instance import dagster_home, open_instance  # noqa: F401
 from stock_pipeline.cli.progress import NoProgress
 from stock_pipeline.defs.asset_bodies import DATA_ASSETS
 from stock_pipeline.defs.automation import FRESHNESS_CHECK, data_tags, failed_tickers
@@ -50,21 +48,6 @@ class Execution:
 
 
 TRIGGER_TAG = "stock_pipeline/trigger"
-
-
-def dagster_home(settings: Settings) -> Path:
-    """``DAGSTER_HOME``, defaulting to <data_dir>/dagster_home with the project's dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        with resources.as_file(resources.files("stock_pipeline") / "dagster.yaml") as bundled:
-            shutil.copyfile(bundled, config)
-    return home
-
-
-def open_instance(settings: Settings) -> DagsterInstance:
-    return DagsterInstance.from_config(str(dagster_home(settings)))
 
 
 def register_tickers(instance: DagsterInstance, tickers: list[str]) -> list[str]:
