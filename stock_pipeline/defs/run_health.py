@@ -1,0 +1,103 @@
+"""Runs whose process is gone: found, marked failed, their pool slots freed.
+
+The CLI executes runs in its own process (``execute_in_process``). Killed there (the OOM
+killer, a reboot, ``kill -9``), a run stays STARTED for good and keeps the
+``duckdb_writer`` slot its step claimed: every later writing step waits on that slot
+forever, and two such runs fill the daemon's queue. So each run the CLI starts carries
+the identity of its process (``OWNER_TAG``: host, pid and the process's start time, which
+tells a reused pid from the original), and before it starts runs the CLI sweeps: a run
+in progress whose owner is not running any more is failed and its slots freed.
+
+Runs the daemon launches are watched by Dagster itself (``run_monitoring`` in
+dagster.yaml: the code server fails a run whose worker died, and the monitoring daemon
+frees the slots of finished runs).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+
+import psutil
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+
+#: The process that executes a run, as JSON: {"host": ..., "pid": ..., "started": ...}.
+OWNER_TAG = "stock_pipeline/owner"
+
+#: A run can be swept in these states (NOT_STARTED: killed between creation and start).
+SWEPT_STATUSES = [
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+
+#: psutil reports start times to the clock tick; a pid reused within a second is not told
+#: apart, which a kill followed by a new run of the same pid that fast never produces.
+_START_TOLERANCE_S = 1.0
+
+
+@dataclass(frozen=True)
+class Owner:
+    host: str
+    pid: int
+    started: float
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+def this_process() -> Owner:
+    me = psutil.Process()
+    return Owner(socket.gethostname(), me.pid, me.create_time())
+
+
+def owner_tags() -> dict[str, str]:
+    """The tag that names this process as the owner of the runs it executes."""
+    owner = this_process()
+    return {OWNER_TAG: json.dumps({"host": owner.host, "pid": owner.pid, "started": owner.started})}
+
+
+def run_owner(run: DagsterRun) -> Owner | None:
+    """The run's owner, or None when it has no (readable) owner tag: a daemon's run."""
+    try:
+        data = json.loads(run.tags[OWNER_TAG])
+        return Owner(str(data["host"]), int(data["pid"]), float(data["started"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def owner_is_gone(owner: Owner) -> bool:
+    """Whether the owner has exited. Only a process of this host can be checked: one
+    elsewhere is presumed alive (its own host's next command sweeps it)."""
+    if owner.host != socket.gethostname():
+        return False
+    try:
+        started = psutil.Process(owner.pid).create_time()
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:  # it exists but cannot be inspected (another user's): alive
+        return False
+    return abs(started - owner.started) > _START_TOLERANCE_S  # the pid was reused
+
+
+def sweep_dead_runs(instance: DagsterInstance, run_ids: list[str] | None = None) -> list[str]:
+    """Fail the runs in progress (of ``run_ids``, default all) whose owner process is
+    gone, and free their concurrency slots; returns one line per run swept."""
+    records = instance.get_run_records(RunsFilter(run_ids=run_ids, statuses=SWEPT_STATUSES))
+    swept = []
+    for record in records:
+        run = record.dagster_run
+        owner = run_owner(run)
+        if owner is None or not owner_is_gone(owner):
+            continue
+        message = (
+            f"The process that executed this run ({owner}) is gone: killed or crashed. "
+            "Marked failed, and its concurrency slots freed, by a later command."
+        )
+        # slots first: a sweep killed in between leaves the run in progress, swept again
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        instance.report_run_failed(run, message)
+        swept.append(f"run {run.run_id[:8]} ({run.job_name}, {owner}): marked failed")
+    return swept

@@ -1,0 +1,190 @@
+"""Faults a nightly pipeline meets, in real processes: a CLI run killed with SIGKILL while
+its step holds the warehouse's pool slot, and a wait for that slot that must end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus
+
+from stock_pipeline.cli.instance import open_instance
+from stock_pipeline.cli.main import main
+from stock_pipeline.defs.asset_bodies import DUCKDB_POOL
+from stock_pipeline.settings import Settings
+from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
+
+RUN_CLI = """
+import sys
+from stock_pipeline.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+TICKERS = ("AAA", "BBB")
+BARS = {t: synthetic_bars(40, seed=i) for i, t in enumerate(TICKERS)}
+FIRST, LAST = (BARS["AAA"]["date"].iloc[i].date().isoformat() for i in (0, -1))
+COMMAND = [
+    "materialize",
+    "--tickers",
+    ",".join(TICKERS),
+    "--start",
+    FIRST,
+    "--end",
+    LAST,
+    "--select",
+    "raw_ohlcv,indicators",
+    "--quiet",
+]
+
+
+@pytest.fixture
+def deployment(tmp_path, monkeypatch) -> dict[str, str]:
+    """A csv-sourced deployment's environment (this process's, too)."""
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    env = {
+        "STOCK_PIPELINE_DATA_DIR": str(tmp_path / "data"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "STOCK_PIPELINE_SOURCE": "csv",
+        "STOCK_PIPELINE_CSV_DIR": str(csv_dir),
+        "STOCK_PIPELINE_WATCHLIST": str(tmp_path / "no-watchlist.yaml"),
+    }
+    for name in ("STOCK_PIPELINE_WAREHOUSE", "STOCK_PIPELINE_START", "STOCK_PIPELINE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def start_cli(env: dict[str, str], args: list[str] = COMMAND) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN_CLI, *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition, what: str, timeout_s: float = 120.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout_s} s: {what}")
+
+
+def slot_holders(instance: DagsterInstance) -> list[tuple[str, str]]:
+    info = instance.event_log_storage.get_concurrency_info(DUCKDB_POOL)
+    return [(s.run_id, s.step_key) for s in info.claimed_slots]
+
+
+def waiting_runs(instance: DagsterInstance) -> list[str]:
+    info = instance.event_log_storage.get_concurrency_info(DUCKDB_POOL)
+    return [s.run_id for s in info.pending_steps if s.assigned_timestamp is None]
+
+
+def warehouse_tables(path: Path) -> dict[str, pd.DataFrame]:
+    """Every table's rows in a fixed order, without the columns that record when a row was
+    stored (they differ between any two runs)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        out = {}
+        for table in tables:
+            columns = [
+                r[0]
+                for r in con.execute(f"DESCRIBE {table}").fetchall()
+                if not r[0].endswith("_at")
+            ]
+            names = ", ".join(f'"{c}"' for c in columns)
+            out[table] = con.execute(f"SELECT {names} FROM {table} ORDER BY ALL").df()
+    return out
+
+
+def test_a_run_killed_mid_step_does_not_hang_the_next(deployment, tmp_path, monkeypatch) -> None:
+    csv_dir = Path(deployment["STOCK_PIPELINE_CSV_DIR"])
+    write_csv(csv_dir, "AAA", BARS["AAA"])
+    # BBB.csv is a pipe with no writer: raw_ohlcv blocks reading it, holding its pool slot
+    # (and the warehouse open for writing) until it is killed
+    os.mkfifo(csv_dir / "BBB.csv")
+    instance = open_instance(Settings.from_env())
+    killed = start_cli(deployment)
+    try:
+        (dead_run, step), *_ = wait_for(lambda: slot_holders(instance), "raw_ohlcv's slot")
+        assert step == "raw_ohlcv"
+        assert instance.get_run_by_id(dead_run).status == DagsterRunStatus.STARTED
+        killed.send_signal(signal.SIGKILL)
+    finally:
+        killed.wait(timeout=60)
+    (csv_dir / "BBB.csv").unlink()
+    write_csv(csv_dir, "BBB", BARS["BBB"])
+
+    started = time.monotonic()
+    rerun = subprocess.run(
+        [sys.executable, "-c", RUN_CLI, *COMMAND],
+        env={**os.environ, **deployment},
+        capture_output=True,
+        text=True,
+        timeout=240,  # a hang fails the test here
+    )
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"run {dead_run[:8]}" in rerun.stderr and "marked failed" in rerun.stderr
+    assert time.monotonic() - started < 240
+    assert instance.get_run_by_id(dead_run).status == DagsterRunStatus.FAILURE
+    assert slot_holders(instance) == [] and waiting_runs(instance) == []
+
+    # the same command on a fresh deployment, never interrupted
+    reference = tmp_path / "reference"
+    monkeypatch.setenv("STOCK_PIPELINE_DATA_DIR", str(reference / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(reference / "dagster_home"))
+    assert main(COMMAND) == 0
+    healed = warehouse_tables(Path(deployment["STOCK_PIPELINE_DATA_DIR"]) / "warehouse.duckdb")
+    expected = warehouse_tables(reference / "data" / "warehouse.duckdb")
+    assert healed.keys() == expected.keys() and len(expected["indicators"]) > 0
+    for table, rows in expected.items():
+        pd.testing.assert_frame_equal(healed[table], rows, obj=table)
+
+
+def test_a_wait_for_a_slot_ends_at_its_bound_or_at_sigterm(deployment, tmp_path) -> None:
+    for ticker in TICKERS:
+        write_csv(Path(deployment["STOCK_PIPELINE_CSV_DIR"]), ticker, BARS[ticker])
+    instance = open_instance(Settings.from_env())
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default(DUCKDB_POOL)
+    # a writer that is alive and not ours (a run of the daemon, say) holds the only slot
+    assert storage.claim_concurrency_slot(DUCKDB_POOL, "holder-run-id", "raw_ohlcv").is_claimed
+    config = tmp_path / "settings.yaml"
+    config.write_text("automation:\n  slot_wait_timeout_s: 2\n")
+
+    started = time.monotonic()
+    bounded = start_cli({**deployment, "STOCK_PIPELINE_CONFIG": str(config)})
+    out, err = bounded.communicate(timeout=120)
+    assert bounded.returncode == 1, out + err
+    assert "waited" in err and "slot_wait_timeout_s = 2" in err and "holder-r" in err
+    assert "Traceback" not in err
+    assert time.monotonic() - started < 120
+
+    stopped = start_cli(deployment)  # the default bound, far away
+    (waiting,) = wait_for(lambda: waiting_runs(instance), "the run to wait for the slot")
+    sent = time.monotonic()
+    stopped.send_signal(signal.SIGTERM)
+    out, err = stopped.communicate(timeout=60)
+    assert time.monotonic() - sent < 15, "SIGTERM was not honoured promptly"
+    assert stopped.returncode == 128 + signal.SIGTERM, out + err
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
+
+    runs = instance.get_runs()
+    assert [r.status for r in runs] == [DagsterRunStatus.FAILURE] * 2
+    assert waiting in {r.run_id for r in runs}
+    # neither took the slot from its holder, and neither is left waiting for it
+    assert slot_holders(instance) == [("holder-run-id", "raw_ohlcv")]
+    assert waiting_runs(instance) == []
