@@ -83,15 +83,18 @@ class SlotWatch:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
+    ) -> bool:
         if not self._active:
-            return
+            return False
         self._done.set()
         self._thread.join()
         signal.set_wakeup_fd(self._previous_fd)
         signal.signal(ABORT_SIGNAL, self._previous_handler)
         self._reader.close()
         self._writer.close()
+        # Dagster records the ended run as failed; should the raise land outside its run
+        # boundary instead, it ends here, and raise_if_stopped() says why
+        return exc_type is _EndRun
 
     def raise_if_stopped(self) -> None:
         if self._reason is not None:
@@ -163,5 +166,8 @@ class SlotWatch:
     def _stop(self, reason: str) -> None:
         self._reason = reason
         _thread.interrupt_main(ABORT_SIGNAL)
-        while not self._done.wait(5.0):  # until the run has ended and the main thread left
-            _thread.interrupt_main(ABORT_SIGNAL)
+        # again only while the run still waits (the raise landed where it was lost), never
+        # once Dagster is recording the run's end
+        while not self._done.wait(5.0):
+            if self._blocked_on() is not None:
+                _thread.interrupt_main(ABORT_SIGNAL)

@@ -10,7 +10,8 @@ in progress whose owner is not running any more is failed and its slots freed.
 
 Runs the daemon launches are watched by Dagster itself (``run_monitoring`` in
 dagster.yaml: the code server fails a run whose worker died, and the monitoring daemon
-frees the slots of finished runs).
+frees the slots of finished runs). ``dead_run_sensor`` sweeps from the daemon too, so
+that dead CLI runs do not fill its queue while no command is started.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ import socket
 from dataclasses import dataclass
 
 import psutil
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunsFilter,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
 
 #: The process that executes a run, as JSON: {"host": ..., "pid": ..., "started": ...}.
 OWNER_TAG = "stock_pipeline/owner"
@@ -101,3 +111,18 @@ def sweep_dead_runs(instance: DagsterInstance, run_ids: list[str] | None = None)
         instance.report_run_failed(run, message)
         swept.append(f"run {run.run_id[:8]} ({run.job_name}, {owner}): marked failed")
     return swept
+
+
+@sensor(
+    name="dead_run_sweep",
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Fails the runs left in progress by a CLI process that is gone (killed, "
+    "crashed) and frees their duckdb_writer slots, so they neither block writing steps "
+    "nor fill the run queue.",
+)
+def dead_run_sensor(context: SensorEvaluationContext) -> SkipReason:
+    swept = sweep_dead_runs(context.instance)
+    for line in swept:
+        context.log.warning(f"{line} (its process is gone)")
+    return SkipReason("; ".join(swept) or "no run of a dead process")

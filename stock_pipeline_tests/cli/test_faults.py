@@ -63,14 +63,27 @@ def deployment(tmp_path, monkeypatch) -> dict[str, str]:
     return env
 
 
-def start_cli(env: dict[str, str], args: list[str] = COMMAND) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", RUN_CLI, *args],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.fixture
+def start_cli():
+    """Starts the CLI in a process of its own; one left running (a failed test) is killed."""
+    started: list[subprocess.Popen] = []
+
+    def start(env: dict[str, str], args: list[str] = COMMAND) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUN_CLI, *args],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for(condition, what: str, timeout_s: float = 120.0):
@@ -110,7 +123,9 @@ def warehouse_tables(path: Path) -> dict[str, pd.DataFrame]:
     return out
 
 
-def test_a_run_killed_mid_step_does_not_hang_the_next(deployment, tmp_path, monkeypatch) -> None:
+def test_a_run_killed_mid_step_does_not_hang_the_next(
+    deployment, start_cli, tmp_path, monkeypatch
+) -> None:
     csv_dir = Path(deployment["STOCK_PIPELINE_CSV_DIR"])
     write_csv(csv_dir, "AAA", BARS["AAA"])
     # BBB.csv is a pipe with no writer: raw_ohlcv blocks reading it, holding its pool slot
@@ -154,7 +169,9 @@ def test_a_run_killed_mid_step_does_not_hang_the_next(deployment, tmp_path, monk
         pd.testing.assert_frame_equal(healed[table], rows, obj=table)
 
 
-def test_a_wait_for_a_slot_ends_at_its_bound_or_at_sigterm(deployment, tmp_path) -> None:
+def test_a_wait_for_a_slot_ends_at_its_bound_or_at_sigterm(
+    deployment, start_cli, tmp_path
+) -> None:
     for ticker in TICKERS:
         write_csv(Path(deployment["STOCK_PIPELINE_CSV_DIR"]), ticker, BARS[ticker])
     instance = open_instance(Settings.from_env())
