@@ -34,7 +34,7 @@ from stock_pipeline.defs.run_health import run_owner, sweep_dead_runs
 ABORT_SIGNAL = signal.SIGUSR1
 #: The signals that stop the CLI.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0  # a signal wakes the watch at once; the pool is read this often
 
 
 class RunStopped(Exception):

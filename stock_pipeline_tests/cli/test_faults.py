@@ -4,6 +4,7 @@ its step holds the warehouse's pool slot, and a wait for that slot that must end
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,8 +14,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 from dagster import DagsterInstance, DagsterRunStatus
 
+import stock_pipeline
 from stock_pipeline.cli.instance import open_instance
 from stock_pipeline.cli.main import main
 from stock_pipeline.defs.asset_bodies import DUCKDB_POOL
@@ -205,3 +208,16 @@ def test_a_wait_for_a_slot_ends_at_its_bound_or_at_sigterm(
     # neither took the slot from its holder, and neither is left waiting for it
     assert slot_holders(instance) == [("holder-run-id", "raw_ohlcv")]
     assert waiting_runs(instance) == []
+
+
+def test_both_instance_profiles_monitor_runs_and_free_the_slots_of_ended_ones(tmp_path) -> None:
+    bundled = Path(stock_pipeline.__file__).parent / "dagster.yaml"
+    shutil.copyfile(bundled, tmp_path / "dagster.yaml")
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.run_monitoring_enabled and "MONITORING" in (
+            instance.get_required_daemon_types()
+        )
+        assert instance.run_monitoring_max_resume_run_attempts == 0  # nothing resumes runs
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
+    postgres = yaml.safe_load((bundled.parent.parent / "dagster-postgres.yaml").read_text())
+    assert postgres["run_monitoring"] == yaml.safe_load(bundled.read_text())["run_monitoring"]
