@@ -3,24 +3,29 @@ its step holds the warehouse's pool slot, and a wait for that slot that must end
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import psutil
 import pytest
 import yaml
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 import stock_pipeline
 from stock_pipeline.cli.instance import open_instance
 from stock_pipeline.cli.main import main
 from stock_pipeline.defs.asset_bodies import DUCKDB_POOL
+from stock_pipeline.defs.run_health import OWNER_TAG
 from stock_pipeline.settings import Settings
 from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
 
@@ -172,8 +177,8 @@ def test_a_run_killed_mid_step_does_not_hang_the_next(
         pd.testing.assert_frame_equal(healed[table], rows, obj=table)
 
 
-def test_a_wait_for_a_slot_ends_at_its_bound_or_at_sigterm(
-    deployment, start_cli, tmp_path
+def test_a_wait_for_a_slot_ends_at_its_bound_at_sigterm_or_when_its_holder_dies(
+    deployment, start_cli, tmp_path, monkeypatch, capsys
 ) -> None:
     for ticker in TICKERS:
         write_csv(Path(deployment["STOCK_PIPELINE_CSV_DIR"]), ticker, BARS[ticker])
@@ -182,17 +187,15 @@ def test_a_wait_for_a_slot_ends_at_its_bound_or_at_sigterm(
     storage.initialize_concurrency_limit_to_default(DUCKDB_POOL)
     # a writer that is alive and not ours (a run of the daemon, say) holds the only slot
     assert storage.claim_concurrency_slot(DUCKDB_POOL, "holder-run-id", "raw_ohlcv").is_claimed
-    config = tmp_path / "settings.yaml"
-    config.write_text("automation:\n  slot_wait_timeout_s: 2\n")
 
+    with_bound(tmp_path, monkeypatch, 2)
     started = time.monotonic()
-    bounded = start_cli({**deployment, "STOCK_PIPELINE_CONFIG": str(config)})
-    out, err = bounded.communicate(timeout=120)
-    assert bounded.returncode == 1, out + err
+    assert main(COMMAND) == 1  # in this process: the bound needs no process of its own
+    err = capsys.readouterr().err
     assert "waited" in err and "slot_wait_timeout_s = 2" in err and "holder-r" in err
-    assert "Traceback" not in err
-    assert time.monotonic() - started < 120
+    assert time.monotonic() - started < 60
 
+    monkeypatch.delenv("STOCK_PIPELINE_CONFIG")
     stopped = start_cli(deployment)  # the default bound, far away
     (waiting,) = wait_for(lambda: waiting_runs(instance), "the run to wait for the slot")
     sent = time.monotonic()
@@ -208,6 +211,48 @@ def test_a_wait_for_a_slot_ends_at_its_bound_or_at_sigterm(
     # neither took the slot from its holder, and neither is left waiting for it
     assert slot_holders(instance) == [("holder-run-id", "raw_ohlcv")]
     assert waiting_runs(instance) == []
+
+    # now the holder is a CLI run whose process dies while a command waits for its slot
+    storage.free_concurrency_slots_for_run("holder-run-id")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    holder_run = started_run_of(instance, holder.pid)
+    killer = threading.Thread(target=kill_once_waiting, args=(instance, holder))
+    killer.start()
+    with_bound(tmp_path, monkeypatch, 90)  # should the kill not come, the wait still ends
+    try:
+        code = main(COMMAND)
+    finally:
+        killer.join()
+    assert code == 0, capsys.readouterr()
+    assert f"run {holder_run[:8]}" in capsys.readouterr().err
+    assert instance.get_run_by_id(holder_run).status == DagsterRunStatus.FAILURE
+    assert slot_holders(instance) == [] and waiting_runs(instance) == []
+
+
+def with_bound(tmp_path: Path, monkeypatch, seconds: float) -> None:
+    config = tmp_path / f"bound-{seconds}.yaml"
+    config.write_text(f"automation:\n  slot_wait_timeout_s: {seconds}\n")
+    monkeypatch.setenv("STOCK_PIPELINE_CONFIG", str(config))
+
+
+def kill_once_waiting(instance: DagsterInstance, holder: subprocess.Popen) -> None:
+    try:
+        wait_for(lambda: waiting_runs(instance), "the run to wait for the dying run's slot", 60)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def started_run_of(instance: DagsterInstance, pid: int) -> str:
+    """A run in progress of the process ``pid`` (as the CLI tags it), holding the slot."""
+    owner = {"host": socket.gethostname(), "pid": pid, "started": psutil.Process(pid).create_time()}
+    run = DagsterRun(
+        "__ASSET_JOB", status=DagsterRunStatus.STARTED, tags={OWNER_TAG: json.dumps(owner)}
+    )
+    instance.add_run(run)
+    claim = instance.event_log_storage.claim_concurrency_slot(DUCKDB_POOL, run.run_id, "raw_ohlcv")
+    assert claim.is_claimed
+    return run.run_id
 
 
 def test_both_instance_profiles_monitor_runs_and_free_the_slots_of_ended_ones(tmp_path) -> None:

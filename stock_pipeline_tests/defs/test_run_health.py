@@ -69,4 +69,3 @@ def test_the_sweep_fails_only_runs_of_processes_that_are_gone(tmp_path) -> None:
 
         again = dead_run_sensor(build_sensor_context(instance=instance))
         assert again.skip_message == "no run of a dead process"
-
