@@ -110,7 +110,7 @@ def test_environment_over_yaml_over_default(tmp_path, section, key, var) -> None
 @pytest.mark.parametrize(("section", "key", "var"), [v for v in VARIABLES if CASES[v[2]][4]])
 def test_a_bad_value_is_an_error_that_names_its_variable(tmp_path, section, key, var) -> None:
     bad = CASES[var][4]
-    with pytest.raises(ValueError, match=f"check {var}\b") as err:
+    with pytest.raises(ValueError, match=rf"check {var}\b") as err:
         Settings.from_env({var: bad})
     assert ".".join(filter(None, [section, key])) in str(err.value)
     # the same value from the YAML file names the file, not the variable
