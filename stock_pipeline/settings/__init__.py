@@ -160,7 +160,8 @@ class Settings(Section):
 
     def with_changes(self, **changes: Any) -> Settings:
         """A validated copy: a section given as a dict changes only the fields it names
-        (``settings.with_changes(model={"lstm_units": [32]}, data_dir=folder)``)."""
+        (``settings.with_changes(model={"units": [32]}, data_dir=folder)``); a field's earlier
+        name (``lstm_units``) changes that field."""
         data = self.model_dump()
         for name, value in changes.items():
             if isinstance(value, dict):
