@@ -238,14 +238,15 @@ def short_names(group: list[str]) -> str:
 def newest_available(settings: Settings, ticker: str) -> dt.date | None:
     """For a source that is not live (the sample, csv files), the ticker's newest bar, or a
     ValueError saying it has none; None for a live source (it has today's)."""
-    from stock_pipeline.market_data.sources import LIVE_SOURCES, make_source
-    from stock_pipeline.market_data.watchlist import sources_for
+    from stock_pipeline.market_data.sources import serving_sources
 
-    (name,) = sources_for([ticker], settings.source.name, settings.watchlist_path)
-    if name in LIVE_SOURCES:
+    (served,) = serving_sources(settings, [ticker])
+    if served.live:
         return None
-    source = make_source(settings.source.model_copy(update={"name": name}))
+    source = served.open()
     newest = source.newest_bar(ticker)
     if newest is None:
-        raise ValueError(f"{ticker}: the {name} source has no data for it ({source.describe()})")
+        raise ValueError(
+            f"{ticker}: the {source.name} source has no data for it ({source.describe()})"
+        )
     return newest
