@@ -69,7 +69,10 @@ def build_feature_table(
     """
     unknown = [c for c in settings.columns if c not in FEATURES]
     if unknown:
-        raise FeatureError(f"unknown feature(s) {unknown}; known: {sorted(FEATURES)}")
+        raise FeatureError(
+            f"{ticker}: features.columns names unknown feature(s) {unknown}; "
+            f"known (forecasting/feature_columns.py): {sorted(FEATURES)}"
+        )
     frame = joined.sort_values("date").reset_index(drop=True)
     if asof is not None:
         frame = frame[frame["date"] <= pd.Timestamp(asof)].reset_index(drop=True)
