@@ -33,23 +33,23 @@ def backtest_period(frames: dict[str, pd.DataFrame], execution: str) -> str:
     )
 
 
-def _log_return_phrase(predicted: float, target: str) -> str:
-    return f"a log return of {format_percent(predicted, signed=True)} to {target}"
+def _log_return_phrase(predicted: float, day: str) -> str:
+    return f"a log return of {format_percent(predicted, signed=True)} to {day}"
 
 
-def _variance_phrase(predicted: float, target: str) -> str:
+def _variance_phrase(predicted: float, day: str) -> str:
     return (
-        f"a realized variance of {predicted:.3g} to {target} (a volatility of "
+        f"a realized variance of {predicted:.3g} to {day} (a volatility of "
         f"{format_percent(math.sqrt(max(predicted, 0.0)), 2)} over those sessions)"
     )
 
 
-def _price_phrase(predicted: float, target: str) -> str:
-    return f"a price of {format_price(predicted)} at the close of {target}"
+def _price_phrase(predicted: float, day: str) -> str:
+    return f"a price of {format_price(predicted)} at the close of {day}"
 
 
-def _probability_phrase(predicted: float, target: str) -> str:
-    return f"a {format_percent(predicted, 1)} probability of an up move to {target}"
+def _probability_phrase(predicted: float, day: str) -> str:
+    return f"a {format_percent(predicted, 1)} probability of an up move to {day}"
 
 
 #: How a forecast is put in words, by its units (``Target.units``).
