@@ -66,7 +66,7 @@ class FeatureSettings(Section):
 
     columns: tuple[str, ...] = Field(
         DEFAULT_FEATURES,
-        description="Feature names from stock_pipeline.forecasting.features.FEATURES",
+        description="Feature names from stock_pipeline.forecasting.feature_columns.FEATURES",
     )
     window: int = Field(20, ge=2, description="T: trading days in one input window")
     horizon: int = Field(1, ge=1, description="h: predict the h-day-ahead target")

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stock_pipeline.evaluation.metrics import Verdict, implied_return, verdict
+from stock_pipeline.evaluation.metrics import Verdict, verdict
+from stock_pipeline.forecasting.targets import TARGETS, Target
 from stock_pipeline.settings import Settings
-from stock_pipeline.trading import backtest
+from stock_pipeline.trading import backtest, strategies
 from stock_pipeline.trading.report.html import render_report
 from stock_pipeline.trading.report.inputs import Forecast, ReportInputs
 from stock_pipeline.warehouse import Connection, Warehouse, results
@@ -60,29 +61,22 @@ def prune_reports(settings: Settings, ticker: str, written: dt.date) -> list[Pat
 def simulate_asof(
     preds: pd.DataFrame, bars: pd.DataFrame, settings: Settings
 ) -> dict[str, backtest.Simulation]:
-    """Every strategy over the sessions of ``bars``, trading the LSTM's forecasts: as h-day
-    log returns (return and price targets) or as probabilities (direction); a volatility
-    target's variance forecasts size a volatility-targeted long position instead."""
+    """Every strategy over the sessions of ``bars``, trading the models' forecasts in the
+    units their target trades (``Target.traded_forecast``: h-day log returns for return
+    and price targets, probabilities for direction, variances for volatility)."""
     path = backtest.MarketPath.from_bars(bars)
     fs = settings.features
-    if fs.target == "volatility":
-        forecasts = {m: _by_date(preds, m, path.dates) for m in ("lstm", "naive")}
-        return backtest.run_volatility_strategies(path, forecasts, settings.backtest, fs.horizon)
-    lstm_rows = preds[preds["model"] == "lstm"]
-    if fs.target == "direction":
-        forecast = lstm_rows["predicted"].to_numpy()
-    else:
-        forecast, _ = implied_return(lstm_rows, fs.target)
-    by_date = pd.Series(forecast, index=lstm_rows["date"].to_numpy().astype("datetime64[D]"))
-    predicted = by_date.reindex(path.dates).to_numpy()
-    return backtest.run_strategies(path, predicted, settings.backtest, fs.target, fs.horizon)
+    target = TARGETS[fs.target]
+    forecasts = {m: _by_date(preds, m, path.dates, target) for m in ("lstm", "naive")}
+    return strategies.run_strategies(path, forecasts, settings.backtest, fs.target, fs.horizon)
 
 
-def _by_date(preds: pd.DataFrame, model: str, dates: np.ndarray) -> np.ndarray:
-    """``model``'s predictions on ``dates`` (NaN where it made none)."""
+def _by_date(preds: pd.DataFrame, model: str, dates: np.ndarray, target: Target) -> np.ndarray:
+    """``model``'s forecasts on ``dates`` in the units ``target`` trades (NaN where it made
+    none)."""
     rows = preds[preds["model"] == model]
     by_date = pd.Series(
-        rows["predicted"].to_numpy(), index=rows["date"].to_numpy().astype("datetime64[D]")
+        target.traded_forecast(rows), index=rows["date"].to_numpy().astype("datetime64[D]")
     )
     return by_date.reindex(dates).to_numpy()
 
