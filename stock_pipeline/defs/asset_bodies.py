@@ -95,14 +95,6 @@ def per_item(
     return done, errors
 
 
-def per_partition(
-    context: AssetExecutionContext, work: Callable[[str, Any], Any], settings: Settings
-) -> tuple[list[Any], dict[str, str]]:
-    """``per_item`` over every (ticker, date) partition of a model-chain run."""
-    wanted = chain_dates(context, settings)
-    return per_item([(t, d) for t, days in wanted.items() for d in days], work)
-
-
 def per_ticker(
     context: AssetExecutionContext, engine: Engine, stage: Stage, settings: Settings
 ) -> tuple[list[Any], dict[str, str]]:

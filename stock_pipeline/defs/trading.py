@@ -11,14 +11,15 @@ from typing import Any
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from stock_pipeline.compute import Stage
 from stock_pipeline.defs.asset_bodies import (
     finish_partitions,
-    per_partition,
+    per_ticker,
     table_md,
     ticker_date_asset_args,
 )
 from stock_pipeline.defs.partitions import partition_key
-from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
 from stock_pipeline.trading.report.formatting import MISSING, format_metric
 
 GROUP = "trading"
@@ -102,13 +103,19 @@ def build_trading_assets(partitions_def, upstream: list):
         ),
     )
     def backtest_report(
-        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+        context: AssetExecutionContext,
+        settings: SettingsParam,
+        warehouse: DuckDBWarehouse,
+        compute: ComputeParam,
     ) -> MaterializeResult:
-        from stock_pipeline.trading.trade import backtest_asof
+        from stock_pipeline.trading import trade
 
-        runs, errors = per_partition(
-            context, lambda t, d: backtest_asof(warehouse, t, d, settings), settings
+        stage = Stage(
+            load=lambda t, d: trade.load_backtest(warehouse, t, d, settings),
+            compute=trade.compute_backtest,
+            store=lambda frames: trade.store_backtest(warehouse, frames),
         )
+        runs, errors = per_ticker(context, compute, stage, settings)
         partitions = {partition_key(r.ticker, r.asof): backtest_metadata(r) for r in runs}
         return finish_partitions(context, partitions, errors, {"reports": len(runs)})
 
