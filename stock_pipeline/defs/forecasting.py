@@ -8,7 +8,15 @@ location does not pay for it.
 
 from typing import Any
 
-from dagster import AssetDep, AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from stock_pipeline.compute import Stage
 from stock_pipeline.defs.asset_bodies import (
@@ -22,9 +30,10 @@ from stock_pipeline.defs.asset_bodies import (
     table_md,
     ticker_date_asset_args,
 )
-from stock_pipeline.defs.partitions import lookback_mapping, partition_key
+from stock_pipeline.defs.partitions import lookback_mapping, make_partitions, partition_key
 from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
 from stock_pipeline.forecasting.feature_rows import feature_set_id, update_feature_rows
+from stock_pipeline.settings import Settings
 
 GROUP = "forecasting"
 
@@ -84,7 +93,11 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
 
     @asset(
         **args,
-        deps=[AssetDep("indicators", partition_mapping=lookback_mapping(lookback_sessions))],
+        deps=[
+            AssetDep(
+                AssetKey("indicators"), partition_mapping=lookback_mapping(lookback_sessions)
+            )
+        ],
         pool=DUCKDB_POOL,
         kinds={"duckdb", "numpy"},
         description=(
@@ -115,7 +128,7 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
 
     @asset(
         **args,
-        deps=[windowed_tensors],
+        deps=[AssetKey("windowed_tensors")],
         kinds={"keras", "jax"},
         description=(
             "Keras 3 LSTM (JAX): the model of the fold holding d (a fold is `retrain_every` "
@@ -156,3 +169,10 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         return finish_partitions(context, partitions, errors, summary)
 
     return [windowed_tensors, lstm_model]
+
+
+def forecasting_definitions(settings: Settings) -> Definitions:
+    """The group's assets, ticker x trading day; the feature rows of partition d reach back
+    over the nights a catch-up fills."""
+    lookback = settings.automation.max_catch_up_sessions + 1
+    return Definitions(assets=build_forecasting_assets(make_partitions(settings), lookback))

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from stock_pipeline.compute import Stage
 from stock_pipeline.defs.asset_bodies import (
@@ -18,8 +25,9 @@ from stock_pipeline.defs.asset_bodies import (
     table_md,
     ticker_date_asset_args,
 )
-from stock_pipeline.defs.partitions import partition_key
+from stock_pipeline.defs.partitions import make_partitions, partition_key
 from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
+from stock_pipeline.settings import Settings
 from stock_pipeline.trading.report.formatting import MISSING, format_metric
 
 GROUP = "trading"
@@ -91,10 +99,10 @@ def summary_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
-def build_trading_assets(partitions_def, upstream: list):
+def build_trading_assets(partitions_def) -> list:
     @asset(
         **ticker_date_asset_args(partitions_def, GROUP),
-        deps=upstream,
+        deps=[AssetKey("walk_forward_evaluation"), AssetKey("model_comparison")],
         kinds={"duckdb", "html"},
         description=(
             "Backtest of the out-of-sample predictions (signal at the close of t, traded at "
@@ -120,7 +128,7 @@ def build_trading_assets(partitions_def, upstream: list):
         return finish_partitions(context, partitions, errors, {"reports": len(runs)})
 
     @asset(
-        deps=[backtest_report],
+        deps=[AssetKey("backtest_report")],
         group_name=GROUP,
         kinds={"duckdb"},
         description=(
@@ -145,3 +153,8 @@ def build_trading_assets(partitions_def, upstream: list):
         )
 
     return [backtest_report, backtest_summary]
+
+
+def trading_definitions(settings: Settings) -> Definitions:
+    """The group's assets: the per-(ticker, day) report and the cross-ticker summary."""
+    return Definitions(assets=build_trading_assets(make_partitions(settings)))
