@@ -79,10 +79,11 @@ def build_evaluation_assets(partitions_def) -> list:
         deps=[AssetKey("lstm_model")],
         kinds={"keras", "statsmodels", "duckdb"},
         description=(
-            "Walk-forward evaluation as of d: LSTM vs naive, drift and ARIMA on the same "
-            "dates (a volatility target: vs naive, drift, GARCH, GJR, EGARCH and HAR-RV on "
-            "QLIKE), fold models cached; tables `predictions` and `evaluation_metrics`, and "
-            "a Diebold-Mariano test of the LSTM against the naive forecast."
+            "Walk-forward evaluation as of d: the network of the configured kind "
+            "(`model.kind`, the one `lstm_model` holds) vs naive, drift and ARIMA on the "
+            "same dates (a volatility target: vs naive, drift, GARCH, GJR, EGARCH and HAR-RV "
+            "on QLIKE), fold models cached; tables `predictions` and `evaluation_metrics`, "
+            "and a Diebold-Mariano test of the network against the naive forecast."
         ),
     )
     def walk_forward_evaluation(

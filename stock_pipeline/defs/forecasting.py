@@ -1,4 +1,5 @@
-"""Asset group ``forecasting``: ``windowed_tensors`` and ``lstm_model``.
+"""Asset group ``forecasting``: ``windowed_tensors`` and ``lstm_model`` (the network of the
+configured ``model.kind``, whatever the kind: the key is kept for the assets' history).
 
 Wiring only; the logic is in ``stock_pipeline/forecasting``. ``lstm_model``'s training and
 forecasting run on the ``compute`` engine (a call per ticker); DuckDB is read and written
@@ -131,10 +132,13 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         deps=[AssetKey("windowed_tensors")],
         kinds={"keras", "jax"},
         description=(
-            "Keras 3 LSTM (JAX): the model of the fold holding d (a fold is `retrain_every` "
-            "sessions; its model is trained from scratch at its first session on what is "
-            "known then, and is the one the walk-forward evaluation scores), and its "
-            "next-session forecast in `forecasts`. Models: <data>/models/<ticker>/folds/."
+            "The network of the configured kind (`model.kind`: an LSTM by default, or a "
+            "GRU, attention LSTM, transformer, TCN, multiscale network or an ensemble; the "
+            "asset keeps its first name), Keras 3 on JAX: the model of the fold holding d "
+            "(a fold is `retrain_every` sessions; its model is trained from scratch at its "
+            "first session on what is known then, and is the one the walk-forward "
+            "evaluation scores), and its next-session forecast in `forecasts`. Models: "
+            "<data>/models/<ticker>/folds/."
         ),
     )
     def lstm_model(

@@ -133,7 +133,8 @@ def build_trading_assets(partitions_def) -> list:
         kinds={"duckdb"},
         description=(
             "Every ticker's latest backtest ranked by skill and by net Sharpe, with flags "
-            "where the LSTM lost to naive or to buy-and-hold (table `backtest_summary`)."
+            "where the network (`model.kind`) lost to naive or to buy-and-hold (table "
+            "`backtest_summary`)."
         ),
     )
     def backtest_summary(settings: SettingsParam, warehouse: DuckDBWarehouse) -> MaterializeResult:

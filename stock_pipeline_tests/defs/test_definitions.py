@@ -93,4 +93,11 @@ def test_names_the_instance_and_the_daemon_key_their_state_by(settings) -> None:
         ("raw_ohlcv", "raw_ohlcv_fresh"),
         ("indicators", "indicators_finite_after_warmup"),
     }
-    assert AssetKey("lstm_model") in defs.resolve_asset_graph().get_all_asset_keys()
+
+
+def test_the_networks_assets_say_they_hold_the_configured_kind(settings) -> None:
+    graph = build_definitions(settings).resolve_asset_graph()
+    for name in ("lstm_model", "walk_forward_evaluation", "backtest_summary"):
+        description = graph.get(AssetKey(name)).description
+        assert "`model.kind`" in description, name
+        assert "LSTM vs" not in description and "the LSTM" not in description, name
