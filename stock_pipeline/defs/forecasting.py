@@ -13,6 +13,7 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     Definitions,
     MaterializeResult,
     MetadataValue,
@@ -86,12 +87,15 @@ def model_metadata(r) -> dict[str, Any]:
     }
 
 
-def build_forecasting_assets(partitions_def, lookback_sessions: int):
+def build_forecasting_assets(partitions_def, lookback_sessions: int) -> list:
     """``partitions_def``: ticker x trading day; ``lookback_sessions``: how far before d the
     feature rows written by partition d can reach (missed nights it fills, plus the one
     bar a feature row looks back)."""
     args = ticker_date_asset_args(partitions_def, GROUP)
+    return [build_feature_asset(args, lookback_sessions), build_model_asset(args)]
 
+
+def build_feature_asset(args: dict[str, Any], lookback_sessions: int) -> AssetsDefinition:
     @asset(
         **args,
         deps=[
@@ -127,6 +131,10 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         )
         return finish(feature_metadata(results, settings), errors)
 
+    return windowed_tensors
+
+
+def build_model_asset(args: dict[str, Any]) -> AssetsDefinition:
     @asset(
         **args,
         deps=[AssetKey("windowed_tensors")],
@@ -172,7 +180,7 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         }
         return finish_partitions(context, partitions, errors, summary)
 
-    return [windowed_tensors, lstm_model]
+    return lstm_model
 
 
 def forecasting_definitions(settings: Settings) -> Definitions:

@@ -24,6 +24,7 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSelection,
     BackfillPolicy,
     DagsterRunStatus,
@@ -147,6 +148,10 @@ def build_universe_assets(partitions_def) -> list:
         "backfill_policy": BackfillPolicy.single_run(),
         "group_name": GROUP,
     }
+    return [build_model_asset(args), build_backtest_asset(args)]
+
+
+def build_model_asset(args: dict[str, Any]) -> AssetsDefinition:
     every = AllPartitionMapping()
 
     @asset(
@@ -176,6 +181,10 @@ def build_universe_assets(partitions_def) -> list:
             {"periods_trained": sum(p.mode == "trained" for r in runs for p in r.periods)}, errors
         )
 
+    return universe_model
+
+
+def build_backtest_asset(args: dict[str, Any]) -> AssetsDefinition:
     @asset(
         **args,
         deps=[AssetKey("universe_model")],
@@ -208,7 +217,7 @@ def build_universe_assets(partitions_def) -> list:
         log_lines(context, [f"{r.asof}: {r.verdict}" for r in runs])
         return finish_days({"reports": len(runs)}, errors)
 
-    return [universe_model, universe_backtest]
+    return universe_backtest
 
 
 universe_job = define_asset_job(
