@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 from stock_pipeline.cli import launch
@@ -17,9 +19,9 @@ def _execution(args: argparse.Namespace) -> launch.Execution:
     return launch.Execution(progress_for(args.quiet), args.verbose)
 
 
-def print_outcomes(outcomes, rerun: str = "") -> int:
+def print_outcomes(outcomes, rerun: Sequence[str] = ()) -> int:
     """Each run's line, then every failed ticker in one place, with the command that
-    re-runs only them (``rerun`` holds the rest of the command line)."""
+    re-runs only them (``rerun`` holds the rest of its arguments)."""
     for o in outcomes:
         print(f"  {'ok    ' if o.success else 'FAILED'} {o.label} (run {o.run_id[:8]})")
         for err in o.errors if not o.failed_tickers else []:
@@ -33,8 +35,7 @@ def print_outcomes(outcomes, rerun: str = "") -> int:
         for ticker, error in failed.items():
             print(f"  {ticker}: {error}")
         if rerun:
-            tickers = ",".join(failed)
-            print(f"re-run only them: stock-pipeline materialize --tickers {tickers} {rerun}")
+            print(f"re-run only them: {rerun_command(list(failed), rerun)}")
     for o in unnamed:
         print(f"run {o.label} failed")
     return 1
@@ -60,8 +61,14 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             )
     finally:
         execution.progress.close()
-    rerun = f"--start {args.start} --end {args.end} --select {args.select}"
+    rerun = ["--start", str(args.start), "--end", str(args.end), "--select", args.select]
     return print_outcomes(outcomes, rerun)
+
+
+def rerun_command(tickers: list[str], rest: Sequence[str]) -> str:
+    """The ``materialize`` command line for ``tickers``, every argument shell-quoted: a line
+    pasted into a shell runs that command and nothing else (no ``;``, no ``*`` expanded)."""
+    return shlex.join(["stock-pipeline", "materialize", "--tickers", ",".join(tickers), *rest])
 
 
 def cmd_add_ticker(args: argparse.Namespace) -> int:
@@ -101,11 +108,30 @@ def _print_submitted(submitted, home: Path) -> None:
     print(f"the daemon of {home} runs them (dagster dev, or dagster-daemon run)")
 
 
-def _rerun_args(submitted) -> str:
+def _rerun_args(submitted) -> list[str]:
     """The rest of the ``materialize`` command that redoes a failed ticker's add-ticker:
     its history, then (when add-ticker's has one) its model chain as of the last session."""
-    select = "" if submitted.chain_asof else " --select raw_ohlcv,indicators"
-    return f"--start {submitted.first} --end {submitted.last}{select}"
+    select = [] if submitted.chain_asof else ["--select", "raw_ohlcv,indicators"]
+    return ["--start", str(submitted.first), "--end", str(submitted.last), *select]
+
+
+def cmd_remove_ticker(args: argparse.Namespace) -> int:
+    from stock_pipeline.cli import removal
+
+    settings = Settings.from_env()
+    with launch.open_instance(settings) as instance:
+        contents = removal.ticker_contents(instance, settings, args.ticker)
+        if not args.yes:
+            print(f"remove-ticker would remove for {args.ticker!r}:")
+            for line in contents.lines():
+                print(f"  {line}")
+            print("nothing removed: run it again with --yes to remove them")
+            return 1
+        removed = removal.remove_ticker(instance, settings, contents)
+    print(f"removed for {args.ticker!r}:")
+    for line in removed:
+        print(f"  {line}")
+    return 0
 
 
 def demo_settings(data_dir: str | None) -> Settings:

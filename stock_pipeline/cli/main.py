@@ -43,6 +43,10 @@ EXAMPLES = {
         "examples:\n  stock-pipeline add-ticker NVDA BRK-B --start 2010-01-04\n"
         "  stock-pipeline add-ticker NVDA --wait"
     ),
+    "remove-ticker": (
+        "examples:\n  stock-pipeline remove-ticker BRK-B        (lists what it would remove)\n"
+        "  stock-pipeline remove-ticker BRK-B --yes  (removes it)"
+    ),
     "report": (
         "examples:\n  stock-pipeline report AAPL\n  stock-pipeline report ^gspc --asof 2018-12-31"
     ),
@@ -107,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=3600.0, help="with --wait: give up after (s, 3600)"
     )
     add.set_defaults(func=commands.cmd_add_ticker)
+
+    rm = _subparser(
+        sub,
+        "remove-ticker",
+        "remove a ticker: its partitions, its rows in every warehouse table, its reports "
+        "and cached models (take it off the watchlist first)",
+    )
+    rm.add_argument("ticker", help="the symbol exactly as registered")
+    rm.add_argument(
+        "--yes",
+        action="store_true",
+        help="remove them (without it: list what would be removed and exit with code 1)",
+    )
+    rm.set_defaults(func=commands.cmd_remove_ticker)
 
     rep = _subparser(sub, "report", "print (or open) the backtest report of a ticker")
     rep.add_argument("ticker")

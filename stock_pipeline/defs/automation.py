@@ -58,12 +58,13 @@ from stock_pipeline.defs.run_requests import (
     chain_tags,
     data_run_request,
     failed_tickers,
+    latest_due_day,
     new_ticker_chain,
     nightly_requests,
     remaining_runs,
 )
 from stock_pipeline.market_data.calendar import is_trading_day
-from stock_pipeline.market_data.watchlist import load_watchlist, watched_tickers
+from stock_pipeline.market_data.watchlist import read_watchlist, split_not_due, watched_tickers
 from stock_pipeline.settings import Settings
 
 model_chain_job = define_asset_job(
@@ -147,15 +148,23 @@ def build_watchlist_sensor(settings: Settings):
     )
     def watchlist_sensor(context: SensorEvaluationContext):
         try:
-            entries = load_watchlist(settings.watchlist_path)
+            watchlist = read_watchlist(settings.watchlist_path)
         except ValueError as exc:
             return SkipReason(str(exc))
         registered = context.instance.get_dynamic_partitions(TICKERS_PARTITION)
-        new = [e for e in entries if e.ticker not in set(registered)]
-        if not new:
-            return SkipReason(f"{len(entries)} watched ticker(s), none new")
-        order = [*registered, *(e.ticker for e in new)]
         now, requests = utc_now(), []
+        new, later = split_not_due(
+            [e for e in watchlist.entries if e.ticker not in set(registered)],
+            settings.watchlist_path,
+            latest_due_day(settings, now),
+        )
+        skipped = [f"{entry}; skipped" for entry in [*watchlist.skipped, *later]]
+        for line in skipped:  # each bad entry, on every tick, until the file is fixed
+            context.log.warning(line)
+        if not new:
+            listed = len(watchlist.entries)
+            return SkipReason("; ".join([f"{listed} watched ticker(s), none new", *skipped]))
+        order = [*registered, *(e.ticker for e in new)]
         by_start: dict[dt.date | None, list[str]] = {}
         for entry in new:
             by_start.setdefault(entry.start, []).append(entry.ticker)

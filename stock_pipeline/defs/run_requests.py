@@ -106,11 +106,16 @@ def catch_up_days(day: dt.date, watched: list[str], settings: Settings, log) -> 
     return first_day
 
 
-def backfill_days(settings: Settings, start: dt.date | None, now: dt.datetime) -> list[dt.date]:
-    """Sessions from ``start`` (default and earliest: ``history_start``) to the latest due."""
+def latest_due_day(settings: Settings, now: dt.datetime) -> dt.date:
+    """The newest session whose bar is due at ``now``."""
     local = now.astimezone(ZoneInfo(settings.exchange_timezone))
     auto = settings.automation
-    end = latest_due_session(local, auto.market_close, auto.bar_due_hours, settings.exchange)
+    return latest_due_session(local, auto.market_close, auto.bar_due_hours, settings.exchange)
+
+
+def backfill_days(settings: Settings, start: dt.date | None, now: dt.datetime) -> list[dt.date]:
+    """Sessions from ``start`` (default and earliest: ``history_start``) to the latest due."""
+    end = latest_due_day(settings, now)
     first = max(start or settings.history_start, settings.history_start)
     return trading_days(first, end, settings.exchange)
 

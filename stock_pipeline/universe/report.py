@@ -19,7 +19,7 @@ from stock_pipeline.trading.report.tables import escape
 from stock_pipeline.universe.pooled import UniverseBacktestRun
 from stock_pipeline.universe.strategies import STRATEGIES
 
-#: Fischer & Krauss (2018), k = 10, as quoted in issue 16: mean daily returns of the
+#: Fischer & Krauss (2018), k = 10, as the paper reports them: mean daily returns of the
 #: long-short portfolio (costs: 5 bps per half-turn). Period averages, not yearly values.
 #: The reversal rule's period is not given there; it is compared over 1992-2009 (marked).
 PAPER = (
@@ -155,7 +155,7 @@ p {escape(pvalue(diff.pvalue, True))} ({diff.lags} lags).</p>
 <h2>The paper beside this run</h2>
 {table(PAPER_HEADERS, paper_rows(result), "paper")}
 <p class="note">Paper: S&amp;P 500 constituents, k = 10, 5 bps per half-turn; period
-averages as quoted in issue 16, not yearly values. This run: the same years of its own
+averages as the paper reports them, not yearly values. This run: the same years of its own
 universe, if it covers any.</p>
 <h2>Configuration</h2><pre>{escape(json.dumps(us.model_dump(mode="json"), indent=2))}</pre>
 </body></html>"""

@@ -105,12 +105,18 @@ def test_watchlist_sensor_registers_and_backfills_new_tickers(setup, monkeypatch
 
 def test_watchlist_sensor_reports_a_bad_file_without_registering(setup) -> None:
     _, defs, instance, watchlist = setup
-    watchlist.write_text("tickers:\n  - GOOD\n  - 'BAD|ONE'\n")
+    watchlist.write_text("tickers:\n  - GOOD\n  - [unclosed\n")  # not YAML at all
     sensor = defs.resolve_sensor_def("watchlist_sensor")
     ctx = build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
     result = sensor(ctx)
-    assert isinstance(result, SkipReason) and "BAD|ONE" in result.skip_message
+    assert isinstance(result, SkipReason) and "cannot read" in result.skip_message
+    assert str(watchlist) in result.skip_message
     assert instance.get_dynamic_partitions("tickers") == []
+    # one bad entry: skipped by name, and the good one goes on
+    watchlist.write_text("tickers:\n  - GOOD\n  - 'BAD|ONE'\n")
+    result = sensor(ctx)
+    (add,) = result.dynamic_partitions_requests
+    assert list(add.partition_keys) == ["GOOD"]
 
 
 def test_a_run_that_failed_for_some_tickers_is_run_again_without_them(setup) -> None:
@@ -266,10 +272,12 @@ def test_add_ticker_registers_nothing_when_it_cannot_queue(setup, monkeypatch) -
 def test_watchlist_file_errors_name_the_entry(tmp_path) -> None:
     path = tmp_path / "w.yaml"
     path.write_text("tickers:\n  - ticker: AAA\n    source: nope\n")
-    with pytest.raises(ValueError, match=r"entry 1: unknown source 'nope'"):
+    with pytest.raises(ValueError, match=r"entry 1 \('AAA'\): unknown source 'nope'"):
         load_watchlist(path)
     path.write_text("tickers:\n  - ticker: AAA\n    start: 2020-02-30\n")
-    with pytest.raises(ValueError, match=r"w.yaml: cannot read: day is out of range"):
+    with pytest.raises(
+        ValueError, match=r"w.yaml: entry 1 \('AAA'\): start '2020-02-30' .*day is out of range"
+    ):
         load_watchlist(path)
 
 
