@@ -19,7 +19,7 @@ from stock_pipeline.cli.instance import dagster_home, open_instance  # noqa: F40
 from stock_pipeline.cli.progress import NoProgress
 from stock_pipeline.cli.slot_wait import SlotWatch
 from stock_pipeline.defs.asset_bodies import DATA_ASSETS
-from stock_pipeline.defs.automation import FRESHNESS_CHECK, data_tags, failed_tickers
+from stock_pipeline.defs.market_data import FRESHNESS_CHECK
 from stock_pipeline.defs.partitions import (
     PARTITION_TAG,
     TICKERS_PARTITION,
@@ -27,6 +27,7 @@ from stock_pipeline.defs.partitions import (
     range_tags,
 )
 from stock_pipeline.defs.run_health import owner_tags, sweep_dead_runs
+from stock_pipeline.defs.run_requests import data_tags, failed_tickers
 from stock_pipeline.defs.universe import UNIVERSE_ASSETS
 from stock_pipeline.market_data.calendar import trading_days
 from stock_pipeline.market_data.watchlist import check_symbol
