@@ -82,6 +82,7 @@ def test_names_the_instance_and_the_daemon_key_their_state_by(settings) -> None:
         "split_failed_runs",
         "watchlist_sensor",
         "universe_after_nightly",
+        "dead_run_sweep",
     }
     checks = {
         (k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys
