@@ -19,11 +19,13 @@ from typing import Any
 from urllib.parse import quote
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from stock_pipeline.settings import checks
 from stock_pipeline.settings.base import SOURCE_NAMES, Section
 from stock_pipeline.settings.data import (
     DEFAULT_FEATURES,
+    FEATURE_COLUMNS,
     INDICATOR_FEATURES,
     FeatureSettings,
     SourceSettings,
@@ -36,6 +38,7 @@ from stock_pipeline.settings.universe import UniverseSettings
 __all__ = [
     "DEFAULT_FEATURES",
     "ENV_VARIABLES",
+    "FEATURE_COLUMNS",
     "INDICATOR_FEATURES",
     "SOURCE_NAMES",
     "AutomationSettings",
@@ -111,9 +114,26 @@ class Settings(Section):
     universe: UniverseSettings = UniverseSettings()
     watchlist_path: Path = Field(Path("watchlist.yaml"), description="The declared universe")
 
+    @field_validator("exchange")
+    @classmethod
+    def _known_exchange(cls, value: str) -> str:
+        return checks.check_exchange(value)
+
+    @field_validator("exchange_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return checks.check_timezone(value)
+
     @model_validator(mode="after")
     def _loss_fits_target(self) -> Settings:
         self.model.loss_for(self.features.target)
+        return self
+
+    # here, not in FeatureSettings: the forecasting code builds a FeatureSettings of any
+    # names and refuses unknown ones itself (FeatureError); a configuration never gets there
+    @model_validator(mode="after")
+    def _known_feature_columns(self) -> Settings:
+        checks.check_feature_columns(self.features.columns)
         return self
 
     @property
