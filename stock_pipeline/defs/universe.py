@@ -42,6 +42,7 @@ from stock_pipeline.defs.asset_bodies import log_lines, table_md
 from stock_pipeline.defs.automation import NIGHTLY_TAG, market_data_job, model_chain_job
 from stock_pipeline.defs.partitions import TICKERS_PARTITION
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.errors import error_text
 
 if TYPE_CHECKING:  # the core is imported inside the asset bodies (keras, plotly)
     from stock_pipeline.universe.pooled import UniverseBacktestRun, UniverseModelRun
@@ -120,7 +121,7 @@ def per_day(
         try:
             done.append(work(day))
         except (ValueError, OSError) as exc:
-            errors[str(day)] = f"{day}: {exc}"
+            errors[str(day)] = f"{day}: {error_text(exc)}"
     return done, errors
 
 

@@ -56,7 +56,8 @@ def check_timezone(value: str) -> str:
         # ZoneInfoNotFoundError is a KeyError, whose text is only the quoted key
         why = "" if isinstance(exc, KeyError) else f" ({exc})"
         hint = _did_you_mean(value, _timezone_names()) or " (e.g. 'America/New_York')"
-        raise ValueError(f"exchange_timezone={value!r} is not an IANA time zone{why}{hint}") from None
+        message = f"exchange_timezone={value!r} is not an IANA time zone{why}{hint}"
+        raise ValueError(message) from None
     return value
 
 
