@@ -216,7 +216,22 @@ def _invalid_settings(
     )
     where = f"{config_file} and " if config_file else ""
     named = f"; check {', '.join(variables)}" if variables else ""
-    return ValueError(f"invalid settings (from {where}STOCK_PIPELINE_* variables{named}): {exc}")
+    described = checks.describe_errors(exc.errors(include_url=False), _secret_fields())
+    return ValueError(
+        f"invalid settings (from {where}STOCK_PIPELINE_* variables{named}): {described}"
+    )
+
+
+def _secret_fields() -> set[str]:
+    """The names of the fields that hold a secret (a ``SecretStr``), in any section."""
+    sections = [Settings, *(f.annotation for f in Settings.model_fields.values())]
+    return {
+        name
+        for section in sections
+        if isinstance(section, type) and issubclass(section, Section)
+        for name, field in section.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    }
 
 
 def _overlaps(error_loc: tuple[str, ...], variable_loc: tuple[str, ...]) -> bool:

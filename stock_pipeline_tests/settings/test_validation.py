@@ -98,3 +98,29 @@ def test_importing_and_defaulting_the_settings_imports_no_calendars() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_the_message_shows_bad_values_but_never_the_api_key(tmp_path) -> None:
+    """Pydantic's own text of a whole-settings error ends with the input, the key from
+    the environment among it; the message is one line per error without it."""
+    config = tmp_path / "settings.yaml"
+    config.write_text("model: {loss: huber}\nfeatures: {target: direction}\n")
+    key = "AV-SECRET-0123456789"
+    env = {"STOCK_PIPELINE_CONFIG": str(config), "ALPHAVANTAGE_API_KEY": key}
+    with pytest.raises(ValueError) as err:
+        Settings.from_env(env)
+    message = str(err.value)
+    assert message == (
+        f"invalid settings (from {config} and STOCK_PIPELINE_* variables): "
+        "model.loss='huber' does not fit features.target='direction': use cross_entropy for "
+        "direction, mse or huber for return and price (or leave model.loss unset for the "
+        "target's default)"
+    )
+    assert "6789" not in message
+    with pytest.raises(ValueError) as err:
+        Settings.from_env({**env, "STOCK_PIPELINE_COMPUTE_WORKERS": "five"})
+    assert str(err.value).endswith(
+        "check STOCK_PIPELINE_COMPUTE_WORKERS): compute.workers: Input should be a valid "
+        "integer, unable to parse string as an integer (got 'five')"
+    )
+    assert "6789" not in str(err.value)
