@@ -29,6 +29,7 @@ from stock_pipeline.defs.partitions import (
 from stock_pipeline.defs.run_health import owner_tags, sweep_dead_runs
 from stock_pipeline.defs.run_requests import data_tags, failed_tickers
 from stock_pipeline.defs.universe import UNIVERSE_ASSETS
+from stock_pipeline.errors import error_info_text
 from stock_pipeline.market_data.calendar import trading_days
 from stock_pipeline.market_data.watchlist import check_symbol
 from stock_pipeline.settings import Settings
@@ -82,11 +83,9 @@ def step_errors(events) -> list[str]:
             if data.user_failure_data is not None and data.user_failure_data.description:
                 errors.append(f"{event.step_key}: {data.user_failure_data.description}")
                 continue
-            info = data.error
-            while info is not None and info.cause is not None:  # the user code's own error
-                info = info.cause
-            message = info.message.strip() if info else event.message
-            errors.append(f"{event.step_key}: {message.split(': ', 1)[-1] if info else message}")
+            # the user code's error with the causes it was raised from, not Dagster's wrapping
+            message = error_info_text(data.error) if data.error else ""
+            errors.append(f"{event.step_key}: {message or event.message}")
     return errors
 
 

@@ -19,6 +19,7 @@ from dagster import (
 
 from stock_pipeline.compute import Engine, Stage, fan_out
 from stock_pipeline.defs.partitions import dates_by_ticker, sessions_by_ticker, split_key
+from stock_pipeline.errors import error_text
 from stock_pipeline.market_data.calendar import latest_due_session
 from stock_pipeline.settings import Settings
 
@@ -87,13 +88,14 @@ def per_item(
     items: Iterable[tuple[str, Any]], work: Callable[[str, Any], Any]
 ) -> tuple[list[Any], dict[str, str]]:
     """Run ``work`` per (ticker, date); a failure is recorded for its ticker (keyed by
-    ticker: the unit a failed run is split by), the rest go on."""
+    ticker: the unit a failed run is split by), with the causes it was raised from
+    (``errors.error_text``), and the rest go on."""
     done, errors = [], {}
     for ticker, day in items:
         try:
             done.append(work(ticker, day))
         except (ValueError, OSError) as exc:
-            message = f"{ticker} {day}: {exc}"
+            message = f"{ticker} {day}: {error_text(exc)}"
             errors[ticker] = f"{errors[ticker]} | {message}" if ticker in errors else message
     return done, errors
 

@@ -47,6 +47,7 @@ from stock_pipeline.defs.market_data import market_data_job
 from stock_pipeline.defs.partitions import TICKERS_PARTITION, make_date_partitions
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 from stock_pipeline.defs.run_requests import NIGHTLY_TAG
+from stock_pipeline.errors import error_text
 from stock_pipeline.settings import Settings
 
 if TYPE_CHECKING:  # the core is imported inside the asset bodies (keras, plotly)
@@ -130,7 +131,7 @@ def per_day(
         try:
             done.append(work(day))
         except (ValueError, OSError) as exc:
-            errors[str(day)] = f"{day}: {exc}"
+            errors[str(day)] = f"{day}: {error_text(exc)}"
     return done, errors
 
 

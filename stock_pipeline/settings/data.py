@@ -57,6 +57,15 @@ INDICATOR_FEATURES: tuple[str, ...] = (
     "volume_change",
 )
 
+#: Every name ``features.columns`` accepts: the keys of the forecasting registry of feature
+#: columns (``FEATURES``), listed here so that validating the settings imports no forecasting
+#: code (keras); a test keeps the two equal.
+FEATURE_COLUMNS: tuple[str, ...] = (
+    *INDICATOR_FEATURES,
+    "stoch_k",
+    "range_rel",
+)
+
 
 class FeatureSettings(Section):
     """What ``windowed_tensors`` builds: per-day feature rows, windows and the target."""
