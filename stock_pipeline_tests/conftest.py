@@ -17,6 +17,7 @@ afterwards, and no run reads what an earlier run (or another checkout) left in
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -44,7 +45,9 @@ def _use_a_jax_cache_for_this_run() -> bool:
     return made_here
 
 
-_MADE_THE_RUN_CACHE = _use_a_jax_cache_for_this_run()
+if _use_a_jax_cache_for_this_run():
+    # made here: removed when this process ends, after the workers it waits for
+    atexit.register(shutil.rmtree, os.environ[_RUN_CACHE], ignore_errors=True)
 
 
 def _absl_logging_on_the_real_stderr() -> None:
@@ -70,10 +73,6 @@ from stock_pipeline_tests.support.configs import small_model  # noqa: E402
 warnings.filterwarnings("ignore", module="dagster")
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """The process that made the run's cache folder removes it, after its workers."""
-    if _MADE_THE_RUN_CACHE:
-        shutil.rmtree(os.environ.pop(_RUN_CACHE), ignore_errors=True)
 
 
 @pytest.fixture
