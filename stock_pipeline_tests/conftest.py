@@ -6,13 +6,13 @@ PostgreSQL server), ``slow`` (half a minute or more). ``pytest -m "not e2e and n
 is the quick loop; ``.ci/run`` runs everything.
 
 The suite runs on two pytest-xdist workers (``addopts`` in pyproject.toml; ``-n 0`` runs
-in this process, e.g. for one test under a debugger). A module whose tests share an
-expensive fixture (a server, a trained fold cache) is marked ``xdist_group`` so that
-one worker builds it once. Every process of a run (this one, the workers, the Dagster,
-CLI and Dask processes the tests start) shares one JAX compilation cache folder, made
-for the run and removed after it: a model shape compiled once is loaded from it
-afterwards, and no run reads what an earlier run (or another checkout) left in
-``~/.cache``. Tests about the cache itself point JAX at folders of their own.
+in this process, e.g. for one test under a debugger), each file on one worker, so that a
+module-scoped fixture (a server, a trained fold cache) is built once. Every process of a
+run (this one, the workers, the Dagster, CLI and Dask processes the tests start) shares
+one JAX compilation cache folder, made for the run and removed after it: a model shape
+compiled once is loaded from it afterwards, and no run reads what an earlier run (or
+another checkout) left in ``~/.cache``. Tests about the cache itself point JAX at
+folders of their own.
 """
 
 from __future__ import annotations

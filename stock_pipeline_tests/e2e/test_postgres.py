@@ -42,7 +42,7 @@ model:
   retrain_every: 42
 """
 
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("postgres")]  # one server
+pytestmark = pytest.mark.postgres
 
 pg = postgres_server_fixture(scope="session", dbname="dagster")
 

@@ -30,7 +30,7 @@ LINEAGE = [
     "model_comparison",
     "backtest_report",
 ]
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e_ui")]  # one stack, one worker
+pytestmark = pytest.mark.e2e
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).parent / "screenshots"

@@ -68,11 +68,6 @@ def scored(phi: float, seed: int, models_dir: Path | None = None) -> dict[str, d
     return out
 
 
-# the two phi = 0.3 tests share models_dir: on one worker, its models are trained once
-PHI_03_MODELS = pytest.mark.xdist_group("signal_phi_0.3_models")
-
-
-@PHI_03_MODELS
 def test_finds_a_planted_ar1_signal_as_well_as_arima(models_dir: Path) -> None:
     """phi = 0.3: best possible skill 1 - sqrt(1 - 0.09) = 0.046."""
     result = scored(0.3, seed=0, models_dir=models_dir)
@@ -82,7 +77,6 @@ def test_finds_a_planted_ar1_signal_as_well_as_arima(models_dir: Path) -> None:
     assert lstm["dm"] < 0 and lstm["p"] < 0.01, result  # better than naive, significantly
 
 
-@PHI_03_MODELS
 def test_the_family_tests_find_the_planted_signal(models_dir: Path) -> None:
     """phi = 0.3 with the default comparison (the default kinds, drift, ARIMA): the SPA
     test rejects "nothing beats naive" and the model confidence set leaves naive out."""

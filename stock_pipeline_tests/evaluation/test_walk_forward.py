@@ -25,9 +25,6 @@ SETTINGS = Settings(
 )
 
 
-pytestmark = pytest.mark.xdist_group("walk_forward_ar_run")  # ar_run: trained once
-
-
 @pytest.fixture(scope="module")
 def ar_run(tmp_path_factory):
     table = ar_table(400, 0.3, seed=0)

@@ -54,7 +54,6 @@ def fit(kind: str):
 
 
 trained = functools.cache(fit)  # one per kind for the whole module
-pytestmark = pytest.mark.xdist_group("kinds_trained")  # so on one worker
 
 
 @pytest.mark.parametrize("kind", NETWORK_KINDS)
