@@ -24,7 +24,6 @@ from stock_pipeline.forecasting.fold_models import (
 from stock_pipeline.forecasting.folds import Fold
 from stock_pipeline.settings import Settings
 
-BASELINES = ("naive", "drift", "arima")
 BASELINES_FILE = "baselines.json"
 
 

@@ -158,7 +158,8 @@ def backtest_asof(
             daily.assign(ticker=ticker, asof_date=asof, date=daily["date"].dt.date),
             metric_rows.assign(ticker=ticker, asof_date=asof),
         )
-    judged = verdict(fold_metrics, ticker) if not fold_metrics.empty else None
+    level = settings.evaluation.verdict_level
+    judged = verdict(fold_metrics, ticker, level) if not fold_metrics.empty else None
     forecast = Forecast(*stored_forecast) if stored_forecast else None
     rendered = render_report(
         ReportInputs(
@@ -206,7 +207,8 @@ def summarize_backtests(con: Connection, settings: Settings) -> pd.DataFrame:
     frame["rank_skill"] = frame["skill"].rank(ascending=False, method="min").astype("Int64")
     frame["rank_sharpe"] = frame["lstm_sharpe"].rank(ascending=False, method="min").astype("Int64")
     # "lost": not significantly better than naive (or worse), or a lower net Sharpe
-    frame["lost_to_naive"] = ~((frame["dm_stat"] < 0) & (frame["dm_pvalue"] < 0.05)) | (
+    level = settings.evaluation.verdict_level
+    frame["lost_to_naive"] = ~((frame["dm_stat"] < 0) & (frame["dm_pvalue"] < level)) | (
         frame["lstm_sharpe"].fillna(-np.inf) < frame["naive_sharpe"].fillna(0)
     )
     frame["lost_to_buy_and_hold"] = frame["lstm_sharpe"].fillna(-np.inf) < frame[
