@@ -1,22 +1,20 @@
 """Shared fixtures: settings over a private data folder, passed to the product the way a
 deployment passes them (``build_definitions(settings)``, core functions' arguments).
 
-Markers: ``e2e`` (real webserver/daemon processes and a browser), ``postgres`` (a real
-PostgreSQL server), ``slow`` (half a minute or more). ``pytest -m "not e2e and not postgres"``
-is the quick loop; ``.ci/run`` runs everything.
+Markers (declared in ``pyproject.toml``): ``e2e`` (real webserver/daemon processes and a
+browser), ``postgres`` (a real PostgreSQL server), ``slow`` (half a minute or more on 2
+cores). The quick loop is ``pytest -m "not e2e and not postgres and not slow"``;
+``.ci/run`` runs everything.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
 
 from stock_pipeline.settings import Settings, SourceSettings
 from stock_pipeline_tests.support.configs import small_model
-
-warnings.filterwarnings("ignore", module="dagster")
 
 
 @pytest.fixture
