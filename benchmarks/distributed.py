@@ -78,7 +78,7 @@ def evaluation_stage(settings):
 
 
 def warm_worker() -> str:
-    import keras  # noqa: F401  the import a worker pays before its first fold
+    from stock_pipeline.backend import keras  # noqa: F401  a worker's import before its first fold
 
     return "ok"
 

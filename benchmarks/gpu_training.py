@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 
@@ -36,8 +35,7 @@ def series(windows: int, window: int, seed: int = 0) -> tuple[np.ndarray, np.nda
 
 
 def fit_on(device, units: tuple[int, ...], window: int, windows: int, repeats: int) -> dict:
-    import jax
-
+    from stock_pipeline.backend import jax
     from stock_pipeline.forecasting import network
     from stock_pipeline.settings import ModelSettings
 
@@ -70,9 +68,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--windows", type=int, default=4400)
     args = parser.parse_args()
-    os.environ.setdefault("KERAS_BACKEND", "jax")  # before keras is imported
-    import jax
-    import keras
+    from stock_pipeline.backend import jax, keras  # the backend sets KERAS_BACKEND first
 
     # One device per process: Keras picks the cuDNN LSTM kernel when JAX's default backend
     # is a GPU, and that kernel cannot run on a CPU device of the same process; compare

@@ -61,7 +61,7 @@ def evaluate(table, settings) -> dict[str, object]:
         "lstm_vs_naive_qlike_p": lstm["dm_pvalue_qlike"],
         "lstm_vs_garch_qlike_stat": lstm["dm_vs_garch_stat_qlike"],
         "lstm_vs_garch_qlike_p": lstm["dm_vs_garch_pvalue_qlike"],
-        "verdict": verdict(metrics, table.ticker).text,
+        "verdict": verdict(metrics, table.ticker, settings.evaluation.verdict_level).text,
         "seconds": seconds,
     }
 

@@ -1,9 +1,10 @@
 """Shared fixtures: settings over a private data folder, passed to the product the way a
 deployment passes them (``build_definitions(settings)``, core functions' arguments).
 
-Markers: ``e2e`` (real webserver/daemon processes and a browser), ``postgres`` (a real
-PostgreSQL server), ``slow`` (half a minute or more). ``pytest -m "not e2e and not postgres"``
-is the quick loop; ``.ci/run`` runs everything.
+Markers (declared in ``pyproject.toml``): ``e2e`` (real webserver/daemon processes and a
+browser), ``postgres`` (a real PostgreSQL server), ``slow`` (half a minute or more on 2
+cores). The quick loop is ``pytest -m "not e2e and not postgres and not slow"``;
+``.ci/run`` runs everything.
 
 The suite runs on two pytest-xdist workers (``addopts`` in pyproject.toml; ``-n 0`` runs
 in this process, e.g. for one test under a debugger), each file on one worker, so that a
@@ -22,7 +23,6 @@ import os
 import shutil
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import pytest
@@ -33,15 +33,23 @@ _RUN_CACHE = "STOCK_PIPELINE_TESTS_JAX_CACHE"
 
 def _use_a_jax_cache_for_this_run() -> bool:
     """Point JAX at the run's cache folder, made here unless a parent process made it;
-    whether it was made here. Runs before anything imports stock_pipeline or jax, which
-    read the folder from the environment once. ``STOCK_PIPELINE_JAX_CACHE=off`` still
-    switches the cache off (to see whether a failure depends on it)."""
+    whether it was made here. Runs before anything imports jax. Three ways in, one folder:
+    ``XDG_CACHE_HOME`` (the default of ``compute.jax_cache_dir`` for the ``Settings`` the
+    tests build, applied by the compute engine), ``JAX_COMPILATION_CACHE_DIR`` (what
+    ``Settings.from_env`` reads in the Dagster and CLI processes the tests start, and what
+    jax itself reads for core functions a test calls directly) and a minimum compile time
+    of 0, as the backend sets. ``STOCK_PIPELINE_JAX_CACHE=off`` still switches the cache
+    off (to see whether a failure depends on it)."""
     if os.environ.get("STOCK_PIPELINE_JAX_CACHE", "").lower() in ("off", "0", "false", "no"):
         return False
     made_here = not os.environ.get(_RUN_CACHE)
     if made_here:
         os.environ[_RUN_CACHE] = tempfile.mkdtemp(prefix="stock_pipeline_tests_jax_")
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ[_RUN_CACHE]
+    os.environ["XDG_CACHE_HOME"] = os.environ[_RUN_CACHE]
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(
+        Path(os.environ[_RUN_CACHE]) / "stock_pipeline" / "jax"
+    )
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     return made_here
 
 
@@ -69,10 +77,6 @@ _absl_logging_on_the_real_stderr()
 
 from stock_pipeline.settings import Settings, SourceSettings  # noqa: E402
 from stock_pipeline_tests.support.configs import small_model  # noqa: E402
-
-warnings.filterwarnings("ignore", module="dagster")
-
-
 
 
 @pytest.fixture

@@ -34,8 +34,6 @@ from stock_pipeline.market_data.calendar import trading_days
 from stock_pipeline.market_data.watchlist import check_symbol
 from stock_pipeline.settings import Settings
 
-QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
 
 def logging_config(verbose: bool) -> dict:
     """Dagster's console log in-process: everything with ``--verbose``; otherwise nothing

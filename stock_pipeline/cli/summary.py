@@ -23,7 +23,8 @@ def summary_lines(settings: Settings, tickers: list[str], asof: dt.date) -> list
             if metrics.empty:
                 lines.append(f"{ticker}: {forecast}; not evaluated")
             else:
-                lines.append(f"{verdict(metrics, ticker).text}; {forecast}")
+                level = settings.evaluation.verdict_level
+                lines.append(f"{verdict(metrics, ticker, level).text}; {forecast}")
     return lines
 
 

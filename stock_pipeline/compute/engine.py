@@ -5,7 +5,9 @@ processes on loopback, or a running scheduler's address).
 An engine only maps a function over argument tuples. What it runs must be a module-level
 function of picklable arguments (the worker imports it by name, so workers need this
 package at the same version), and it must not write the warehouse: DuckDB allows one
-writing process per file, which stays the caller's.
+writing process per file, which stays the caller's. Each process an engine computes in
+(this one, or every worker) applies the backend's settings (``backend.configure``: the
+compilation cache) before its first call.
 """
 
 from __future__ import annotations
@@ -72,6 +74,13 @@ class DaskEngine:
             self.client.cancel([f for f in futures if not f.done()])
 
 
+def configure_backend(settings: ComputeSettings) -> None:
+    """Apply ``settings`` to this process's backend (the compilation cache)."""
+    from stock_pipeline import backend  # imports keras: only in a process that computes
+
+    backend.configure(settings)
+
+
 class LazyEngine:
     """The configured engine, started on the first ``map`` (a run whose tickers all fail
     before any compute starts no cluster) and stopped by ``close``."""
@@ -93,6 +102,7 @@ class LazyEngine:
     def _start(self) -> InProcess | DaskEngine:
         s = self.settings
         if s.engine == "in_process":
+            configure_backend(s)  # this process computes: before its first compile
             return InProcess()
         from distributed import Client, LocalCluster
 
@@ -111,6 +121,9 @@ class LazyEngine:
         else:
             client = Client(s.address)
         self._closers.insert(0, client.close)
+        from stock_pipeline.compute.worker_setup import BackendSettings
+
+        client.register_plugin(BackendSettings(s))  # workers that join later apply it too
         return DaskEngine(client)
 
     def close(self) -> None:

@@ -169,8 +169,10 @@ def build_model_asset(args: dict[str, Any]) -> AssetsDefinition:
     def universe_model(
         context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
     ) -> MaterializeResult:
+        from stock_pipeline import backend
         from stock_pipeline.universe.pooled import universe_model_asof
 
+        backend.configure(settings.compute)  # the compilation cache, before the first compile
         tickers = registered(context)
         runs, errors = per_day(
             context, lambda d: universe_model_asof(warehouse, d, settings, tickers)

@@ -25,7 +25,6 @@ from stock_pipeline.forecasting.folds import Fold
 from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.settings import Settings
 
-BASELINES = ("naive", "drift", "arima")
 BASELINES_FILE = "baselines.json"
 
 

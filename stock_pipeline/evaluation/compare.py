@@ -178,14 +178,6 @@ def store_comparison(warehouse: Warehouse, run: ComparisonRun) -> ComparisonRun:
     return run
 
 
-def compare_asof(
-    warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
-) -> ComparisonRun:
-    """Walk every kind forward as of d, test the family, write ``model_comparison``."""
-    job = load_comparison(warehouse, ticker, asof, settings)
-    return store_comparison(warehouse, compute_comparison(job))
-
-
 def comparison_rows(result: FamilyResult, ticker: str, asof: dt.date) -> pd.DataFrame:
     """``model_comparison`` rows: the per-model ``STORED`` columns, plus family rows."""
     long = result.table.melt(id_vars="model", value_vars=list(STORED), var_name="metric")

@@ -57,6 +57,7 @@ class EvaluationFrames:
     asof: dt.date
     predictions: pd.DataFrame
     metrics: pd.DataFrame  # as scored (``metrics.score``), without ticker and date
+    verdict: Verdict  # at the level ``evaluation.verdict_level``
     folds: int
     folds_trained: int
     folds_reused: int
@@ -91,6 +92,7 @@ def compute_evaluation(job: EvaluationJob) -> EvaluationFrames:
         asof=job.asof,
         predictions=predictions,
         metrics=metrics,
+        verdict=verdict(metrics, ticker, settings.evaluation.verdict_level),
         folds=result.folds,
         folds_trained=result.folds_trained,
         folds_reused=result.folds_reused,
@@ -112,7 +114,7 @@ def store_evaluation(warehouse: Warehouse, frames: EvaluationFrames) -> Evaluati
         ticker=ticker,
         asof=asof,
         metrics=metrics,
-        verdict=verdict(metrics, ticker),
+        verdict=frames.verdict,
         folds=frames.folds,
         folds_trained=frames.folds_trained,
         folds_reused=frames.folds_reused,

@@ -120,8 +120,9 @@ class Verdict:
     beats_garch: bool | None = None  # volatility: significantly lower QLIKE than GARCH(1,1)
 
 
-def verdict(metrics: pd.DataFrame, ticker: str, alpha: float = 0.05) -> Verdict:
-    """The LSTM against naive in one plain sentence, from its overall scores."""
+def verdict(metrics: pd.DataFrame, ticker: str, alpha: float) -> Verdict:
+    """The LSTM against naive in one plain sentence, from its overall scores; significant
+    at level ``alpha`` (the setting ``evaluation.verdict_level``)."""
     overall = metrics[(metrics["model"] == "lstm") & metrics["fold"].isna()]
     get = dict(zip(overall["metric"], overall["value"], strict=True))
     if "qlike" in get:

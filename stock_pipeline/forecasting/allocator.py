@@ -11,11 +11,11 @@ before, 0.23 million and 0.7 s with one arena, no ``mmap`` for large blocks and 
 trimming; training throughput 1.27x (1.38x at batches of 2,048).
 
 The per-ticker networks (20-step windows, batches of 64) allocate little and measured
-no change; they call it too, so that whichever network a process imports first tunes
-the allocator before JAX starts. The price is that the process keeps its peak heap
-until it exits, which is what a training process wants. ``keep_freed_memory`` only acts
-on Linux with glibc (elsewhere it does nothing) and must run before JAX starts its
-threads, so the network modules call it before importing keras.
+no change; the backend (``stock_pipeline/backend.py``, which every module that uses keras
+imports first) tunes the allocator for both, before JAX starts. The price is that the
+process keeps its peak heap until it exits, which is what a training process wants.
+``keep_freed_memory`` only acts on Linux with glibc (elsewhere it does nothing) and must
+run before JAX starts its threads, which is why the backend calls it before importing jax.
 """
 
 from __future__ import annotations

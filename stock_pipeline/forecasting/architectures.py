@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import keras
 import numpy as np
-from keras import layers, ops
 
+from stock_pipeline.backend import keras
 from stock_pipeline.settings import ModelSettings
+
+layers, ops = keras.layers, keras.ops
 
 #: dilations of the tcn's causal convolutions: with kernel k the last output sees
 #: 1 + 15 (k - 1) sessions, 31 for the default k = 3 (more than the default T = 20)

@@ -1,100 +1,24 @@
 """The Keras 3 networks on the JAX backend: build, fit, predict, save and load one.
 
-No Dagster here. Importing this module imports keras; ``stock_pipeline/__init__``
-has already set ``KERAS_BACKEND=jax``. Training runs on a GPU when a CUDA build of
-jaxlib is installed (Keras then uses cuDNN for LSTM: default activations and no
-recurrent dropout, as built here); nothing else changes.
+No Dagster here. Importing this module imports keras, through ``stock_pipeline.backend``,
+which prepares the process for it. Training runs on a GPU when a CUDA build of jaxlib is
+installed (Keras then uses cuDNN for LSTM: default activations and no recurrent dropout,
+as built here); nothing else changes.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stock_pipeline.forecasting.allocator import keep_freed_memory
+import numpy as np
 
-keep_freed_memory()  # before JAX starts its threads: see allocator's docstring
-
-# Importing any stock_pipeline module first runs stock_pipeline/__init__.py, which sets
-# KERAS_BACKEND=jax before this keras import.
-import jax  # noqa: E402
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras.src.random import seed_generator as _keras_seed_generator  # noqa: E402
-
-from stock_pipeline.forecasting import architectures  # noqa: E402
-from stock_pipeline.forecasting.features import TrainingDataError, time_split  # noqa: E402
-from stock_pipeline.forecasting.targets import TARGETS  # noqa: E402
-from stock_pipeline.settings import ModelSettings  # noqa: E402
-
-# stock_pipeline/__init__ put the cache settings in the environment, which jax reads
-# when it is imported; apply them again in case jax was imported before stock_pipeline.
-if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
-if os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
-    jax.config.update(
-        "jax_persistent_cache_min_compile_time_secs",
-        float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
-    )
-
-
-# Reproducible in any thread. Keras draws its randomness from two process-wide generators
-# that ``keras.utils.set_random_seed`` seeds: Python's ``random`` (the seed of every
-# initializer and seed generator a layer makes without one) and NumPy's (the permutation
-# of each epoch in ``fit(shuffle=True)``). Other threads of the process draw from them
-# too: on a Dask worker the event loop samples Python's for ``sizeof`` of every heartbeat
-# and NumPy's for ``sizeof`` of a pandas result it sends, at times of their own, and a
-# draw between the seeding and Keras' own draws changed a fold model's initial weights or
-# batches (the cluster run's forecasts then differed from the in-process run's). So the
-# layers draw their seeds from a generator of this thread's own (``layer_seeds``) and the
-# training batches are shuffled by one of the fit's own (``ShuffledBatches``): the same
-# sequences the seeded process-wide generators give when nothing else draws from them,
-# so the models are those trained before, whatever else runs in the process.
-
-
-class _LayerSeeds:
-    """Stands in for the ``random`` module in ``keras.src.random.seed_generator``, whose
-    ``make_default_seed`` (``random.randint``) seeds every initializer and seed generator
-    made without a seed: inside ``layer_seeds`` from a generator of this thread's own,
-    elsewhere from the process-wide one, as before."""
-
-    def __init__(self) -> None:
-        self.local = threading.local()
-
-    def randint(self, a: int, b: int) -> int:
-        return (getattr(self.local, "rng", None) or random).randint(a, b)
-
-    def __getattr__(self, name: str):
-        return getattr(random, name)
-
-
-_installed = getattr(_keras_seed_generator, "python_random", None)
-if _installed is random:
-    _keras_seed_generator.python_random = _LayerSeeds()
-elif type(_installed).__name__ != _LayerSeeds.__name__:  # not already ours (a reload)
-    raise ImportError(  # a Keras that seeds its layers otherwise: check before upgrading
-        "keras.src.random.seed_generator no longer draws default seeds from "
-        "`python_random`; network.layer_seeds needs updating"
-    )
-
-
-@contextmanager
-def layer_seeds(seed: int) -> Iterator[None]:
-    """Layers made in this block (in this thread) draw their default seeds from
-    ``random.Random(seed)``: what ``random.seed(seed)`` gives when no other thread draws."""
-    local = _keras_seed_generator.python_random.local
-    previous = getattr(local, "rng", None)
-    local.rng = random.Random(seed)
-    try:
-        yield
-    finally:
-        local.rng = previous
+from stock_pipeline.backend import keras, layer_seeds
+from stock_pipeline.forecasting import architectures
+from stock_pipeline.forecasting.features import TrainingDataError, time_split
+from stock_pipeline.forecasting.targets import TARGETS
+from stock_pipeline.settings import ModelSettings
 
 
 class ShuffledBatches(keras.utils.PyDataset):

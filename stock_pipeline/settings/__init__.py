@@ -68,6 +68,9 @@ ENV_VARIABLES: dict[str | None, tuple[tuple[str, str], ...]] = {
         ("engine", "STOCK_PIPELINE_COMPUTE"),
         ("address", "STOCK_PIPELINE_COMPUTE_ADDRESS"),
         ("workers", "STOCK_PIPELINE_COMPUTE_WORKERS"),
+        # JAX's own variable moves the cache, as it did before the setting; ours wins
+        ("jax_cache_dir", "JAX_COMPILATION_CACHE_DIR"),
+        ("jax_cache_dir", "STOCK_PIPELINE_JAX_CACHE"),  # a folder, or off
     ),
     None: (
         ("data_dir", "STOCK_PIPELINE_DATA_DIR"),

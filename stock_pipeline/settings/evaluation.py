@@ -29,6 +29,13 @@ class EvaluationSettings(Section):
         "and tests as one family against naive with the target's baselines; each kind's fold "
         "models are cached, and the kind the evaluation uses shares its cache",
     )
+    verdict_level: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Level of the Diebold-Mariano test in the verdict against the naive "
+        "forecast (the report's sentence, the CLI summary, the ranking's 'lost to naive')",
+    )
     comparison_alpha: float = Field(
         0.05, gt=0, lt=1, description="Family-wise level of the SPA, StepM and Holm tests"
     )

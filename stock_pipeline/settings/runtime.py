@@ -4,9 +4,11 @@ model compute happens (``compute``)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import os
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from stock_pipeline.settings.base import Section
 
@@ -69,6 +71,22 @@ class ComputeSettings(Section):
     address: str | None = Field(
         None, description="address: the scheduler, e.g. tcp://10.0.0.5:8786"
     )
+    jax_cache_dir: Path | None = Field(
+        default_factory=lambda: default_jax_cache_dir(os.environ),
+        description="JAX's persistent compilation cache: compiled training and predict "
+        "programs kept between processes (a model of a shape seen before loads its program "
+        "instead of compiling it again); default $XDG_CACHE_HOME/stock_pipeline/jax, else "
+        "~/.cache/stock_pipeline/jax; off (or null): no cache. Trusted code: keep it in a "
+        "folder only you can write",
+    )
+
+    @field_validator("jax_cache_dir", mode="before")
+    @classmethod
+    def _off_is_none(cls, value: Any) -> Any:
+        # YAML reads a bare `off` as False; the environment gives the word
+        if value is False or (isinstance(value, str) and value.lower() in CACHE_OFF):
+            return None
+        return value
 
     @model_validator(mode="after")
     def _address_fits_engine(self) -> ComputeSettings:
@@ -78,3 +96,13 @@ class ComputeSettings(Section):
                 f"(engine {self.engine!r}, address {self.address!r})"
             )
         return self
+
+
+#: Values of ``compute.jax_cache_dir`` (and ``STOCK_PIPELINE_JAX_CACHE``) that mean no cache.
+CACHE_OFF = ("off", "0", "false", "no", "none")
+
+
+def default_jax_cache_dir(environ: Any) -> Path:
+    """``$XDG_CACHE_HOME/stock_pipeline/jax``, else ``~/.cache/stock_pipeline/jax``."""
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stock_pipeline" / "jax"

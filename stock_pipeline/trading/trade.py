@@ -218,7 +218,8 @@ def compute_backtest(job: BacktestJob) -> BacktestFrames:
     ticker, asof, settings = job.ticker, job.asof, job.settings
     sims = simulate_asof(job.predictions, job.bars, settings)
     daily, metric_rows = simulation_tables(sims, settings)
-    judged = verdict(job.fold_metrics, ticker) if not job.fold_metrics.empty else None
+    level = settings.evaluation.verdict_level
+    judged = verdict(job.fold_metrics, ticker, level) if not job.fold_metrics.empty else None
     rendered = render_report(
         report_inputs(job, daily, metric_rows, judged), report_dir(settings, ticker, asof)
     )
@@ -268,7 +269,8 @@ def summarize_backtests(con: Connection, settings: Settings) -> pd.DataFrame:
     frame["rank_skill"] = frame["skill"].rank(ascending=False, method="min").astype("Int64")
     frame["rank_sharpe"] = frame["lstm_sharpe"].rank(ascending=False, method="min").astype("Int64")
     # "lost": not significantly better than naive (or worse), or a lower net Sharpe
-    frame["lost_to_naive"] = ~((frame["dm_stat"] < 0) & (frame["dm_pvalue"] < 0.05)) | (
+    level = settings.evaluation.verdict_level
+    frame["lost_to_naive"] = ~((frame["dm_stat"] < 0) & (frame["dm_pvalue"] < level)) | (
         frame["lstm_sharpe"].fillna(-np.inf) < frame["naive_sharpe"].fillna(0)
     )
     frame["lost_to_buy_and_hold"] = frame["lstm_sharpe"].fillna(-np.inf) < frame[

@@ -1,6 +1,6 @@
 """The cross-sectional network: one LSTM layer, dropout, a sigmoid output; RMSprop on
 binary cross-entropy; early stopping on a time-ordered validation tail. Keras 3 on JAX
-(``stock_pipeline/__init__`` chose the backend); importing this module imports keras,
+(``stock_pipeline.backend`` prepares the process); importing this module imports keras,
 so callers import it lazily."""
 
 from __future__ import annotations
@@ -8,14 +8,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from stock_pipeline.forecasting.allocator import keep_freed_memory
+import numpy as np
 
-keep_freed_memory()  # before JAX starts its threads: see allocator's docstring
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from stock_pipeline.settings import UniverseSettings  # noqa: E402
+from stock_pipeline.backend import keras
+from stock_pipeline.settings import UniverseSettings
 
 
 def build_network(length: int, n_features: int, settings: UniverseSettings) -> keras.Model:

@@ -25,12 +25,6 @@ def register_feature_set(
     ).fetchall()
 
 
-def latest_feature_date(con: Connection, ticker: str, feature_set: str) -> dt.date | None:
-    return con.execute(
-        "SELECT max(date) FROM features WHERE ticker = ? AND feature_set = ?", [ticker, feature_set]
-    ).fetchall()[0][0]
-
-
 def upsert_features(
     con: Connection,
     ticker: str,

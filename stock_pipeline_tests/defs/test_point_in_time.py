@@ -151,13 +151,13 @@ def run_nightly(defs, instance, night: dt.date) -> list:
     requests = schedule.evaluate_tick(context).run_requests
     for request in requests:
         data = defs.resolve_job_def(request.job_name).execute_in_process(
-            instance=instance, tags=request.tags, run_config=launch.QUIET_LOGGING
+            instance=instance, tags=request.tags, run_config=launch.logging_config(verbose=False)
         )
         assert data.success, night
         chain = defs.resolve_job_def("model_chain_job").execute_in_process(
             instance=instance,
             tags=run_requests.chain_tags(request.tags, data.run_id),
-            run_config=launch.QUIET_LOGGING,
+            run_config=launch.logging_config(verbose=False),
         )
         assert chain.success, night
     return requests

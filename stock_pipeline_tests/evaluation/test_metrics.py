@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 
 from stock_pipeline.evaluation.metrics import score, verdict
+from stock_pipeline.settings import EvaluationSettings
+
+LEVEL = EvaluationSettings().verdict_level  # the product's default
 
 
 def frame(lstm: list[float], actual: list[float], reference_up: bool = True) -> pd.DataFrame:
@@ -51,7 +54,7 @@ def test_direction_is_scored_against_the_training_majority_not_against_naive() -
 def test_the_verdict_names_the_real_reason_when_dm_is_undefined() -> None:
     actual = [0.01, -0.02, 0.03]
     m = score(frame([0.02, -0.04, 0.06], actual), "return", 1)  # same |error| as naive
-    text = verdict(m, "ABC").text
+    text = verdict(m, "ABC", LEVEL).text
     assert "no DM test" in text and "equals naive's on every day" in text
     assert "target kind" not in text
 
@@ -60,7 +63,7 @@ def test_the_verdict_says_when_the_lstm_made_the_naive_forecast_every_day() -> N
     actual = [0.01, -0.02, 0.03]
     m = score(frame([0.0, 0.0, 0.0], actual), "return", 1)  # every fold shrunk to zero
     assert overall(m, "lstm")["naive_day_share"] == 1.0
-    text = verdict(m, "ABC").text
+    text = verdict(m, "ABC", LEVEL).text
     assert text.startswith("ABC: LSTM made the naive forecast (no change) on every day")
     assert "skill +0.00%" in text
     partly = score(frame([0.0, 0.01, 0.0], actual), "return", 1)
@@ -70,6 +73,6 @@ def test_the_verdict_says_when_the_lstm_made_the_naive_forecast_every_day() -> N
 def test_a_direction_target_is_judged_by_hit_rate_against_the_reference() -> None:
     actual = list(np.where(np.arange(40) % 4 == 0, -0.01, 0.01))  # 30 up days of 40
     hits = score(frame([0.9] * 40, actual), "direction", 1)
-    v = verdict(hits, "DIR")
+    v = verdict(hits, "DIR", LEVEL)
     assert "hit rate 75.0%" in v.text and "against 75.0%" in v.text
     assert not v.beats_naive and math.isnan(v.dm_pvalue)

@@ -22,7 +22,7 @@ from stock_pipeline.evaluation.volatility_scores import mse, qlike, qlike_losses
 from stock_pipeline.evaluation.walk_forward import walk_forward
 from stock_pipeline.forecasting.features import FeatureTable, fit_label_scaler, targets
 from stock_pipeline.forecasting.folds import folds_of_origins, span_origins
-from stock_pipeline.settings import FeatureSettings, Settings
+from stock_pipeline.settings import EvaluationSettings, FeatureSettings, Settings
 from stock_pipeline_tests.support.synthetic import feature_table_of, sessions, synthetic_bars
 
 # GARCH(1,1) of daily log returns: unconditional variance omega / (1 - a - b) = 1e-4 (1%
@@ -207,7 +207,7 @@ def test_the_lstm_does_not_beat_garch_on_garch_data(simulated) -> None:
     lstm = _overall(metrics, "lstm")
     beat = lstm["dm_vs_garch_stat_qlike"] < 0 and lstm["dm_vs_garch_pvalue_qlike"] < 0.05
     assert not beat, lstm
-    judged = verdict(metrics, "G")
+    judged = verdict(metrics, "G", EvaluationSettings().verdict_level)
     assert judged.beats_garch is False
     assert "G: volatility: LSTM " in judged.text and "beat GARCH(1,1)" in judged.text
     assert (frame["predicted"] > 0).all() and np.isfinite(frame["predicted"]).all()
@@ -341,7 +341,7 @@ def test_the_verdict_says_whether_the_lstm_beat_garch(stat, p, says) -> None:
         ("lstm", "dm_pvalue", 0.02),
     ]
     metrics = pd.DataFrame(rows, columns=["model", "metric", "value"]).assign(fold=np.nan)
-    judged = verdict(metrics, "T")
+    judged = verdict(metrics, "T", EvaluationSettings().verdict_level)
     assert judged.text.startswith(says)
     assert judged.text.endswith("naive 21-session historical variance: QLIKE 1.1 vs 1.3, DM p=0.02")
     assert judged.beats_garch == (stat < 0 and p < 0.05)

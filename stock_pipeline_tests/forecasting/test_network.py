@@ -57,7 +57,7 @@ def test_training_ignores_other_threads_drawing_from_the_process_wide_generators
     import random
     import threading
 
-    import keras
+    from stock_pipeline.backend import keras
 
     lstm = _lstm()
     x, y = data()
@@ -171,20 +171,29 @@ def test_too_little_data_is_an_error() -> None:
         lstm.fit(lstm.build_model(10, 3, SMALL, "return"), x, y, SMALL, horizon=1, epochs=1)
 
 
+# Trains on the compute engine of the settings the environment gives, as a run does: the
+# engine applies the backend's settings (the compilation cache) before the first compile.
 TRAIN_IN_A_NEW_PROCESS = """
-import sys
 import numpy as np
-import jax
-from stock_pipeline.forecasting import network as lstm
-from stock_pipeline.settings import ModelSettings
-rng = np.random.default_rng(0)
-x = rng.normal(size=(64, 10, 3)).astype("float32")
-y = rng.normal(size=64).astype("float32")
-settings = ModelSettings(lstm_units=(8,), epochs=2, batch_size=32, patience=2)
-net = lstm.build_model(10, 3, settings, "return")
-lstm.fit(net, x, y, settings, 1, 2)
-print(jax.config.jax_compilation_cache_dir or "none")
-print(repr(float(lstm.predict(net, x).sum())))
+from stock_pipeline.compute import open_engine
+from stock_pipeline.settings import ModelSettings, Settings
+
+def train():
+    from stock_pipeline.backend import jax
+    from stock_pipeline.forecasting import network as lstm
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 10, 3)).astype("float32")
+    y = rng.normal(size=64).astype("float32")
+    settings = ModelSettings(lstm_units=(8,), epochs=2, batch_size=32, patience=2)
+    net = lstm.build_model(10, 3, settings, "return")
+    lstm.fit(net, x, y, settings, 1, 2)
+    return jax.config.jax_compilation_cache_dir, float(lstm.predict(net, x).sum())
+
+with open_engine(Settings.from_env().compute) as engine:
+    (outcome,) = engine.map(train, [()])
+cache_dir, prediction = outcome.value
+print(cache_dir or "none")
+print(repr(prediction))
 """
 
 

@@ -48,10 +48,10 @@ def test_the_sensor_waits_for_the_nights_other_runs() -> None:
         DagsterEvent,
         DagsterEventType,
         DagsterInstance,
+        DagsterRun,
         DagsterRunStatus,
         build_run_status_sensor_context,
     )
-    from dagster._core.storage.dagster_run import DagsterRun
 
     from stock_pipeline.defs.run_requests import NIGHTLY_TAG
     from stock_pipeline.defs.universe import universe_after_nightly
