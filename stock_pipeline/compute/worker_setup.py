@@ -11,7 +11,6 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from stock_pipeline.compute.engine import configure_backend
 from stock_pipeline.settings import ComputeSettings
 
 
@@ -27,4 +26,10 @@ class BackendSettings(WorkerPlugin):
     async def setup(self, worker: Any) -> None:
         # importing keras takes seconds: off the worker's event loop, which must keep
         # answering the scheduler's heartbeats meanwhile
-        await asyncio.get_running_loop().run_in_executor(None, configure_backend, self.settings)
+        await asyncio.get_running_loop().run_in_executor(None, _configure, self.settings)
+
+
+def _configure(settings: ComputeSettings) -> None:
+    from stock_pipeline import backend  # imports keras: in the executor thread, not at import
+
+    backend.configure(settings)
