@@ -29,6 +29,7 @@ from stock_pipeline.forecasting.fold_models import FoldCache
 from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import Warehouse, results
+from stock_pipeline.warehouse.schema import NETWORK
 
 #: The per-model columns of ``FamilyResult.table`` stored as metrics (booleans as 0/1).
 STORED = ("mean_loss", "skill", "dm_stat", "dm_pvalue", "holm_pvalue", "mcs_pvalue", "in_mcs")
@@ -75,10 +76,10 @@ def comparison_predictions(
     asof_row, columns = len(table) - 1, ["date", "model", "predicted", "actual"]
     evaluated = walk_forward(table, asof_row, settings, FoldCache(models_dir, settings))
     frame = evaluated.predictions[columns]
-    parts, trained = [frame[frame["model"] != "lstm"]], {}
+    parts, trained = [frame[frame["model"] != NETWORK]], {}
     for kind in settings.evaluation.compare_kinds:
         if kind == settings.model.kind:
-            run, network = evaluated, frame[frame["model"] == "lstm"]
+            run, network = evaluated, frame[frame["model"] == NETWORK]
         else:
             ks = kind_settings(settings, kind)
             run = walk_forward(table, asof_row, ks, FoldCache(models_dir, ks), False)

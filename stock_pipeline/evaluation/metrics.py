@@ -14,9 +14,10 @@ from stock_pipeline.evaluation import scoring
 from stock_pipeline.evaluation.volatility_scores import VOLATILITY_MODELS, score_volatility
 from stock_pipeline.forecasting.targets import TARGETS, Target
 from stock_pipeline.forecasting.variance import NAIVE_SESSIONS
+from stock_pipeline.warehouse.schema import NETWORK
 
 #: The models of the return, price and direction targets.
-MODELS = ("lstm", "naive", "drift", "arima")
+MODELS = (NETWORK, "naive", "drift", "arima")
 
 #: The models scored for a target, by what it measures (``Target.measures``): a
 #: volatility target has its own baselines.
@@ -42,7 +43,7 @@ def _model_scores(part: pd.DataFrame, naive_rmse: float, target: Target) -> dict
     pred_ret, actual_ret = target.implied_return(part)
     values: dict[str, float] = {}
     # a probability has no error in the target's units; its baselines' returns have
-    level_ok = not (target.forecasts_probability and model == "lstm")
+    level_ok = not (target.forecasts_probability and model == NETWORK)
     if level_ok:
         p, a = part["predicted"].to_numpy(), part["actual"].to_numpy()
         if target.forecasts_probability:  # baselines: score their return forecasts
@@ -88,7 +89,7 @@ def score(frame: pd.DataFrame, target_name: str, horizon: int) -> pd.DataFrame:
             if part.empty:
                 continue
             values = _model_scores(part, naive_rmse, target)
-            if m == "lstm" and fold is None and "skill" in values:
+            if m == NETWORK and fold is None and "skill" in values:
                 dm = scoring.diebold_mariano(
                     part["predicted"].to_numpy() - part["actual"].to_numpy(),
                     naive["predicted"].to_numpy() - naive["actual"].to_numpy(),
@@ -123,7 +124,7 @@ class Verdict:
 def verdict(metrics: pd.DataFrame, ticker: str, alpha: float) -> Verdict:
     """The LSTM against naive in one plain sentence, from its overall scores; significant
     at level ``alpha`` (the setting ``evaluation.verdict_level``)."""
-    overall = metrics[(metrics["model"] == "lstm") & metrics["fold"].isna()]
+    overall = metrics[(metrics["model"] == NETWORK) & metrics["fold"].isna()]
     get = dict(zip(overall["metric"], overall["value"], strict=True))
     if "qlike" in get:
         return _volatility_verdict(metrics, get, ticker, alpha)

@@ -24,8 +24,9 @@ import pandas as pd
 
 from stock_pipeline.evaluation import scoring
 from stock_pipeline.evaluation.volatility_baselines import VOLATILITY_BASELINES
+from stock_pipeline.warehouse.schema import NETWORK
 
-VOLATILITY_MODELS = ("lstm", *VOLATILITY_BASELINES)
+VOLATILITY_MODELS = (NETWORK, *VOLATILITY_BASELINES)
 QLIKE_FLOOR_FRACTION = 1e-4
 
 
@@ -76,7 +77,7 @@ def score_volatility(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Metrics per model, overall (fold NaN) and per fold: columns model, fold, metric, value."""
     if frame.empty:
         return pd.DataFrame(columns=["model", "fold", "metric", "value"])
-    floor = qlike_floor(frame.loc[frame["model"] == "lstm", "actual"].to_numpy(float))
+    floor = qlike_floor(frame.loc[frame["model"] == NETWORK, "actual"].to_numpy(float))
     rows: list[dict[str, Any]] = []
     blocks = [(None, frame), *((int(f), sub) for f, sub in frame.groupby("fold"))]
     for fold, sub in blocks:
@@ -87,7 +88,7 @@ def score_volatility(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
                 continue
             values = _scores(part, floor)
             values["skill"] = 1 - values["qlike"] / naive_qlike if naive_qlike else np.nan
-            if m == "lstm" and fold is None:
+            if m == NETWORK and fold is None:
                 values.update(_dm(part, parts["naive"], floor, horizon, "dm_"))
                 values.update(_dm(part, parts["garch"], floor, horizon, "dm_vs_garch_"))
                 values.update(dm_stat=values["dm_stat_qlike"], dm_pvalue=values["dm_pvalue_qlike"])

@@ -23,6 +23,7 @@ from stock_pipeline.forecasting.fold_models import FoldCache, Forecaster, Foreca
 from stock_pipeline.forecasting.folds import Fold, first_origin, folds_of_origins, span_origins
 from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.settings import Settings
+from stock_pipeline.warehouse.schema import NETWORK
 
 #: The baselines a target is walked forward with, by what it measures (``Target.measures``).
 BASELINES_BY_MEASURE = {"return": Baselines, "variance": VolatilityBaselines}
@@ -59,7 +60,7 @@ def walk_forward(
     run = ForecastRun(np.empty(0), [])
     parts = []
     for fold, rows in folds_of_origins(table, origins, settings):
-        predicted = {"lstm": forecaster.fold_forecasts(fold, rows, run)}
+        predicted = {NETWORK: forecaster.fold_forecasts(fold, rows, run)}
         if with_baselines:
             predicted.update(baselines.fold_forecasts(fold, rows))
         parts.append(_prediction_frame(forecaster, fold, rows, predicted))

@@ -20,6 +20,7 @@ import pandas as pd
 from stock_pipeline.forecasting.targets import TARGETS, Target
 from stock_pipeline.settings import BacktestSettings
 from stock_pipeline.trading.backtest import MarketPath, Simulation, simulate
+from stock_pipeline.warehouse.schema import NETWORK
 
 Sides = tuple[np.ndarray, np.ndarray]  # (long, short) masks
 
@@ -121,7 +122,7 @@ def traded(forecast: np.ndarray, inputs: StrategyInputs) -> Orders:
 
 def network_strategy(inputs: StrategyInputs) -> Orders:
     """The network's forecasts, traded by the target's rule."""
-    return traded(inputs.forecasts["lstm"], inputs)
+    return traded(inputs.forecasts[NETWORK], inputs)
 
 
 def naive_strategy(inputs: StrategyInputs) -> Orders:
@@ -140,7 +141,7 @@ def buy_and_hold_strategy(inputs: StrategyInputs) -> Orders:
 
 #: Strategy name (the stored ``strategy`` row) -> how its orders are made.
 STRATEGIES: dict[str, Callable[[StrategyInputs], Orders]] = {
-    "lstm": network_strategy,
+    NETWORK: network_strategy,
     "naive": naive_strategy,
     "buy_and_hold": buy_and_hold_strategy,
 }

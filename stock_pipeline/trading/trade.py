@@ -25,6 +25,7 @@ from stock_pipeline.trading import backtest, strategies
 from stock_pipeline.trading.report.html import render_report
 from stock_pipeline.trading.report.inputs import Forecast, ReportInputs
 from stock_pipeline.warehouse import Connection, Warehouse, results
+from stock_pipeline.warehouse.schema import NETWORK
 
 
 @dataclass
@@ -74,7 +75,7 @@ def simulate_asof(
     path = backtest.MarketPath.from_bars(bars)
     fs = settings.features
     target = TARGETS[fs.target]
-    forecasts = {m: _by_date(preds, m, path.dates, target) for m in ("lstm", "naive")}
+    forecasts = {m: _by_date(preds, m, path.dates, target) for m in (NETWORK, "naive")}
     return strategies.run_strategies(path, forecasts, settings.backtest, fs.target, fs.horizon)
 
 
@@ -231,8 +232,8 @@ def compute_backtest(job: BacktestJob) -> BacktestFrames:
         report_path=rendered.html_path,
         preview_svg_base64=rendered.preview_svg_base64,
         days=len(job.bars) - 1,
-        stops=sims["lstm"].stops,
-        breaker_trips=sims["lstm"].breaker_trips,
+        stops=sims[NETWORK].stops,
+        breaker_trips=sims[NETWORK].breaker_trips,
         verdict=judged,
         forecast=job.forecast,
     )

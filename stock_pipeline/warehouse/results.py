@@ -15,6 +15,7 @@ from stock_pipeline.warehouse.connection import (
     replace_table,
     upsert_frame,
 )
+from stock_pipeline.warehouse.schema import NETWORK
 
 
 def upsert_forecast(con: Connection, forecast: dict[str, Any]) -> int:
@@ -112,7 +113,7 @@ def read_latest_backtests(con: Connection) -> pd.DataFrame:
         ),
         sharpe AS (
             SELECT b.ticker, b.asof_date,
-                   max(value) FILTER (WHERE strategy = 'lstm') AS lstm_sharpe,
+                   max(value) FILTER (WHERE strategy = $network) AS lstm_sharpe,
                    max(value) FILTER (WHERE strategy = 'naive') AS naive_sharpe,
                    max(value) FILTER (WHERE strategy = 'buy_and_hold') AS buy_and_hold_sharpe
             FROM backtest_metrics b JOIN latest USING (ticker, asof_date)
@@ -124,10 +125,11 @@ def read_latest_backtests(con: Connection) -> pd.DataFrame:
                    max(value) FILTER (WHERE metric = 'dm_pvalue') AS dm_pvalue,
                    max(value) FILTER (WHERE metric = 'dm_stat') AS dm_stat
             FROM evaluation_metrics e JOIN latest USING (ticker, asof_date)
-            WHERE model = 'lstm' AND fold IS NULL GROUP BY ALL
+            WHERE model = $network AND fold IS NULL GROUP BY ALL
         )
         SELECT * FROM sharpe LEFT JOIN ev USING (ticker, asof_date) ORDER BY ticker
-        """
+        """,
+        {"network": NETWORK},
     ).df()
 
 

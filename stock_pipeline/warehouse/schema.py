@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+#: The name under which the configured network's rows are stored in the ``model`` and
+#: ``strategy`` columns (predictions, metrics, backtests), whatever ``model.kind`` is:
+#: "lstm" since the first release, kept so that stored history stays one series. The model
+#: comparison names each kind by its own name.
+NETWORK = "lstm"
+
 #: Columns of the ``indicators`` table after (ticker, date), in order; what each one is and
 #: how it is computed is in ``market_data/indicators.py``.
 INDICATOR_COLUMNS: list[str] = [

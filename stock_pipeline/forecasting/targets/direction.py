@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from stock_pipeline.forecasting.targets.base import LabelScale, Target, known_log_returns, padded
+from stock_pipeline.warehouse.schema import NETWORK
 
 if TYPE_CHECKING:
     from stock_pipeline.forecasting.features import FeatureTable, LabelScaler
@@ -53,4 +54,4 @@ class DirectionTarget(Target):
         """The network's probability p as p - 0.5 (its sign is the direction called); the
         baselines' rows are return forecasts already."""
         predicted, actual = super().implied_return(frame)
-        return np.where(frame["model"] == "lstm", predicted - 0.5, predicted), actual
+        return np.where(frame["model"] == NETWORK, predicted - 0.5, predicted), actual

@@ -19,6 +19,7 @@ from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.trading.report.formatting import color
 from stock_pipeline.trading.report.inputs import RenderedReport, ReportInputs
 from stock_pipeline.trading.report.stats import ROLLING_SHARPE_WINDOW, drawdown, rolling_sharpe
+from stock_pipeline.warehouse.schema import NETWORK
 
 __all__ = ["RenderedReport", "ReportInputs"]
 
@@ -174,7 +175,7 @@ def trades_figure(
             "position",
             0,
             "y2",
-            line={"color": color("lstm", 0), "width": 1.2, "shape": "hv"},
+            line={"color": color(NETWORK, 0), "width": 1.2, "shape": "hv"},
             hovertemplate="%{y:.2f}",
         )
     )
@@ -189,7 +190,7 @@ def trades_figure(
 
 
 def predicted_vs_actual_figure(
-    predictions: pd.DataFrame, model: str = "lstm", target_kind: str = "return"
+    predictions: pd.DataFrame, model: str = NETWORK, target_kind: str = "return"
 ) -> dict | None:
     """The model's forecasts against the outcomes, with the line y = x; None: no pairs."""
     subset = predictions[predictions["model"] == model]

@@ -9,11 +9,12 @@ import pandas as pd
 
 from stock_pipeline.evaluation.metrics import MODELS
 from stock_pipeline.trading.strategies import STRATEGY_NAMES as STRATEGIES
+from stock_pipeline.warehouse.schema import NETWORK
 
 __all__ = ["MODELS", "STRATEGIES"]  # re-exported: the order tables and charts follow
 
 COLORS = {
-    "lstm": "#1f77b4",
+    NETWORK: "#1f77b4",
     "naive": "#ff7f0e",
     "buy_and_hold": "#2ca02c",
     "drift": "#9467bd",

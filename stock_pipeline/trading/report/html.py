@@ -26,9 +26,10 @@ from stock_pipeline.trading.report.inputs import (
 from stock_pipeline.trading.report.preview import equity_svg_base64
 from stock_pipeline.trading.report.tables import escape
 from stock_pipeline.trading.report.trades import TRADE_COLUMNS, trade_list, trade_summary
+from stock_pipeline.warehouse.schema import NETWORK
 
 _WARNING_PATTERN = re.compile(r"\bLOST\b|\bdid not\b", re.IGNORECASE)
-STRATEGY, BENCHMARK = "lstm", "buy_and_hold"
+STRATEGY, BENCHMARK = NETWORK, "buy_and_hold"
 
 _CSS = """\
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;

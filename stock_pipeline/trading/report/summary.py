@@ -18,6 +18,7 @@ from stock_pipeline.trading.report.formatting import (
     is_missing,
 )
 from stock_pipeline.trading.report.inputs import Forecast
+from stock_pipeline.warehouse.schema import NETWORK
 
 
 def backtest_period(frames: dict[str, pd.DataFrame], execution: str) -> str:
@@ -81,12 +82,12 @@ def _lookup(frame: pd.DataFrame, key: str, row: str, metric: str) -> float:
 
 
 def _accuracy_sentence(fold_metrics: pd.DataFrame) -> str:
-    skill = _lookup(fold_metrics, "model", "lstm", "skill")
-    qlike = _lookup(fold_metrics, "model", "lstm", "qlike")
+    skill = _lookup(fold_metrics, "model", NETWORK, "skill")
+    qlike = _lookup(fold_metrics, "model", NETWORK, "qlike")
     if math.isfinite(qlike) and math.isfinite(skill):
-        p = _lookup(fold_metrics, "model", "lstm", "dm_pvalue_qlike")
+        p = _lookup(fold_metrics, "model", NETWORK, "dm_pvalue_qlike")
         garch = _lookup(fold_metrics, "model", "garch", "qlike")
-        p_garch = _lookup(fold_metrics, "model", "lstm", "dm_vs_garch_pvalue_qlike")
+        p_garch = _lookup(fold_metrics, "model", NETWORK, "dm_vs_garch_pvalue_qlike")
         side = "lower" if skill > 0 else "higher"
         return (
             "The verdict is about forecast accuracy: over every out-of-sample forecast, the "
@@ -96,7 +97,7 @@ def _accuracy_sentence(fold_metrics: pd.DataFrame) -> str:
             f"(p = {p_garch:.3g})."
         )
     if math.isfinite(skill):
-        p = _lookup(fold_metrics, "model", "lstm", "dm_pvalue")
+        p = _lookup(fold_metrics, "model", NETWORK, "dm_pvalue")
         test = f", Diebold-Mariano p = {p:.3g}" if math.isfinite(p) else ""
         side = "lower" if skill > 0 else "higher"
         return (
@@ -105,7 +106,7 @@ def _accuracy_sentence(fold_metrics: pd.DataFrame) -> str:
             f"that of the naive forecast of no change (skill {format_percent(skill, 1, True)}"
             f"{test})."
         )
-    hits = _lookup(fold_metrics, "model", "lstm", "direction_accuracy")
+    hits = _lookup(fold_metrics, "model", NETWORK, "direction_accuracy")
     if math.isfinite(hits):
         return (
             "The verdict is about forecast accuracy: the LSTM called the direction right on "
@@ -129,8 +130,8 @@ def explanation(
         "above and the strategy results below can point different ways.",
         _accuracy_sentence(fold_metrics),
     ]
-    if "lstm" in frames and "buy_and_hold" in frames:
-        lstm, hold = ret["lstm"], ret["buy_and_hold"]
+    if NETWORK in frames and "buy_and_hold" in frames:
+        lstm, hold = ret[NETWORK], ret["buy_and_hold"]
         if not (math.isfinite(lstm) and math.isfinite(hold)):
             compared = "against"
         else:
@@ -148,7 +149,7 @@ def explanation(
         )
         parts.append(
             rule + f"{format_percent(lstm, signed=True)} after costs (Sharpe "
-            f"{format_number(sharpe['lstm'])}), {compared} buy-and-hold's "
+            f"{format_number(sharpe[NETWORK])}), {compared} buy-and-hold's "
             f"{format_percent(hold, signed=True)} (Sharpe "
             f"{format_number(sharpe['buy_and_hold'])})."
         )
