@@ -20,7 +20,7 @@ import datetime as dt
 import io
 import math
 import re
-from collections.abc import Iterator
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,10 +92,10 @@ def parse_body(
     header_record, header_cells, header_lines = header
     width = len(header_cells)
     try:
-        parts = list(_chunks(ticker, path, raw, header_lines, width, header_record, columns))
+        parts = _chunks(ticker, path, raw, header_lines, width, header_record, columns)
     except _RaggedRows:  # a record longer than the header: tokenize again, wide enough
         width = _widest_record(raw)
-        parts = list(_chunks(ticker, path, raw, header_lines, width, header_record, columns))
+        parts = _chunks(ticker, path, raw, header_lines, width, header_record, columns)
     numeric = [c for c in _NUMERIC if c in columns]
     return _assemble(ticker, parts, numeric, "adj_close" in columns)
 
@@ -115,31 +115,38 @@ class _Chunk:
 
 def _chunks(
     ticker: str, path: Path, raw: bytes, skip: int, width: int, first: int, columns: dict
-) -> Iterator[_Chunk]:
-    offset = first + 1
+) -> list[_Chunk]:
+    offset, parts = first + 1, []
     try:
-        reader = pd.read_csv(
-            io.BytesIO(raw),
-            encoding="utf-8-sig",
-            header=None,
-            skiprows=skip,
-            names=list(range(width)),
-            index_col=False,
-            dtype=object,
-            na_filter=False,  # every cell stays text: missing tokens are ours to decide
-            skip_blank_lines=False,  # a blank line is a record: line numbers stay right
-            chunksize=CHUNK_ROWS,
-            engine="c",
-        )
-        for chunk in reader:
-            yield _parse_chunk(ticker, chunk, np.arange(offset, offset + len(chunk)), columns)
-            offset += len(chunk)
+        with warnings.catch_warnings():
+            # pandas drops a record's cells beyond ``width`` with only a warning: make it an error
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            reader = pd.read_csv(
+                io.BytesIO(raw),
+                encoding="utf-8-sig",
+                header=None,
+                skiprows=skip,
+                names=list(range(width)),
+                index_col=False,
+                dtype=object,
+                na_filter=False,  # every cell stays text: missing tokens are ours to decide
+                skip_blank_lines=False,  # a blank line is a record: line numbers stay right
+                chunksize=CHUNK_ROWS,
+                engine="c",
+            )
+            for chunk in reader:
+                lines = np.arange(offset, offset + len(chunk))
+                parts.append(_parse_chunk(ticker, chunk, lines, columns))
+                offset += len(chunk)
     except pd.errors.EmptyDataError:  # nothing after the header
-        return
+        return []
+    except pd.errors.ParserWarning as exc:
+        raise _RaggedRows from exc
     except pd.errors.ParserError as exc:
         if "fields in line" in str(exc):
             raise _RaggedRows from exc
         raise SourceError(ticker, f"unreadable {path}: {exc}") from exc
+    return parts
 
 
 def _widest_record(raw: bytes) -> int:
