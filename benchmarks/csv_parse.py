@@ -119,6 +119,7 @@ def main() -> None:
         for _ in range(args.runs):  # interleaved: both sides see the same load
             for kind in runs:
                 runs[kind].append(run_once(kind, folder, old_module))
+                print(kind, json.dumps(runs[kind][-1]), flush=True)  # progress, on a slow day
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     table = {kind: _medians(samples) for kind, samples in runs.items()}
     print(f"file: {size_mb:.1f} MB, {TICKERS * SESSIONS:,} rows; load average {' '.join(load)}")
