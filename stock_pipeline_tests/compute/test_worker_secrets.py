@@ -1,5 +1,6 @@
 """What a Dask worker receives carries no secret: the Alpha Vantage key stays with the
-caller, and the results are those of the in-process engine."""
+caller, and the results are those of the in-process engine; the local cluster listens on
+loopback only."""
 
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ def test_a_local_cluster_worker_gets_no_key_and_the_same_results():
     calls = [(settings, n) for n in (2, 3, 4)]
     with open_engine(ComputeSettings(engine="local_cluster", workers=1)) as engine:
         on_cluster = sorted((o.index, o.value) for o in engine.map(key_seen, calls))
+        client = engine.engine.client
+        workers = list(client.scheduler_info()["workers"])
+        # scheduler and workers listen on loopback only
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert workers and all(w.startswith("tcp://127.0.0.1:") for w in workers)
     in_process = [(o.index, o.value) for o in InProcess().map(key_seen, calls)]
 
     assert [value[0] for _, value in on_cluster] == [None, None, None]
