@@ -67,15 +67,17 @@ def worker(kind: str, folder: Path, old_module: Path) -> dict[str, float]:
         from stock_pipeline.market_data.sources.csv_source import CsvSource as source_class
     source = source_class(folder)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = source.fetch(["BIG"], dt.date(2000, 1, 1), dt.date(2030, 12, 31))["BIG"]
-    fetch_s = time.perf_counter() - start
-    start = time.perf_counter()
+    fetch_s, fetch_cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    start, cpu = time.perf_counter(), time.process_time()
     newest = source.newest_bar("BIG")
-    newest_s = time.perf_counter() - start
+    newest_s, newest_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     return {
         "fetch_s": fetch_s,
+        "fetch_cpu_s": fetch_cpu_s,
         "newest_bar_s": newest_s,
+        "newest_bar_cpu_s": newest_cpu_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_before_mb": baseline,
         "bars": len(result.bars),
@@ -123,17 +125,21 @@ def main() -> None:
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     table = {kind: _medians(samples) for kind, samples in runs.items()}
     print(f"file: {size_mb:.1f} MB, {TICKERS * SESSIONS:,} rows; load average {' '.join(load)}")
-    print("| parser | fetch s | newest_bar after it s | peak RSS MB | bars | rejected |")
+    print(
+        "| parser | fetch s (CPU s) | newest_bar after it s (CPU s) | peak RSS MB | bars | rejected |"
+    )
     for kind, row in table.items():
         print(
-            f"| {kind} | {row['fetch_s']:.2f} | {row['newest_bar_s']:.3f} | "
-            f"{row['peak_rss_mb']:.0f} | {row['bars']} | {row['rejected']} |"
+            f"| {kind} | {row['fetch_s']:.2f} ({row['fetch_cpu_s']:.2f}) | "
+            f"{row['newest_bar_s']:.3f} ({row['newest_bar_cpu_s']:.3f}) | "
+            f"{row['peak_rss_mb']:.0f} | {row['bars']:.0f} | {row['rejected']:.0f} |"
         )
     save("csv_parse", {"file_mb": size_mb, "load_average": load, "medians": table, "runs": runs})
 
 
 def _medians(samples: list[dict]) -> dict[str, float]:
-    keys = ("fetch_s", "newest_bar_s", "peak_rss_mb", "rss_before_mb", "bars", "rejected")
+    keys = ("fetch_s", "fetch_cpu_s", "newest_bar_s", "newest_bar_cpu_s", "peak_rss_mb")
+    keys += ("rss_before_mb", "bars", "rejected")
     return {k: statistics.median(s[k] for s in samples) for k in keys}
 
 
