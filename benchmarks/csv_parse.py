@@ -126,7 +126,8 @@ def main() -> None:
     table = {kind: _medians(samples) for kind, samples in runs.items()}
     print(f"file: {size_mb:.1f} MB, {TICKERS * SESSIONS:,} rows; load average {' '.join(load)}")
     print(
-        "| parser | fetch s (CPU s) | newest_bar after it s (CPU s) | peak RSS MB | bars | rejected |"
+        "| parser | fetch s (CPU s) | newest_bar after it s (CPU s) | peak RSS MB "
+        "| bars | rejected |"
     )
     for kind, row in table.items():
         print(
