@@ -15,6 +15,9 @@ as ``RejectedRow``s, in file order.
 A file that is missing, unreadable, empty, lacks a required column, or yields no valid
 bar in the requested range gives that ticker a ``SourceError`` naming the file; the other
 tickers are unaffected.
+
+The file is parsed once, vectorized and chunk by chunk (``csv_parse``); the freshness
+check's ``newest_bar`` reuses that parse while the file's size and mtime are unchanged.
 """
 
 from __future__ import annotations
