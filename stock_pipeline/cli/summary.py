@@ -9,13 +9,13 @@ from urllib.parse import unquote
 
 from stock_pipeline.evaluation.metrics import verdict
 from stock_pipeline.settings import Settings
-from stock_pipeline.warehouse import connect, results
+from stock_pipeline.warehouse import READER_LOCK_WAIT_SECONDS, connect, results
 
 
 def summary_lines(settings: Settings, tickers: list[str], asof: dt.date) -> list[str]:
     """One plain line per ticker: the forecast and whether the LSTM beat naive, with p."""
     lines = []
-    with connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, True, READER_LOCK_WAIT_SECONDS) as con:
         for ticker in tickers:
             fc = results.read_forecast(con, ticker, asof)
             metrics = results.read_evaluation_metrics(con, ticker, asof)
@@ -40,7 +40,7 @@ def comparison_lines(settings: Settings, tickers: list[str], asof: dt.date) -> l
 
     kinds = settings.evaluation.compare_kinds
     lines = []
-    with connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, True, READER_LOCK_WAIT_SECONDS) as con:
         for ticker in tickers:
             rows = results.read_comparison(con, ticker, asof)
             if rows.empty:

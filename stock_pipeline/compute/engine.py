@@ -8,14 +8,23 @@ package at the same version), and it must not write the warehouse: DuckDB allows
 writing process per file, which stays the caller's. Each process an engine computes in
 (this one, or every worker) applies the backend's settings (``backend.configure``: the
 compilation cache) before its first call.
+
+Nothing secret leaves the caller: every call shipped to Dask is pickled here with each
+pydantic secret (the Alpha Vantage key of the settings it carries) replaced by None, as a
+worker computes models and needs no key; the worker unpickles and runs it.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
+
+import cloudpickle
+from pydantic import SecretBytes, SecretStr
 
 from stock_pipeline.settings import ComputeSettings
 
@@ -61,7 +70,10 @@ class DaskEngine:
         from distributed import as_completed
 
         # pure=False: two identical calls (a rerun) are two computations, not one cached
-        futures = {self.client.submit(fn, *args, pure=False): i for i, args in enumerate(calls)}
+        futures = {
+            self.client.submit(run_shipped, ship(fn, args), pure=False): i
+            for i, args in enumerate(calls)
+        }
         try:
             for future in as_completed(futures):
                 try:
@@ -79,6 +91,32 @@ def configure_backend(settings: ComputeSettings) -> None:
     from stock_pipeline import backend  # imports keras: only in a process that computes
 
     backend.configure(settings)
+
+
+class _SecretFreePickler(cloudpickle.Pickler):
+    """cloudpickle (what Dask ships calls with) that writes every secret as None."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, (SecretStr, SecretBytes)):
+            return _no_secret, ()
+        return super().reducer_override(obj)
+
+
+def _no_secret() -> None:
+    return None
+
+
+def ship(fn: Callable[..., T], args: tuple[Any, ...]) -> bytes:
+    """``fn(*args)`` pickled for a worker, its secrets left out."""
+    buffer = io.BytesIO()
+    _SecretFreePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((fn, args))
+    return buffer.getvalue()
+
+
+def run_shipped(payload: bytes) -> Any:
+    """On the worker: the call ``ship`` pickled."""
+    fn, args = pickle.loads(payload)
+    return fn(*args)
 
 
 class LazyEngine:

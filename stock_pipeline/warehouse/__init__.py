@@ -5,6 +5,20 @@ tables; ``prices``, ``features`` and ``results`` read and write the tables of ea
 stage, behind functions named for what they read or write.
 """
 
-from stock_pipeline.warehouse.connection import Connection, Warehouse, WarehouseFile, connect
+from stock_pipeline.warehouse.connection import (
+    READER_LOCK_WAIT_SECONDS,
+    Connection,
+    Warehouse,
+    WarehouseFile,
+    WarehouseLockedError,
+    connect,
+)
 
-__all__ = ["Connection", "Warehouse", "WarehouseFile", "connect"]
+__all__ = [
+    "READER_LOCK_WAIT_SECONDS",
+    "Connection",
+    "Warehouse",
+    "WarehouseFile",
+    "WarehouseLockedError",
+    "connect",
+]

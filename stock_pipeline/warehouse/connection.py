@@ -9,6 +9,7 @@ and a failure rolls back to the rows that were there before.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -18,32 +19,46 @@ from typing import Protocol
 
 import duckdb
 import pandas as pd
+import psutil
 
 from stock_pipeline.warehouse.schema import TABLES
 
 Connection = duckdb.DuckDBPyConnection
 
+# How long an open waits for another process's lock: a step's write ends within seconds
+# to a minute; an interactive reader (the CLI's summaries) passes a shorter wait.
 LOCK_RETRY_SECONDS = 60.0
+READER_LOCK_WAIT_SECONDS = 30.0
+_FIRST_DELAY, _MAX_DELAY = 0.05, 1.0
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+class WarehouseLockedError(TimeoutError):
+    """The warehouse file stayed locked by another process for the whole wait."""
+
+    def __init__(self, path: Path, waited_s: float, duckdb_message: str):
+        self.path = path
+        super().__init__(
+            f"the warehouse {path} is locked by another process ({_holder(duckdb_message)}) "
+            f"and stayed locked for {waited_s:.0f} s: a pipeline step or another program is "
+            "writing it; try again when it has finished"
+        )
 
 
 @contextmanager
-def connect(path: Path | str, read_only: bool = False) -> Iterator[Connection]:
+def connect(
+    path: Path | str, read_only: bool = False, lock_wait_s: float = LOCK_RETRY_SECONDS
+) -> Iterator[Connection]:
     """Open the warehouse, creating the schema. Waits while another process holds the lock.
 
-    DuckDB allows one writing process per file; Dagster pools serialize our own
-    writers, and this wait covers a UI or notebook that holds the file briefly.
+    DuckDB allows one writing process per file, and a reader cannot open it while a
+    writer has it; Dagster pools serialize our own writers, and this wait (retries with
+    a growing pause, up to ``lock_wait_s``) covers a step, a UI or a notebook that holds
+    the file for a while. Past it, a ``WarehouseLockedError`` names the file and holder.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + LOCK_RETRY_SECONDS
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only and path.exists())
-            break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    con = _open_waiting(path, read_only, lock_wait_s)
     try:
         if not read_only:
             for ddl in TABLES.values():
@@ -51,6 +66,35 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[Connection]:
         yield con
     finally:
         con.close()
+
+
+def _open_waiting(path: Path, read_only: bool, lock_wait_s: float) -> Connection:
+    started = time.monotonic()
+    delay = _FIRST_DELAY
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only and path.exists())
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            waited = time.monotonic() - started
+            if waited >= lock_wait_s:
+                raise WarehouseLockedError(path, waited, str(exc)) from exc
+            time.sleep(min(delay, lock_wait_s - waited))
+            delay = min(delay * 2, _MAX_DELAY)
+
+
+def _holder(duckdb_message: str) -> str:
+    """``PID 123: <its command line>`` from DuckDB's lock message, as far as it is known."""
+    match = _HOLDER.search(duckdb_message)
+    if match is None:
+        return "unknown"
+    pid = int(match["pid"])
+    try:
+        command = " ".join(" ".join(psutil.Process(pid).cmdline()).split())  # one line
+    except (psutil.Error, OSError):
+        command = match["program"]
+    return f"PID {pid}: {command[:160] or match['program']}"
 
 
 class Warehouse(Protocol):

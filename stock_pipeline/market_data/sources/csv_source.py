@@ -15,17 +15,16 @@ as ``RejectedRow``s, in file order.
 A file that is missing, unreadable, empty, lacks a required column, or yields no valid
 bar in the requested range gives that ticker a ``SourceError`` naming the file; the other
 tickers are unaffected.
+
+The file is parsed once, vectorized and chunk by chunk (``csv_parse``); the freshness
+check's ``newest_bar`` reuses that parse while the file's size and mtime are unchanged.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +38,7 @@ from stock_pipeline.market_data.sources.base import (
     fetch_each,
     validate_bars,
 )
+from stock_pipeline.market_data.sources.csv_parse import ParsedFile, find_header, parse_body
 
 # Normalised header name (lower case; spaces, "_", ".", "-" removed) -> bar column.
 _HEADER_ALIASES: dict[str, str] = {
@@ -54,45 +54,14 @@ _HEADER_ALIASES: dict[str, str] = {
     "volume": "volume",
 }
 _REQUIRED: tuple[str, ...] = ("date", "open", "high", "low", "close", "volume")
-_NUMERIC: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
-# Cell texts that mean "no value" (Yahoo writes "null"); they reach validate_bars as missing.
-_MISSING_TOKENS = frozenset({"", "null", "none", "nan", "na", "n/a", "#n/a"})
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\S.*)?")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?inf(?:inity)?", re.I)
 _MAX_REASONS = 3
+# (file, size, mtime in ns) -> its newest valid bar, from the last parse in this process:
+# the freshness check asks for it after the fetch read the same file.
+_NEWEST_BARS: dict[tuple[str, int, int], dt.date | None] = {}
 
 
 def _normalise_header(name: str) -> str:
     return re.sub(r"[\s_.\-]+", "", name).lower()
-
-
-def _parse_date(text: str) -> dt.date | None:
-    match = _ISO_DATE.fullmatch(text.strip())
-    if match is None:
-        return None
-    try:
-        return dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        return None
-
-
-def _parse_number(text: str) -> float | None:
-    """The cell's value; NaN for a missing one; None for text that is not a number."""
-    cell = text.strip()
-    if cell.lower() in _MISSING_TOKENS:
-        return math.nan
-    if not _NUMBER.fullmatch(cell):
-        return None
-    return float(cell)
-
-
-@dataclass
-class _Parsed:
-    frame: pd.DataFrame  # rows that parsed, for validate_bars
-    lines: dict[dt.date, int]  # date -> line number, for the rows in ``frame``
-    rejected: list[tuple[int, RejectedRow]]  # (line number, row) refused while parsing
-    has_adj_close: bool
-    data_rows: int
 
 
 class CsvSource:
@@ -116,7 +85,11 @@ class CsvSource:
         return f"it reads <TICKER>.csv files in {self.directory.resolve()}"
 
     def newest_bar(self, ticker: str) -> dt.date | None:
-        """The newest valid bar's date in ``<ticker>.csv`` (None when it has none)."""
+        """The newest valid bar's date in ``<ticker>.csv`` (None when it has none); the
+        file is parsed again only if it changed since this process last read it."""
+        key = _file_key(self.path_for(ticker))
+        if key is not None and key in _NEWEST_BARS:
+            return _NEWEST_BARS[key]
         try:
             bars = self._fetch_one(ticker, dt.date.min, dt.date.max).bars
         except SourceError:
@@ -127,12 +100,15 @@ class CsvSource:
         if not ticker or ticker in (".", "..") or any(c in ticker for c in ("/", "\\", "\0")):
             raise SourceError(ticker, f"not usable as a file name in {self.directory}")
         path = self.path_for(ticker)
-        parsed = _parse_file(ticker, path, _read_text(ticker, path))
+        key = _file_key(path)
+        parsed = _parse_file(ticker, path, _read_bytes(ticker, path))
 
         if len(parsed.frame):
             bars, checked = validate_bars(ticker, parsed.frame)
         else:
             bars, checked = parsed.frame, []
+        if key is not None:
+            _NEWEST_BARS[key] = bars["date"].iloc[-1].date() if len(bars) else None
         located = [(parsed.lines[dt.date.fromisoformat(str(r.date))], r) for r in checked]
         rejected = [row for _, row in sorted(parsed.rejected + located, key=lambda p: p[0])]
 
@@ -161,7 +137,16 @@ def _summary(rejected: list[RejectedRow]) -> str:
     return text + (" ..." if len(rejected) > _MAX_REASONS else "")
 
 
-def _read_text(ticker: str, path: Path) -> str:
+def _file_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
+def _read_bytes(ticker: str, path: Path) -> bytes:
+    """The file's bytes, once checked to be UTF-8 text with a non-blank character."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
@@ -172,79 +157,21 @@ def _read_text(ticker: str, path: Path) -> str:
     if b"\0" in raw:
         raise SourceError(ticker, f"unreadable {path}: binary data, not a CSV text file")
     try:
-        return raw.decode("utf-8-sig")
+        blank = not raw.decode("utf-8-sig").strip()  # the text itself is not kept
     except UnicodeDecodeError as exc:
         raise SourceError(ticker, f"unreadable {path}: not UTF-8 text (byte {exc.start})") from exc
-
-
-def _parse_file(ticker: str, path: Path, text: str) -> _Parsed:
-    rows = _nonblank_rows(ticker, path, text)
-    header_line, header = rows[0]
-    columns = _header_columns(ticker, path, header_line, header)
-    body = rows[1:]
-    if not body:
-        raise SourceError(ticker, f"no data rows in {path} (header only)")
-
-    numeric = [c for c in _NUMERIC if c in columns]
-    records: dict[str, list] = {c: [] for c in ["date", *numeric]}
-    lines: dict[dt.date, int] = {}
-    rejected: list[tuple[int, RejectedRow]] = []
-    seen: set[dt.date] = set()
-
-    def cell(row: list[str], column: str) -> str:
-        i = columns[column]
-        return row[i] if i < len(row) else ""
-
-    for line, row in body:
-        raw_date = cell(row, "date").strip()
-        date = _parse_date(raw_date)
-        if date is None:
-            reason = f"unparseable date {raw_date!r}" if raw_date else "missing date"
-            rejected.append((line, RejectedRow(ticker, None, f"{reason} (line {line})")))
-            continue
-        values: dict[str, float] = {}
-        reason = ""
-        for column in numeric:
-            value = _parse_number(cell(row, column))
-            if value is None:
-                reason = f"non-numeric {column} {cell(row, column).strip()!r}"
-                break
-            values[column] = value
-        if not reason and date in seen:
-            reason = "duplicate date"
-        seen.add(date)
-        if reason:
-            rejected.append((line, RejectedRow(ticker, date.isoformat(), reason)))
-            continue
-        lines[date] = line
-        records["date"].append(pd.Timestamp(date))
-        for column in numeric:
-            records[column].append(values[column])
-
-    frame = pd.DataFrame(
-        {
-            "date": pd.to_datetime(pd.Series(records["date"], dtype="datetime64[ns]")),
-            **{c: pd.Series(records[c], dtype="float64") for c in numeric},
-        }
-    )
-    return _Parsed(frame, lines, rejected, "adj_close" in columns, len(body))
-
-
-def _nonblank_rows(ticker: str, path: Path, text: str) -> list[tuple[int, list[str]]]:
-    """(line number, cells) of every row with a non-blank cell; the first is the header."""
-    if not text.strip():
+    if blank:
         raise SourceError(ticker, f"empty file {path}")
-    try:
-        rows = [
-            (line, row)
-            for line, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
-            if any(cell.strip() for cell in row)
-        ]
-    except csv.Error as exc:
-        raise SourceError(ticker, f"unreadable {path}: {exc}") from exc
-    if not rows:
-        raise SourceError(ticker, f"empty file {path} (only blank rows)")
-    return rows
+    return raw
+
+
+def _parse_file(ticker: str, path: Path, raw: bytes) -> ParsedFile:
+    header = find_header(ticker, path, raw)
+    columns = _header_columns(ticker, path, header[0], header[1])
+    parsed = parse_body(ticker, path, raw, header, columns)
+    if not parsed.data_rows:
+        raise SourceError(ticker, f"no data rows in {path} (header only)")
+    return parsed
 
 
 def _header_columns(ticker: str, path: Path, line: int, header: list[str]) -> dict[str, int]:
