@@ -102,18 +102,40 @@ def ingest_metadata(results: list) -> dict[str, object]:
                 for b in rebased
             ]
         ),
+        # a vendor's changed price on a past date (no split or dividend explains it)
+        "corrected_bars": table_md(
+            [
+                {
+                    "ticker": c.ticker,
+                    "date": str(c.date),
+                    "close": f"{c.old_close:.6g} -> {c.new_close:.6g}",
+                }
+                for r in results
+                for c in r.corrections
+            ]
+        ),
     }
 
 
 def ingest_log_lines(results: list) -> list[str]:
     """Re-based histories and filled gaps, for the run log."""
     rebased = [r.rebase for r in results if r.rebase is not None]
-    return [f"{b}; its whole stored history was replaced" for b in rebased] + [
-        f"{r.ticker}: also stored the {len(r.filled_dates)} missed session(s) "
-        f"{r.filled_dates[0]}..{r.filled_dates[-1]} after its last stored bar"
+    corrected = [
+        f"{r.ticker}: the source corrected {len(r.corrections)} stored bar(s): "
+        + "; ".join(str(c) for c in r.corrections[:5])
         for r in results
-        if r.filled_dates
+        if r.corrections
     ]
+    return (
+        [f"{b}; its whole stored history was replaced" for b in rebased]
+        + corrected
+        + [
+            f"{r.ticker}: also stored the {len(r.filled_dates)} missed session(s) "
+            f"{r.filled_dates[0]}..{r.filled_dates[-1]} after its last stored bar"
+            for r in results
+            if r.filled_dates
+        ]
+    )
 
 
 def indicator_metadata(results: list) -> dict[str, object]:
