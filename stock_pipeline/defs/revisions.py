@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 from dagster import (
     DefaultScheduleStatus,
     Definitions,
+    MetadataValue,
     RunRequest,
     ScheduleEvaluationContext,
     SkipReason,
     schedule,
 )
 
-from stock_pipeline.defs.asset_bodies import ASOF_TAG
+from stock_pipeline.defs.asset_bodies import ASOF_TAG, table_md
 from stock_pipeline.defs.partitions import TICKERS_PARTITION, contiguous_runs, range_tags
 from stock_pipeline.market_data.calendar import latest_due_session, trading_days
 from stock_pipeline.market_data.revisions import ChangedYear, changed_years, years_to_rerun
@@ -121,3 +122,28 @@ def build_revision_check(settings: Settings):
 
 def revision_check_definitions(settings: Settings) -> Definitions:
     return Definitions(schedules=[build_revision_check(settings)])
+
+
+def corrected_bars(results: list) -> MetadataValue:
+    """``raw_ohlcv``'s table of the bars a source corrected (no split or dividend)."""
+    return table_md(
+        [
+            {
+                "ticker": c.ticker,
+                "date": str(c.date),
+                "close": f"{c.old_close:.6g} -> {c.new_close:.6g}",
+            }
+            for r in results
+            for c in r.corrections
+        ]
+    )
+
+
+def corrected_lines(results: list) -> list[str]:
+    """Run-log lines of the corrected bars, a few per ticker."""
+    return [
+        f"{r.ticker}: the source corrected {len(r.corrections)} stored bar(s): "
+        + "; ".join(str(c) for c in r.corrections[:5])
+        for r in results
+        if r.corrections
+    ]
