@@ -29,8 +29,8 @@ from stock_pipeline.defs.asset_bodies import ASOF_TAG, table_md
 from stock_pipeline.defs.partitions import TICKERS_PARTITION, contiguous_runs, range_tags
 from stock_pipeline.market_data.calendar import latest_due_session, trading_days
 from stock_pipeline.market_data.revisions import ChangedYear, changed_years, years_to_rerun
-from stock_pipeline.market_data.sources import LIVE_SOURCES, make_source
-from stock_pipeline.market_data.watchlist import sources_for, watched_tickers
+from stock_pipeline.market_data.sources import serving_sources
+from stock_pipeline.market_data.watchlist import watched_tickers
 from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import connect
 from stock_pipeline.warehouse import revisions as stored
@@ -39,9 +39,10 @@ REVISION_TAG = "stock_pipeline/revision_check"
 DATA_JOB = "market_data_job"
 
 
-def check_span(settings: Settings, source_name: str, end: dt.date) -> tuple[dt.date, dt.date]:
-    """The dates the check compares for a source: its last years, or the whole history."""
-    if source_name not in LIVE_SOURCES:
+def check_span(settings: Settings, live: bool, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The dates the check compares for a source: a live one's last years (the provider's
+    budget), a file's whole history."""
+    if not live:
         return settings.history_start, end
     first = dt.date(end.year - settings.automation.revision_check_years + 1, 1, 1)
     return max(first, settings.history_start), end
@@ -52,12 +53,12 @@ def find_changes(
 ) -> tuple[list[ChangedYear], dict[str, str]]:
     """The changed years of ``tickers`` and the tickers that could not be compared."""
     changed, errors = [], {}
-    for name, group in sources_for(tickers, settings.source.name, settings.watchlist_path).items():
-        span = check_span(settings, name, end)
+    for served in serving_sources(settings, tickers):
+        span = check_span(settings, served.live, end)
         with connect(settings.warehouse, read_only=True) as con:  # closed while fetching
-            have = stored.read_bars_between(con, group, *span)
-        source = make_source(settings.source.model_copy(update={"name": name}))
-        found, failed = changed_years(have, source, span, trading_days(*span, settings.exchange))
+            have = stored.read_bars_between(con, served.tickers, *span)
+        sessions = trading_days(*span, settings.exchange)
+        found, failed = changed_years(have, served.open(), span, sessions)
         changed += found
         errors.update(failed)
     return changed, errors
