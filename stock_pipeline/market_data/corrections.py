@@ -50,21 +50,29 @@ def revised_bars(stored: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("date").reset_index(drop=True)
 
 
-def is_rebased(revised: pd.DataFrame, stored_dates: pd.Series) -> bool:
+def is_rebased(revised: pd.DataFrame, stored_dates: pd.Series, events: int = 0) -> bool:
     """Whether ``revised`` (from ``revised_bars`` over the whole stored history) is a
-    re-based history: every stored session up to the last changed one changed, by one
-    close factor and one adj_close factor. A single changed bar is a correction: a split
-    cannot be told from it, and a history of one bar before a split is not kept."""
+    re-based history: every stored session up to the last changed one changed, each price
+    field by one factor, or by one factor per span between the ``events`` (splits and
+    dividends the source reports since the first changed session: after missed nights,
+    the bars before two events changed by both factors). A single changed bar is a
+    correction: a split cannot be told from it, and a history of one bar before a split
+    is not kept."""
     if len(revised) < 2:
         return False
-    last = revised["date"].max()
-    if (stored_dates <= last).sum() != len(revised):
+    if (stored_dates <= revised["date"].max()).sum() != len(revised):
         return False  # bars before the last changed one were left as they were
-    return all(_one_factor(revised[f"new_{f}"] / revised[f"old_{f}"]) for f in PRICE_FIELDS)
+    return all(
+        _factor_levels(revised[f"new_{f}"] / revised[f"old_{f}"]) <= 1 + events
+        for f in PRICE_FIELDS
+    )
 
 
-def _one_factor(ratios: pd.Series) -> bool:
-    return bool((ratios / ratios.median() - 1).abs().max() <= FACTOR_SPREAD)
+def _factor_levels(ratios: pd.Series) -> int:
+    """How many runs of one factor the date-ordered ratios make."""
+    values = ratios.to_numpy()
+    steps = abs(values[1:] / values[:-1] - 1) > FACTOR_SPREAD
+    return 1 + int(steps.sum())
 
 
 def corrections_of(ticker: str, revised: pd.DataFrame) -> list[Correction]:

@@ -169,7 +169,10 @@ def replace_rebased(
     keep = new[new["date"].dt.date.isin(set(have) | wanted)]
     history = stored.read_ohlcv(con, ticker)
     revised = revised_bars(history, keep)
-    if is_rebased(revised, history["date"]):
+    known = set(revisions.stored_action_dates(con, ticker))
+    reported = set(pd.to_datetime(outcome.actions["date"]).dt.date)
+    events = len(reported - known)  # splits and dividends the source reports for the first time
+    if is_rebased(revised, history["date"], events):
         rebase = describe(ticker, changed, keep["date"], outcome.actions)
         revision = {
             "ex_date": rebase.ex_date,

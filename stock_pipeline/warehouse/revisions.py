@@ -48,3 +48,11 @@ def read_bars_between(
         "WHERE ticker IN (SELECT unnest(?)) AND date BETWEEN ? AND ? ORDER BY ticker, date",
         [list(tickers), start, end],
     )
+
+
+def stored_action_dates(con: Connection, ticker: str) -> list[dt.date]:
+    """The dates of the splits and dividends stored for ``ticker`` (``corporate_actions``)."""
+    rows = con.execute(
+        "SELECT DISTINCT date FROM corporate_actions WHERE ticker = ? ORDER BY date", [ticker]
+    ).fetchall()
+    return [day for (day,) in rows]

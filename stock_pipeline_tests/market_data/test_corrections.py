@@ -10,6 +10,7 @@ import pytest
 
 from stock_pipeline.market_data import ingest
 from stock_pipeline.market_data.calendar import trading_days
+from stock_pipeline.market_data.corrections import is_rebased, revised_bars
 from stock_pipeline.market_data.revisions import changed_years, years_to_rerun
 from stock_pipeline.market_data.sources.csv_source import CsvSource
 from stock_pipeline.warehouse import connect, prices, revisions
@@ -117,3 +118,27 @@ def test_a_split_in_the_file_is_still_a_split_when_the_check_reruns_its_years(tm
     assert result.error is None and result.corrections == []
     assert result.rebase is not None and result.rebase.action.startswith("split 2:1 (inferred")
     assert len(revised) == 1 and corrections.empty
+
+
+def revised_by(factors: list[float], fields=("open", "high", "low", "close", "adj_close")):
+    """``revised_bars`` of bars 100, 101, ... whose prices changed by ``factors``."""
+    dates = pd.to_datetime(trading_days(dt.date(2014, 1, 2), dt.date(2014, 2, 28))[: len(factors)])
+    old = pd.DataFrame({"date": dates, **{f: 100.0 + pd.RangeIndex(len(dates)) for f in fields}})
+    new = old.copy()
+    for field in fields:
+        new[field] = old[field] * factors
+    return revised_bars(old, new), old["date"]
+
+
+def test_one_factor_on_every_earlier_bar_is_a_rebase_and_a_changed_bar_among_them_is_not() -> None:
+    halved, dates = revised_by([0.5] * 6)
+    assert is_rebased(halved, dates)
+    spike, dates = revised_by([0.5, 0.5, 0.55, 0.5, 0.5, 0.5])  # a split and a corrected bar
+    assert not is_rebased(spike, dates)
+    gap, dates = revised_by([0.5, 0.5, 1.0, 0.5, 0.5, 0.5])  # bar 3 as it was: no prefix
+    assert not is_rebased(gap, dates)
+    # a split and a later dividend both unseen (missed nights): two factors, two events
+    both, dates = revised_by([0.49, 0.49, 0.49, 0.98, 0.98, 0.98])
+    assert not is_rebased(both, dates, events=0) and is_rebased(both, dates, events=2)
+    one, dates = revised_by([1.01])
+    assert not is_rebased(one, dates)  # a single changed bar is a correction
