@@ -127,7 +127,7 @@ def _store(
         if len(revised):
             result.corrections = corrections_of(ticker, revised)
             result.rows_written = revisions.upsert_corrected_bars(
-                con, ticker, rows, outcome.source, correction_rows(ticker, revised, source.name)
+                con, ticker, rows, outcome.source, correction_rows(ticker, revised, outcome.source)
             )
         else:
             result.rows_written = stored.upsert_ohlcv(con, ticker, rows, outcome.source)
@@ -187,7 +187,7 @@ def replace_rebased(
         result.rows_written = stored.replace_history(con, ticker, keep, outcome.source, revision)
         result.rebase = rebase
     else:  # some bars changed and the bars around them did not: a correction, not a split
-        rows = correction_rows(ticker, revised, source.name)
+        rows = correction_rows(ticker, revised, outcome.source)
         result.rows_written = stored.replace_history(
             con, ticker, keep, outcome.source, corrections=rows
         )
