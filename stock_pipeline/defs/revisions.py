@@ -27,6 +27,7 @@ from dagster import (
 
 from stock_pipeline.defs.asset_bodies import ASOF_TAG, table_md
 from stock_pipeline.defs.partitions import TICKERS_PARTITION, contiguous_runs, range_tags
+from stock_pipeline.defs.run_requests import MARKET_DATA_JOB
 from stock_pipeline.market_data.calendar import latest_due_session, trading_days
 from stock_pipeline.market_data.revisions import ChangedYear, changed_years, years_to_rerun
 from stock_pipeline.market_data.sources import serving_sources
@@ -36,7 +37,6 @@ from stock_pipeline.warehouse import connect
 from stock_pipeline.warehouse import revisions as stored
 
 REVISION_TAG = "stock_pipeline/revision_check"
-DATA_JOB = "market_data_job"
 
 
 def check_span(settings: Settings, live: bool, end: dt.date) -> tuple[dt.date, dt.date]:
@@ -74,7 +74,7 @@ def rerun_requests(
     return [
         RunRequest(
             run_key=f"revisions:{end}:{first}:{last}:{group[0]}:{group[-1]}",
-            job_name=DATA_JOB,
+            job_name=MARKET_DATA_JOB,
             tags={
                 **range_tags(group, first, last),
                 ASOF_TAG: end.isoformat(),
@@ -90,7 +90,7 @@ def build_revision_check(settings: Settings):
     auto = settings.automation
 
     @schedule(
-        job_name=DATA_JOB,
+        job_name=MARKET_DATA_JOB,
         cron_schedule=auto.revision_check_cron,
         execution_timezone=settings.exchange_timezone,
         default_status=DefaultScheduleStatus.RUNNING,
