@@ -18,6 +18,7 @@ from stock_pipeline.defs.evaluation import evaluation_definitions
 from stock_pipeline.defs.forecasting import forecasting_definitions
 from stock_pipeline.defs.market_data import market_data_definitions
 from stock_pipeline.defs.resources import build_resources
+from stock_pipeline.defs.revisions import revision_check_definitions
 from stock_pipeline.defs.trading import trading_definitions
 from stock_pipeline.defs.universe import universe_definitions
 from stock_pipeline.settings import Settings
@@ -36,6 +37,7 @@ GROUP_DEFINITIONS = (
     trading_definitions,
     universe_definitions,
     automation_definitions,
+    revision_check_definitions,
 )
 
 

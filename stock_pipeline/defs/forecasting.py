@@ -84,6 +84,8 @@ def model_metadata(r) -> dict[str, Any]:
         "forecast_shrink": r.shrink,
         "model_path": MetadataValue.path(str(r.model_path.resolve())),
         "model_version": r.model_version,
+        # forecasts are point-in-time facts: the one this replaced is in forecast_history
+        **({"replaced_forecast": r.replaced} if r.replaced else {}),
     }
 
 
@@ -168,6 +170,7 @@ def build_model_asset(args: dict[str, Any]) -> AssetsDefinition:
             [
                 f"{r.ticker} {r.asof}: fold from {r.fold_start} ({r.mode} model, trained "
                 f"through {r.trained_through}); forecast {r.predicted:.6g} for {r.target_date}"
+                + (f"; {r.replaced}" if r.replaced else "")
                 for r in runs
             ],
         )

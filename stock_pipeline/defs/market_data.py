@@ -37,6 +37,7 @@ from stock_pipeline.defs.asset_bodies import (
 from stock_pipeline.defs.market_data_checks import build_bar_checks, build_indicator_check
 from stock_pipeline.defs.partitions import lookback_mapping, make_data_partitions
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.defs.revisions import corrected_bars, corrected_lines
 from stock_pipeline.defs.run_requests import MARKET_DATA_JOB
 from stock_pipeline.market_data import ingest, quality
 from stock_pipeline.market_data.calendar import latest_due_session
@@ -102,13 +103,15 @@ def ingest_metadata(results: list) -> dict[str, object]:
                 for b in rebased
             ]
         ),
+        "corrected_bars": corrected_bars(results),
     }
 
 
 def ingest_log_lines(results: list) -> list[str]:
     """Re-based histories and filled gaps, for the run log."""
     rebased = [r.rebase for r in results if r.rebase is not None]
-    return [f"{b}; its whole stored history was replaced" for b in rebased] + [
+    lines = [f"{b}; its whole stored history was replaced" for b in rebased]
+    return [*lines, *corrected_lines(results)] + [
         f"{r.ticker}: also stored the {len(r.filled_dates)} missed session(s) "
         f"{r.filled_dates[0]}..{r.filled_dates[-1]} after its last stored bar"
         for r in results

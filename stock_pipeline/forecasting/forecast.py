@@ -43,6 +43,7 @@ class ModelRun:
     predicted: float
     model_version: str
     model_path: Path
+    replaced: str = ""  # the stored forecast of (ticker, asof) this one replaced, if any
 
 
 @dataclass
@@ -128,10 +129,24 @@ def compute_forecast(job: ForecastJob) -> ForecastOutput:
 
 
 def store_forecast(warehouse: Warehouse, output: ForecastOutput) -> ModelRun:
-    """Writes the ``forecasts`` row of (ticker, d)."""
+    """Writes the ``forecasts`` row of (ticker, d); a different forecast stored for it
+    before is kept in ``forecast_history`` and named in ``ModelRun.replaced``."""
     with warehouse.connect() as con:
-        results.upsert_forecast(con, output.row)
+        old = results.upsert_forecast(con, output.row)
+    if old is not None:
+        output.run.replaced = replaced_text(output.row, old)
     return output.run
+
+
+def replaced_text(new: dict[str, Any], old: dict[str, Any]) -> str:
+    """'replaced the forecast made on <asof> (for <target>): <old> -> <new>'."""
+    text = (
+        f"replaced the forecast made on {new['asof_date']} (for {old['target_date']}): "
+        f"{old['predicted']:.6g} -> {new['predicted']:.6g}"
+    )
+    if old["model_version"] != new["model_version"]:
+        text += f" (model {old['model_version']} -> {new['model_version']})"
+    return text
 
 
 def forecast_asof(warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings) -> ModelRun:

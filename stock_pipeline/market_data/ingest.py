@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from stock_pipeline.market_data.corrections import (
+    Correction,
+    correction_rows,
+    corrections_of,
+    is_rebased,
+    revised_bars,
+)
 from stock_pipeline.market_data.indicators import (
     FIRST_VALID_ROW,
     INDICATOR_COLUMNS,
@@ -27,7 +34,7 @@ from stock_pipeline.market_data.sources import (
     RejectedRow,
     SourceError,
 )
-from stock_pipeline.warehouse import Connection
+from stock_pipeline.warehouse import Connection, revisions
 from stock_pipeline.warehouse import prices as stored
 
 
@@ -42,6 +49,7 @@ class TickerIngest:
     missing_dates: list[dt.date] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rebase: Rebase | None = None  # the stored history was re-based (split, dividend, ...)
+    corrections: list[Correction] = field(default_factory=list)  # stored bars the source changed
     filled_dates: list[dt.date] = field(default_factory=list)  # a gap after the last bar
     error: str | None = None
 
@@ -108,13 +116,21 @@ def _store(
             f"{min(wanted)}..{max(wanted)}" + (f"; rejected rows: {rejected}" if rejected else "")
         )
         return
-    changed = changed_sessions(stored.read_ohlcv(con, ticker, *window), outcome.bars)
+    before = stored.read_ohlcv(con, ticker, *window)
+    changed = changed_sessions(before, outcome.bars)
     written = wanted | set(result.filled_dates)
     if len(changed):
         replace_rebased(con, source, ticker, changed, written, window[1], result)
     else:
         rows = outcome.bars[fetched.isin(written)]
-        result.rows_written = stored.upsert_ohlcv(con, ticker, rows, outcome.source)
+        revised = revised_bars(before, rows)  # open/high/low changed, closes as they were
+        if len(revised):
+            result.corrections = corrections_of(ticker, revised)
+            result.rows_written = revisions.upsert_corrected_bars(
+                con, ticker, rows, outcome.source, correction_rows(ticker, revised, outcome.source)
+            )
+        else:
+            result.rows_written = stored.upsert_ohlcv(con, ticker, rows, outcome.source)
     stored.upsert_actions(con, ticker, outcome.actions, outcome.source)
     if result.error is None:
         result.first_date = bars["date"].iloc[0].date()
@@ -130,7 +146,9 @@ def replace_rebased(
     end: dt.date,
     result: TickerIngest,
 ) -> None:
-    """Download the ticker's whole stored span again and replace its stored bars with it.
+    """Download the ticker's whole stored span again and replace its stored bars with it;
+    recorded as a re-based history when every earlier bar changed by one factor, else as
+    the corrected bars.
 
     Nothing is replaced unless the new download has every stored session: a history
     cannot be half re-based."""
@@ -149,20 +167,32 @@ def replace_rebased(
         )
         return
     keep = new[new["date"].dt.date.isin(set(have) | wanted)]
-    rebase = describe(ticker, changed, keep["date"], outcome.actions)
-    revision = {
-        "ex_date": rebase.ex_date,
-        "detected_on": end,
-        "action": rebase.action,
-        "close_factor": rebase.close_factor,
-        "adj_factor": rebase.adj_factor,
-        "first_changed": rebase.first_changed,
-        "last_changed": rebase.last_changed,
-        "rows_replaced": len(keep),
-    }
-    result.rows_written = stored.replace_history(con, ticker, keep, outcome.source, revision)
+    history = stored.read_ohlcv(con, ticker)
+    revised = revised_bars(history, keep)
+    known = set(revisions.stored_action_dates(con, ticker))
+    reported = set(pd.to_datetime(outcome.actions["date"]).dt.date)
+    events = len(reported - known)  # splits and dividends the source reports for the first time
+    if is_rebased(revised, history["date"], events):
+        rebase = describe(ticker, changed, keep["date"], outcome.actions)
+        revision = {
+            "ex_date": rebase.ex_date,
+            "detected_on": end,
+            "action": rebase.action,
+            "close_factor": rebase.close_factor,
+            "adj_factor": rebase.adj_factor,
+            "first_changed": rebase.first_changed,
+            "last_changed": rebase.last_changed,
+            "rows_replaced": len(keep),
+        }
+        result.rows_written = stored.replace_history(con, ticker, keep, outcome.source, revision)
+        result.rebase = rebase
+    else:  # some bars changed and the bars around them did not: a correction, not a split
+        rows = correction_rows(ticker, revised, outcome.source)
+        result.rows_written = stored.replace_history(
+            con, ticker, keep, outcome.source, corrections=rows
+        )
+        result.corrections = corrections_of(ticker, revised)
     stored.upsert_actions(con, ticker, outcome.actions, outcome.source)
-    result.rebase = rebase
 
 
 @dataclass

@@ -38,6 +38,18 @@ class AutomationSettings(Section):
         "tables are always healed in full, and the run log names the older sessions whose "
         "forecasts and evaluations were left out",
     )
+    revision_check_cron: str = Field(
+        "0 7 * * 6",
+        description="When the stored history is compared with the source's (exchange time; "
+        "weekly by default): a year whose bars the source changed is materialized again",
+    )
+    revision_check_years: int = Field(
+        3,
+        ge=1,
+        description="How many of the latest years the revision check compares for a live "
+        "source (yfinance, Alpha Vantage), one request per batch of tickers; csv files and "
+        "the sample are compared in full",
+    )
     slot_wait_timeout_s: float = Field(
         1800.0,
         gt=0,

@@ -143,21 +143,31 @@ def upsert_actions(con: Connection, ticker: str, actions: pd.DataFrame, source: 
 
 
 def replace_history(
-    con: Connection, ticker: str, bars: pd.DataFrame, source: str, revision: dict[str, object]
+    con: Connection,
+    ticker: str,
+    bars: pd.DataFrame,
+    source: str,
+    revision: dict[str, object] | None = None,
+    corrections: pd.DataFrame | None = None,
 ) -> int:
-    """Replace every stored bar of ``ticker`` by ``bars`` (a re-based download) and record
-    the revision (``price_revisions`` columns), all in one transaction."""
+    """Replace every stored bar of ``ticker`` by ``bars`` (a new download of its whole
+    history) and record why: the revision (``price_revisions`` columns) of a re-based
+    history, or the corrected bars (``price_corrections`` columns but ``seen_at``), all in
+    one transaction."""
     frame = bars[["date", *BAR_FIELDS]].copy()
     frame.insert(0, "ticker", ticker)
     frame["date"] = pd.to_datetime(frame["date"]).dt.date
     frame["source"] = source
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     frame["ingested_at"] = now
-    record = pd.DataFrame([{**revision, "ticker": ticker, "recorded_at": now}])
     with transaction(con):
         con.execute("DELETE FROM ohlcv WHERE ticker = ?", [ticker]).fetchall()
         insert_frame(con, "ohlcv", frame)
-        insert_frame(con, "price_revisions", record, or_replace=True)
+        if revision is not None:
+            record = pd.DataFrame([{**revision, "ticker": ticker, "recorded_at": now}])
+            insert_frame(con, "price_revisions", record, or_replace=True)
+        if corrections is not None and len(corrections):
+            insert_frame(con, "price_corrections", corrections.assign(seen_at=now))
     return len(frame)
 
 

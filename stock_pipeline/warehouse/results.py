@@ -11,18 +11,39 @@ import pandas as pd
 from stock_pipeline.warehouse.connection import (
     Connection,
     dated,
+    insert_frame,
     replace_asof,
     replace_table,
-    upsert_frame,
+    transaction,
 )
 from stock_pipeline.warehouse.schema import NETWORK
 
+FORECAST_KEY = ("ticker", "asof_date", "target_kind")
+FORECAST_VALUES = ("target_date", "predicted", "model_version")
 
-def upsert_forecast(con: Connection, forecast: dict[str, Any]) -> int:
-    """One row of ``forecasts``: ticker, asof_date, target_date, target_kind, predicted, ..."""
-    return upsert_frame(
-        con, "forecasts", pd.DataFrame([forecast]), ["ticker", "asof_date", "target_kind"]
-    )
+
+def upsert_forecast(con: Connection, forecast: dict[str, Any]) -> dict[str, Any] | None:
+    """Store one ``forecasts`` row (ticker, asof_date, target_date, target_kind,
+    predicted, model_version). Forecasts are point-in-time facts: a stored forecast of the
+    same key with other values is first copied to ``forecast_history``, in the same
+    transaction. Returns the replaced values (None when nothing changed)."""
+    superseded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    key = [forecast[k] for k in FORECAST_KEY]
+    with transaction(con):
+        rows = con.execute(
+            f"SELECT {', '.join(FORECAST_VALUES)} FROM forecasts "
+            "WHERE ticker = ? AND asof_date = ? AND target_kind = ?",
+            key,
+        ).fetchall()
+        old = dict(zip(FORECAST_VALUES, rows[0], strict=True)) if rows else None
+        if old is not None and any(old[k] != forecast[k] for k in FORECAST_VALUES):
+            row = {**dict(zip(FORECAST_KEY, key, strict=True)), **old}
+            row["superseded_at"] = superseded_at
+            insert_frame(con, "forecast_history", pd.DataFrame([row]))
+        else:
+            old = None
+        insert_frame(con, "forecasts", pd.DataFrame([forecast]), or_replace=True)
+    return old
 
 
 def read_forecast(
@@ -37,6 +58,13 @@ def read_forecast(
         [ticker, asof, *([target_kind] if target_kind else [])],
     ).fetchall()
     return rows[0] if rows else None
+
+
+def read_forecast_history(con: Connection, ticker: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT * FROM forecast_history WHERE ticker = ? ORDER BY asof_date, superseded_at",
+        [ticker],
+    ).df()
 
 
 def latest_forecast_dates(con: Connection) -> dict[str, dt.date]:

@@ -71,6 +71,20 @@ TABLES: dict[str, str] = {
             recorded_at TIMESTAMP NOT NULL,
             PRIMARY KEY (ticker, ex_date, detected_on)
         )""",
+    # a vendor's changed price on a past date: old and new value of each price field
+    "price_corrections": """
+        CREATE TABLE IF NOT EXISTS price_corrections (
+            ticker VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            old_open DOUBLE NOT NULL, new_open DOUBLE NOT NULL,
+            old_high DOUBLE NOT NULL, new_high DOUBLE NOT NULL,
+            old_low DOUBLE NOT NULL, new_low DOUBLE NOT NULL,
+            old_close DOUBLE NOT NULL, new_close DOUBLE NOT NULL,
+            old_adj_close DOUBLE NOT NULL, new_adj_close DOUBLE NOT NULL,
+            source VARCHAR NOT NULL,
+            seen_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (ticker, date, seen_at)
+        )""",
     "indicators": f"""
         CREATE TABLE IF NOT EXISTS indicators (
             ticker VARCHAR NOT NULL,
@@ -103,6 +117,18 @@ TABLES: dict[str, str] = {
             predicted DOUBLE NOT NULL,
             model_version VARCHAR NOT NULL,
             PRIMARY KEY (ticker, asof_date, target_kind)
+        )""",
+    # forecasts are point-in-time facts: a recomputed forecast keeps the one it replaced
+    "forecast_history": """
+        CREATE TABLE IF NOT EXISTS forecast_history (
+            ticker VARCHAR NOT NULL,
+            asof_date DATE NOT NULL,
+            target_date DATE NOT NULL,
+            target_kind VARCHAR NOT NULL,
+            predicted DOUBLE NOT NULL,
+            model_version VARCHAR NOT NULL,
+            superseded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (ticker, asof_date, target_kind, superseded_at)
         )""",
     "predictions": """
         CREATE TABLE IF NOT EXISTS predictions (
