@@ -34,6 +34,8 @@ CASES: dict[str, tuple[object, object, str, object, str | None, dict]] = {
         {"compute": {"engine": "address"}},
     ),
     "STOCK_PIPELINE_COMPUTE_WORKERS": (3, 3, "5", 5, "five", {}),
+    "JAX_COMPILATION_CACHE_DIR": ("/y/jax", Path("/y/jax"), "/e/jax", Path("/e/jax"), None, {}),
+    "STOCK_PIPELINE_JAX_CACHE": ("/y/jax", Path("/y/jax"), "off", None, None, {}),
     "STOCK_PIPELINE_DATA_DIR": ("/y/data", Path("/y/data"), "/e/data", Path("/e/data"), None, {}),
     "STOCK_PIPELINE_WAREHOUSE": ("/y/w.db", Path("/y/w.db"), "/e/w.db", Path("/e/w.db"), None, {}),
     "STOCK_PIPELINE_MODELS": ("/y/m", Path("/y/m"), "/e/m", Path("/e/m"), None, {}),
@@ -94,7 +96,8 @@ def test_environment_over_yaml_over_default(tmp_path, section, key, var) -> None
     config.write_text(yaml.safe_dump(with_value(section, key, yaml_value, needs)))
     from_yaml = {"STOCK_PIPELINE_CONFIG": str(config)}
     model = Settings if section is None else type(getattr(Settings(), section))
-    default = model.model_fields[key].default
+    # a default_factory's value (the cache folder under $XDG_CACHE_HOME) counts as default
+    default = model.model_fields[key].get_default(call_default_factory=True)
     assert yaml_reads != default and env_reads != yaml_reads  # each layer shows
 
     if not needs:  # a value that needs another setting has no default to fall back to
@@ -119,3 +122,10 @@ def test_a_bad_value_is_an_error_that_names_its_variable(tmp_path, section, key,
     with pytest.raises(ValueError, match=str(config)) as err:
         Settings.from_env({"STOCK_PIPELINE_CONFIG": str(config)})
     assert f"check {var}" not in str(err.value)
+
+
+def test_the_project_cache_variable_wins_over_jax_own() -> None:
+    both = {"JAX_COMPILATION_CACHE_DIR": "/jax/own", "STOCK_PIPELINE_JAX_CACHE": "/ours"}
+    assert Settings.from_env(both).compute.jax_cache_dir == Path("/ours")
+    off = Settings.from_env({**both, "STOCK_PIPELINE_JAX_CACHE": "off"})
+    assert off.compute.jax_cache_dir is None
