@@ -44,23 +44,41 @@ from stock_pipeline.defs.partitions import (
 )
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 from stock_pipeline.market_data import ingest, quality
-from stock_pipeline.market_data.calendar import latest_due_session
+from stock_pipeline.market_data.calendar import current_session, latest_due_session
 from stock_pipeline.market_data.sources import LIVE_SOURCES, make_source
+from stock_pipeline.market_data.sources.plausibility import BarRules
 from stock_pipeline.market_data.watchlist import sources_for, watchlist_entries
 
 GROUP = "market_data"
+
+#: Metadata key of a data check: the tickers that break it (the CLI's per-ticker lines).
+FAILING_TICKERS = "failing_tickers"
+#: Metadata key of ``raw_ohlcv``: ticker -> {"rows": rejected rows, "first": the first one}.
+REJECTED_BY_TICKER = "rejected_by_ticker"
+
+
+def failing(tickers) -> dict[str, MetadataValue]:
+    return {FAILING_TICKERS: MetadataValue.json(sorted(set(tickers)))}
+
+
+def bar_rules(settings) -> BarRules:
+    """The bar rules as of now: a bar dated after the exchange's current session (its
+    local date) is from the future."""
+    today = dt.datetime.now(ZoneInfo(settings.exchange_timezone)).date()
+    return BarRules.of(settings.source, current_session(today, settings.exchange))
 
 
 def ingest_run(context: AssetExecutionContext, settings, con) -> list[ingest.TickerIngest]:
     """Fetch and store the run's bars, one request batch per source."""
     wanted = run_sessions(context, settings)
     groups = sources_for(list(wanted), settings.source.name, settings.watchlist_path)
+    rules = bar_rules(settings)
     results = []
     for name, tickers in groups.items():
         source = make_source(settings.source.model_copy(update={"name": name}))
         due = {t: wanted[t] for t in tickers if wanted[t]}
         if due:
-            results += ingest.ingest_bars(con, source, due)
+            results += ingest.ingest_bars(con, source, due, rules)
     for res in results:
         for note in res.notes:
             context.log.warning(note)
@@ -91,6 +109,13 @@ def ingest_metadata(results: list) -> dict[str, object]:
         "source": ", ".join(sorted({r.source for r in results if r.source})),
         **written_span(results),
         "rejected_rows": len(rejected),
+        REJECTED_BY_TICKER: MetadataValue.json(
+            {
+                r.ticker: {"rows": len(r.rejected), "first": str(r.rejected[0])}
+                for r in results
+                if r.rejected
+            }
+        ),
         "rejected_preview": MetadataValue.md(
             "\n".join(f"- {r}" for r in rejected[:PREVIEW_ROWS]) or "none"
         ),
@@ -217,7 +242,11 @@ def build_bar_checks(raw_ohlcv) -> list:
         preview = bad.head(PREVIEW_ROWS).to_markdown(index=False) if not bad.empty else "none"
         return AssetCheckResult(
             passed=bad.empty,
-            metadata={"violations": len(bad), "preview": MetadataValue.md(preview)},
+            metadata={
+                "violations": len(bad),
+                "preview": MetadataValue.md(preview),
+                **failing(bad.get("ticker", [])),
+            },
         )
 
     @asset_check(
@@ -229,7 +258,10 @@ def build_bar_checks(raw_ohlcv) -> list:
     ) -> AssetCheckResult:
         with warehouse.connect() as con:
             dups = quality.duplicate_dates(con, "ohlcv", checked_tickers(context, con))
-        return AssetCheckResult(passed=dups.empty, metadata={"duplicated_dates": len(dups)})
+        return AssetCheckResult(
+            passed=dups.empty,
+            metadata={"duplicated_dates": len(dups), **failing(dups.get("ticker", []))},
+        )
 
     @asset_check(
         asset=raw_ohlcv,
@@ -246,7 +278,11 @@ def build_bar_checks(raw_ohlcv) -> list:
                     gaps[ticker] = [d.isoformat() for d in missing[:PREVIEW_ROWS]]
         return AssetCheckResult(
             passed=not gaps,
-            metadata={"tickers_with_gaps": len(gaps), "gaps": MetadataValue.json(gaps)},
+            metadata={
+                "tickers_with_gaps": len(gaps),
+                "gaps": MetadataValue.json(gaps),
+                **failing(gaps),
+            },
         )
 
     return [ohlc_sanity, ohlcv_unique_dates, ohlcv_no_gaps]
@@ -266,7 +302,9 @@ def build_indicator_check(indicators):
                 cells = quality.non_finite_after_warmup(con, ticker)
                 if cells:
                     bad[ticker] = {c: [d.isoformat() for d in ds[:5]] for c, ds in cells.items()}
-        return AssetCheckResult(passed=not bad, metadata={"non_finite": MetadataValue.json(bad)})
+        return AssetCheckResult(
+            passed=not bad, metadata={"non_finite": MetadataValue.json(bad), **failing(bad)}
+        )
 
     return indicators_finite_after_warmup
 
@@ -316,6 +354,7 @@ def build_freshness_check(raw_ohlcv):
             metadata={
                 "checked_against": ", ".join(against) or "nothing (no watched ticker)",
                 "stale_tickers": MetadataValue.json(stale),
+                **failing(stale),
                 "checked": len(tickers),
             },
         )

@@ -83,6 +83,8 @@ class FetchResult:
     rejected: list[RejectedRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     actions: pd.DataFrame = field(default_factory=no_actions)
+    #: date -> where the bar was read ("<file>, line <n>"), for sources that read files
+    locations: dict[dt.date, str] = field(default_factory=dict)
 
 
 FetchOutcome = FetchResult | SourceError
