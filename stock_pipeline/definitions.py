@@ -20,6 +20,7 @@ from stock_pipeline.defs.partitions import (
     make_partitions,
 )
 from stock_pipeline.defs.resources import build_resources
+from stock_pipeline.defs.run_health import dead_run_sensor
 from stock_pipeline.defs.trading import build_trading_assets
 from stock_pipeline.defs.universe import (
     build_universe_assets,
@@ -46,7 +47,7 @@ def build_definitions(settings: Settings) -> Definitions:
     freshness = build_freshness_check(data_assets[0])
     automation = build_automation(settings, freshness)
     automation["jobs"].append(universe_job)
-    automation["sensors"].append(universe_after_nightly)
+    automation["sensors"] += [universe_after_nightly, dead_run_sensor]
     return Definitions(
         assets=[
             *data_assets,

@@ -7,19 +7,20 @@ runs launched there, with the same asset code.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
+import sys
 import uuid
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dagster import AssetKey, DagsterInstance, Definitions
 
 from stock_pipeline.cli.findings import RunFindings, run_findings
+
+# re-exported: the commands and the benchmarks open the instance through this module
+from stock_pipeline.cli.instance import dagster_home, open_instance  # noqa: F401
 from stock_pipeline.cli.progress import NoProgress
+from stock_pipeline.cli.slot_wait import SlotWatch
 from stock_pipeline.defs.asset_bodies import DATA_ASSETS
 from stock_pipeline.defs.automation import FRESHNESS_CHECK, data_tags, failed_tickers
 from stock_pipeline.defs.partitions import (
@@ -28,6 +29,7 @@ from stock_pipeline.defs.partitions import (
     contiguous_runs,
     range_tags,
 )
+from stock_pipeline.defs.run_health import owner_tags, sweep_dead_runs
 from stock_pipeline.defs.universe import UNIVERSE_ASSETS
 from stock_pipeline.market_data.calendar import next_session, trading_days
 from stock_pipeline.market_data.watchlist import check_symbol
@@ -52,21 +54,6 @@ class Execution:
 
 
 TRIGGER_TAG = "stock_pipeline/trigger"
-
-
-def dagster_home(settings: Settings) -> Path:
-    """``DAGSTER_HOME``, defaulting to <data_dir>/dagster_home with the project's dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        with resources.as_file(resources.files("stock_pipeline") / "dagster.yaml") as bundled:
-            shutil.copyfile(bundled, config)
-    return home
-
-
-def open_instance(settings: Settings) -> DagsterInstance:
-    return DagsterInstance.from_config(str(dagster_home(settings)))
 
 
 def register_tickers(instance: DagsterInstance, tickers: list[str]) -> list[str]:
@@ -150,9 +137,11 @@ def materialize(
             f"--end {end}: the model chain's first as-of date partition is "
             f"{settings.start_date} (set STOCK_PIPELINE_START to go further back)"
         )
+    notify(sweep_dead_runs(instance))
     register_tickers(instance, tickers)
     registered = instance.get_dynamic_partitions(TICKERS_PARTITION)
-    runner = _Runner(defs, instance, registered, execution or Execution())
+    slot_wait = settings.automation.slot_wait_timeout_s
+    runner = _Runner(defs, instance, registered, execution or Execution(), slot_wait)
     ok = list(dict.fromkeys(tickers))
     if data:
         label = f"data {sessions[0].year}..{sessions[-1].year}"
@@ -175,8 +164,8 @@ def _check_range(
     last = next_session(today, 1, settings.exchange)
     if end > last:
         raise ValueError(
-            f"--end {end} is in the future: no bar exists after today's session; the last "
-            f"allowed --end is {last}, the next {settings.exchange} session"
+            f"--end {end} is in the future: the last allowed --end is {last}, the next "
+            f"{settings.exchange} session (no bar can exist after it)"
         )
     if start < settings.history_start:
         raise ValueError(
@@ -189,12 +178,27 @@ def _check_range(
     return sessions
 
 
+def notify(swept: list[str]) -> None:
+    """Say which runs of dead processes were failed (on stderr: stdout is the summary)."""
+    for line in swept:
+        print(f"stock-pipeline: {line} (its process is gone)", file=sys.stderr, flush=True)
+
+
 class _Runner:
     """Runs in this process, in registry-adjacent groups; a run that fails naming some
-    tickers is run again without them."""
+    tickers is run again without them. A run carries this process's identity (see
+    ``defs.run_health``) and its wait for a pool slot is bounded (``SlotWatch``)."""
 
-    def __init__(self, defs: Definitions, instance, registered: list[str], execution: Execution):
+    def __init__(
+        self,
+        defs: Definitions,
+        instance,
+        registered: list[str],
+        execution: Execution,
+        slot_wait_timeout_s: float,
+    ):
         self.job = defs.resolve_implicit_global_asset_job_def()
+        self.slot_wait_timeout_s = slot_wait_timeout_s
         self.checks = defs.resolve_asset_graph().asset_check_keys
         self.instance, self.registered, self.execution = instance, registered, execution
         self.outcomes: list[RunOutcome] = []
@@ -223,15 +227,20 @@ class _Runner:
             c.asset_key in selection and c != FRESHNESS_CHECK for c in self.checks
         )
         run_id = str(uuid.uuid4())
-        with self.execution.progress.run(self.instance, run_id, label, steps):
+        with (
+            self.execution.progress.run(self.instance, run_id, label, steps),
+            SlotWatch(self.instance, run_id, self.slot_wait_timeout_s) as watch,
+        ):
             result = self.job.execute_in_process(
                 instance=self.instance,
                 asset_selection=selection,
-                tags={**tags, TRIGGER_TAG: "cli"},
+                tags={**tags, TRIGGER_TAG: "cli", **owner_tags()},
                 run_config=logging_config(self.execution.verbose),
                 raise_on_error=False,
                 run_id=run_id,
             )
+        notify(watch.swept)
+        watch.raise_if_stopped()
         events = result.all_events
         failed = failed_tickers(events) or {}
         findings = run_findings(self.instance, result.run_id)
@@ -247,14 +256,15 @@ def short_names(group: list[str]) -> str:
 def newest_available(settings: Settings, ticker: str) -> dt.date | None:
     """For a source that is not live (the sample, csv files), the ticker's newest bar, or a
     ValueError saying it has none; None for a live source (it has today's)."""
-    from stock_pipeline.market_data.sources import LIVE_SOURCES, make_source
-    from stock_pipeline.market_data.watchlist import sources_for
+    from stock_pipeline.market_data.sources import serving_sources
 
-    (name,) = sources_for([ticker], settings.source.name, settings.watchlist_path)
-    if name in LIVE_SOURCES:
+    (served,) = serving_sources(settings, [ticker])
+    if served.live:
         return None
-    source = make_source(settings.source.model_copy(update={"name": name}))
+    source = served.open()
     newest = source.newest_bar(ticker)
     if newest is None:
-        raise ValueError(f"{ticker}: the {name} source has no data for it ({source.describe()})")
+        raise ValueError(
+            f"{ticker}: the {source.name} source has no data for it ({source.describe()})"
+        )
     return newest

@@ -137,9 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    from stock_pipeline.cli.slot_wait import RunStopped
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except RunStopped as exc:  # a run ended by a signal or by its wait for a slot
+        print(f"stock-pipeline: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # SIGINT (or SIGTERM, after a run) between runs
+        print("stock-pipeline: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, OSError) as exc:  # a user error: bad input, a missing file
         if args.verbose:
             traceback.print_exc()

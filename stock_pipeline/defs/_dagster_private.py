@@ -13,6 +13,11 @@ from dagster._core.definitions.repository_definition.valid_definitions import (
     SINGLETON_REPOSITORY_NAME,
 )
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
+
+# The sweep of dead runs trusts a run worker's pid only on an instance whose storage is
+# this machine's SQLite files (every process that writes it runs here); the public API
+# does not say what kind of storage an instance has.
+from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
@@ -22,5 +27,6 @@ __all__ = [
     "InProcessCodeLocationOrigin",
     "InProcessWorkspaceLoadTarget",
     "LoadableTargetOrigin",
+    "SqliteRunStorage",
     "WorkspaceProcessContext",
 ]

@@ -45,9 +45,9 @@ from stock_pipeline.defs.partitions import (
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 from stock_pipeline.market_data import ingest, quality
 from stock_pipeline.market_data.calendar import current_session, latest_due_session
-from stock_pipeline.market_data.sources import LIVE_SOURCES, make_source
+from stock_pipeline.market_data.sources import serving_sources
 from stock_pipeline.market_data.sources.plausibility import BarRules
-from stock_pipeline.market_data.watchlist import sources_for, watchlist_entries
+from stock_pipeline.market_data.watchlist import watchlist_entries
 
 GROUP = "market_data"
 
@@ -71,12 +71,11 @@ def bar_rules(settings) -> BarRules:
 def ingest_run(context: AssetExecutionContext, settings, con) -> list[ingest.TickerIngest]:
     """Fetch and store the run's bars, one request batch per source."""
     wanted = run_sessions(context, settings)
-    groups = sources_for(list(wanted), settings.source.name, settings.watchlist_path)
     rules = bar_rules(settings)
     results = []
-    for name, tickers in groups.items():
-        source = make_source(settings.source.model_copy(update={"name": name}))
-        due = {t: wanted[t] for t in tickers if wanted[t]}
+    for served in serving_sources(settings, list(wanted)):
+        source = served.open()
+        due = {t: wanted[t] for t in served.tickers if wanted[t]}
         if due:
             results += ingest.ingest_bars(con, source, due, rules)
     for res in results:
@@ -320,14 +319,14 @@ def due_bars(settings, tickers: list[str]) -> dict[str, tuple[dt.date | None, st
     auto = settings.automation
     session = latest_due_session(now, auto.market_close, auto.bar_due_hours, settings.exchange)
     out: dict[str, tuple[dt.date | None, str]] = {}
-    groups = sources_for(tickers, settings.source.name, settings.watchlist_path)
-    for name, group in groups.items():
-        if name in LIVE_SOURCES:
-            out.update(dict.fromkeys(group, (session, f"the {settings.exchange} calendar")))
+    calendar = (session, f"the {settings.exchange} calendar")
+    for served in serving_sources(settings, tickers):
+        if served.live:
+            out.update(dict.fromkeys(served.tickers, calendar))
             continue
-        source = make_source(settings.source.model_copy(update={"name": name}))
-        for ticker in group:
-            out[ticker] = (source.newest_bar(ticker), f"the newest bar in the {name} source")
+        source = served.open()
+        for ticker in served.tickers:
+            out[ticker] = (source.newest_bar(ticker), f"the newest bar in the {source.name} source")
     return out
 
 

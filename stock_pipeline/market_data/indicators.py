@@ -25,6 +25,8 @@ from ta.trend import MACD, EMAIndicator, SMAIndicator
 from ta.volatility import AverageTrueRange, BollingerBands
 from ta.volume import OnBalanceVolumeIndicator
 
+from stock_pipeline.warehouse.schema import INDICATOR_COLUMNS
+
 SMA_WINDOWS = (20, 50)
 EMA_WINDOWS = (12, 26)
 MACD_SIGNAL = 9
@@ -34,28 +36,7 @@ ATR_WINDOW = 14
 STOCH_WINDOW, STOCH_SMOOTH = 14, 3
 VOLATILITY_WINDOW = 20
 
-#: Columns of the ``indicators`` table, in order.
-INDICATOR_COLUMNS: list[str] = [
-    "sma_20",
-    "sma_50",
-    "ema_12",
-    "ema_26",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "rsi_14",
-    "bb_upper",
-    "bb_middle",
-    "bb_lower",
-    "bb_pctb",
-    "bb_width",
-    "atr_14",
-    "obv",
-    "stoch_k",
-    "stoch_d",
-    "log_return",
-    "volatility_20",
-]
+__all__ = ["FIRST_VALID_ROW", "INDICATOR_COLUMNS", "WARMUP_BARS", "compute_indicators"]
 
 #: First row index (0-based) at which each indicator is defined.
 FIRST_VALID_ROW: dict[str, int] = {

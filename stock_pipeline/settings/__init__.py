@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from stock_pipeline.settings.base import SOURCE_NAMES, Section
 from stock_pipeline.settings.data import (
@@ -35,7 +35,7 @@ from stock_pipeline.settings.universe import UniverseSettings
 
 __all__ = [
     "DEFAULT_FEATURES",
-    "FINGERPRINT_OMITTED_AT_DEFAULT",
+    "ENV_VARIABLES",
     "INDICATOR_FEATURES",
     "SOURCE_NAMES",
     "AutomationSettings",
@@ -144,55 +144,65 @@ class Settings(Section):
         config_file = env.get("STOCK_PIPELINE_CONFIG")
         if config_file:
             values = _load_yaml(Path(config_file))
+        set_by: dict[tuple[str, ...], str] = {}  # where a variable put its value
         for section, variables in ENV_VARIABLES.items():
             target = values if section is None else dict(values.get(section) or {})
             for key, var in variables:
                 if env.get(var):
                     target[key] = env[var]
+                    set_by[(key,) if section is None else (section, key)] = var
             if section is not None:
                 values[section] = target
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            where = f"{config_file} and " if config_file else ""
-            raise ValueError(
-                f"invalid settings (from {where}STOCK_PIPELINE_* variables): {exc}"
-            ) from exc
+            raise _invalid_settings(exc, config_file, set_by) from exc
 
     def with_changes(self, **changes: Any) -> Settings:
         """A validated copy: a section given as a dict changes only the fields it names
-        (``settings.with_changes(model={"lstm_units": [32]}, data_dir=folder)``)."""
+        (``settings.with_changes(model={"units": [32]}, data_dir=folder)``); a field's earlier
+        name (``lstm_units``) changes that field."""
         data = self.model_dump()
         for name, value in changes.items():
-            data[name] = {**data[name], **value} if isinstance(value, dict) else value
+            if isinstance(value, dict):
+                value = {**data[name], **type(getattr(self, name)).with_field_names(value)}
+            data[name] = value
         return Settings.model_validate(data)
 
     def fingerprint(self, *sections: str) -> str:
         """Short hash of the named sections: a model is reusable only while it is unchanged.
 
-        Fields in ``FINGERPRINT_OMITTED_AT_DEFAULT`` are left out while at their default, so
-        adding such a field keeps the fold caches and feature sets of existing
-        configurations (a non-default value still changes the hash)."""
+        Each section declares the fields added or renamed after caches keyed by this hash
+        existed (``Section.fingerprint_omitted_at_default``, ``Section.earlier_names``), so
+        such a change keeps the fold caches and feature sets of existing configurations."""
         payload = json.dumps(
-            {name: _fingerprinted(getattr(self, name)) for name in sections}, sort_keys=True
+            {name: getattr(self, name).fingerprint_payload() for name in sections},
+            sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-#: section -> fields added after caches keyed by the fingerprint existed. Never change
-#: such a field's default: configurations before and after would share a hash.
-FINGERPRINT_OMITTED_AT_DEFAULT: dict[str, tuple[str, ...]] = {
-    "features": ("volatility_estimator",),  # issue 17; only a volatility target reads it
-}
+def _invalid_settings(
+    exc: ValidationError, config_file: str | None, set_by: Mapping[tuple[str, ...], str]
+) -> ValueError:
+    """The validation error, naming the environment variables behind the bad values."""
+    variables = sorted(
+        {
+            var
+            for error in exc.errors()
+            for loc, var in set_by.items()
+            if error["loc"] and _overlaps(tuple(map(str, error["loc"])), loc)
+        }
+    )
+    where = f"{config_file} and " if config_file else ""
+    named = f"; check {', '.join(variables)}" if variables else ""
+    return ValueError(f"invalid settings (from {where}STOCK_PIPELINE_* variables{named}): {exc}")
 
 
-def _fingerprinted(section: BaseModel) -> dict[str, Any]:
-    data = section.model_dump(mode="json")
-    kind = {FeatureSettings: "features"}.get(type(section), "")
-    for name in FINGERPRINT_OMITTED_AT_DEFAULT.get(kind, ()):
-        if getattr(section, name) == type(section).model_fields[name].default:
-            data.pop(name)
-    return data
+def _overlaps(error_loc: tuple[str, ...], variable_loc: tuple[str, ...]) -> bool:
+    """The error is about the variable's field, or about the section holding it."""
+    shorter = min(len(error_loc), len(variable_loc))
+    return error_loc[:shorter] == variable_loc[:shorter]
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

@@ -4,7 +4,7 @@ fed (``features``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -14,7 +14,7 @@ from stock_pipeline.settings.base import SOURCE_NAMES, Section
 class SourceSettings(Section):
     """How market data is fetched."""
 
-    name: str = Field("yfinance", description="yfinance | sample | csv | alphavantage")
+    name: str = Field("yfinance", description=" | ".join(SOURCE_NAMES))
     csv_dir: Path | None = Field(None, description="Folder of <TICKER>.csv files (csv source)")
     alphavantage_api_key: SecretStr | None = Field(
         None, description="Alpha Vantage key; a SecretStr so it never reaches logs or metadata"
@@ -72,6 +72,9 @@ INDICATOR_FEATURES: tuple[str, ...] = (
 
 class FeatureSettings(Section):
     """What ``windowed_tensors`` builds: per-day feature rows, windows and the target."""
+
+    # added after fold caches existed; only a volatility target reads it
+    fingerprint_omitted_at_default: ClassVar[tuple[str, ...]] = ("volatility_estimator",)
 
     columns: tuple[str, ...] = Field(
         DEFAULT_FEATURES,

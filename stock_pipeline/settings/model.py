@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from stock_pipeline.settings.base import Section
 
@@ -16,18 +17,22 @@ LossName = Literal["mse", "huber", "cross_entropy"]
 class ModelSettings(Section):
     """The network and its training (``lstm_model``)."""
 
+    # ``units`` sizes the layers of every kind; fold caches keyed by its earlier name survive
+    earlier_names: ClassVar[Mapping[str, str]] = {"lstm_units": "units"}
+
     kind: ModelKind = Field(
         "lstm",
         description="Architecture (forecasting.architectures): lstm | gru (stacks of "
-        "lstm_units) | attention_lstm (the stack's states pooled by learned attention) | "
+        "units) | attention_lstm (the stack's states pooled by learned attention) | "
         "transformer (one encoder block, sinusoidal positions) | tcn (dilated causal "
         "convolutions) | multiscale (the daily window and its weekly sums, each through a "
         "recurrent encoder) | ensemble (the mean of the ensemble_members' forecasts)",
     )
-    lstm_units: tuple[int, ...] = Field(
+    units: tuple[Annotated[int, Field(ge=1)], ...] = Field(
         (16,),
         description="Units of each stacked recurrent layer (lstm, gru, attention_lstm); "
-        "multiscale's two encoders have the first's",
+        "multiscale's two encoders have the first's. Also accepted as lstm_units, its "
+        "earlier name",
     )
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout after each recurrent layer")
     heads: int = Field(2, ge=1, description="transformer: attention heads")
@@ -101,6 +106,18 @@ class ModelSettings(Section):
         description="Sessions between the last training label and the first forecast of a "
         "fold; null = the horizon h (never less than h)",
     )
+
+    @field_validator("units")
+    @classmethod
+    def _some_units(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value:
+            raise ValueError("model.units (or lstm_units) needs at least one layer's units")
+        return value
+
+    @property
+    def lstm_units(self) -> tuple[int, ...]:
+        """``units`` under its earlier name."""
+        return self.units
 
     def loss_for(self, target: str) -> LossName:
         """The loss trained on for ``target``; a ValueError naming the fields if they clash."""

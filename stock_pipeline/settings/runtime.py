@@ -36,6 +36,13 @@ class AutomationSettings(Section):
         "tables are always healed in full, and the run log names the older sessions whose "
         "forecasts and evaluations were left out",
     )
+    slot_wait_timeout_s: float = Field(
+        1800.0,
+        gt=0,
+        description="The longest a step of a CLI run waits for a `duckdb_writer` pool slot "
+        "(another run is writing); then the run is marked failed and the command stops, "
+        "naming the run that holds the slot",
+    )
     code_location: str = Field(
         "stock_pipeline",
         min_length=1,

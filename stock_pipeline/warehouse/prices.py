@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from stock_pipeline.market_data.indicators import INDICATOR_COLUMNS
 from stock_pipeline.warehouse.connection import (
     Connection,
     date_filter,
@@ -16,6 +15,7 @@ from stock_pipeline.warehouse.connection import (
     transaction,
     upsert_frame,
 )
+from stock_pipeline.warehouse.schema import INDICATOR_COLUMNS
 
 BAR_FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
 

@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
-from stock_pipeline.market_data.indicators import INDICATOR_COLUMNS
+#: Columns of the ``indicators`` table after (ticker, date), in order; what each one is and
+#: how it is computed is in ``market_data/indicators.py``.
+INDICATOR_COLUMNS: list[str] = [
+    "sma_20",
+    "sma_50",
+    "ema_12",
+    "ema_26",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "rsi_14",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "bb_pctb",
+    "bb_width",
+    "atr_14",
+    "obv",
+    "stoch_k",
+    "stoch_d",
+    "log_return",
+    "volatility_20",
+]
+
 
 TABLES: dict[str, str] = {
     "ohlcv": """

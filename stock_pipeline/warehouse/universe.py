@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from stock_pipeline.market_data.indicators import INDICATOR_COLUMNS
 from stock_pipeline.warehouse.connection import Connection, insert_frame, transaction
+from stock_pipeline.warehouse.schema import INDICATOR_COLUMNS
 
 UNIVERSE_TABLES = ("universe_predictions", "universe_backtest_daily", "universe_backtest_metrics")
 

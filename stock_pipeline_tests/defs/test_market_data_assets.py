@@ -113,7 +113,7 @@ def test_single_partition_materialize_and_checks(settings, instance) -> None:
     defs = build_definitions(settings)
     instance.add_dynamic_partitions("tickers", ["^IXIC"])
     result = materialize(
-        [*defs.asset_bodies, *defs.asset_checks],
+        [*defs.assets, *defs.asset_checks],
         instance=instance,
         partition_key="2018|^IXIC",
         resources=defs.resources,
@@ -197,7 +197,7 @@ def test_rejected_rows_are_reported_not_stored(csv_settings, csv_dir, instance) 
 def _run_checks(defs, instance, ticker: str, first: dt.date, last: dt.date):
     """The data checks alone over a partition range, as from the UI's "Execute checks"."""
     return materialize(
-        [*defs.asset_bodies, *defs.asset_checks],
+        [*defs.assets, *defs.asset_checks],
         instance=instance,
         resources=defs.resources,
         selection=AssetSelection.checks_for_assets(AssetKey("raw_ohlcv"), AssetKey("indicators"))
@@ -254,7 +254,7 @@ def test_check_results_are_recorded_as_passed_not_skipped(csv_settings, csv_dir,
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute("UPDATE ohlcv SET low = high * 2 WHERE ticker = 'CHB' AND date = ?", [days[9]])
     alone = materialize(
-        [*defs.asset_bodies, *defs.asset_checks],
+        [*defs.assets, *defs.asset_checks],
         instance=instance,
         resources=defs.resources,
         selection=AssetSelection.checks(AssetCheckKey(AssetKey("raw_ohlcv"), "ohlc_sanity")),
@@ -293,7 +293,7 @@ def test_symbols_dagster_cannot_hold_are_rejected(symbol) -> None:
 
 def _freshness(defs, instance):
     return materialize(
-        [*defs.asset_bodies, *defs.asset_checks],
+        [*defs.assets, *defs.asset_checks],
         instance=instance,
         resources=defs.resources,
         selection=AssetSelection.checks(FRESHNESS_CHECK),

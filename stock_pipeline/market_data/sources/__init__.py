@@ -1,4 +1,5 @@
-"""Market-data sources behind one interface; ``make_source`` picks one from settings."""
+"""Market-data sources behind one interface (``base.MarketDataSource``); ``registry`` names
+them, makes one from settings and says which one serves a ticker."""
 
 from __future__ import annotations
 
@@ -13,44 +14,29 @@ from stock_pipeline.market_data.sources.base import (
     UnknownTickerError,
     validate_bars,
 )
-from stock_pipeline.settings import SourceSettings
+from stock_pipeline.market_data.sources.registry import (
+    LIVE_SOURCES,
+    SOURCES,
+    ServedTickers,
+    SourceEntry,
+    make_source,
+    serving_sources,
+)
 
 __all__ = [
     "BAR_COLUMNS",
     "LIVE_SOURCES",
+    "SOURCES",
     "FetchOutcome",
     "FetchResult",
     "MarketDataSource",
     "RejectedRow",
+    "ServedTickers",
+    "SourceEntry",
     "SourceError",
     "TransientSourceError",
     "UnknownTickerError",
     "make_source",
+    "serving_sources",
     "validate_bars",
 ]
-
-
-#: Sources that publish a new bar every session; the others (the offline sample, csv
-#: files) hold a finished history.
-LIVE_SOURCES = ("yfinance", "alphavantage")
-
-
-def make_source(settings: SourceSettings) -> MarketDataSource:
-    """The source named by ``settings.name`` (``STOCK_PIPELINE_SOURCE``)."""
-    if settings.name == "sample":
-        from stock_pipeline.market_data.sources.sample import SampleSource
-
-        return SampleSource()
-    if settings.name == "csv":
-        from stock_pipeline.market_data.sources.csv_source import CsvSource
-
-        if settings.csv_dir is None:
-            raise ValueError("STOCK_PIPELINE_SOURCE=csv needs STOCK_PIPELINE_CSV_DIR (a folder)")
-        return CsvSource(settings.csv_dir)
-    if settings.name == "alphavantage":
-        from stock_pipeline.market_data.sources.alphavantage import AlphaVantageSource
-
-        return AlphaVantageSource(settings)
-    from stock_pipeline.market_data.sources.yfinance_source import YFinanceSource
-
-    return YFinanceSource(settings)

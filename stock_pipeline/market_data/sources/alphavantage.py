@@ -91,6 +91,7 @@ def _install_log_redaction() -> None:
 
 class AlphaVantageSource:
     name = "alphavantage"
+    live = True
 
     def __init__(
         self,
@@ -123,6 +124,13 @@ class AlphaVantageSource:
         self, tickers: Sequence[str], start: dt.date, end: dt.date
     ) -> dict[str, FetchOutcome]:
         return fetch_each(tickers, lambda ticker: self._fetch_one(ticker, start, end))
+
+    def newest_bar(self, ticker: str) -> dt.date | None:
+        """None: a live source has every session's bar; the calendar says which is due."""
+        return None
+
+    def describe(self) -> str:
+        return f"Alpha Vantage's {FUNCTION} series of any symbol it lists"
 
     # -- one ticker ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -90,13 +90,29 @@ class FetchResult:
 FetchOutcome = FetchResult | SourceError
 
 
+@runtime_checkable
 class MarketDataSource(Protocol):
+    """What the product asks of a source (ingest, the freshness check, ``add-ticker``)."""
+
+    #: The registry's name for it, stored with every bar it delivered.
     name: str
+    #: Publishes a new bar every session (the exchange calendar says which is due); a source
+    #: that is not live holds a finished history (the offline sample, csv files).
+    live: bool
 
     def fetch(
         self, tickers: Sequence[str], start: dt.date, end: dt.date
     ) -> Mapping[str, FetchOutcome]:
         """Daily bars dated start..end inclusive, one outcome per requested ticker."""
+        ...
+
+    def newest_bar(self, ticker: str) -> dt.date | None:
+        """The newest bar a source that is not live holds for ``ticker`` (None: it holds
+        none). A live source answers None without asking: its newest is the calendar's."""
+        ...
+
+    def describe(self) -> str:
+        """What the source serves, for a message saying a ticker is not in it."""
         ...
 
 

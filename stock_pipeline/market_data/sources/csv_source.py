@@ -99,6 +99,7 @@ class CsvSource:
     """Reads ``<directory>/<TICKER>.csv`` for each requested ticker."""
 
     name = "csv"
+    live = False
 
     def __init__(self, directory: Path | str):
         self.directory = Path(directory)

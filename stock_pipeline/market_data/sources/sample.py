@@ -35,6 +35,7 @@ def sample_date_range(ticker: str = "^GSPC") -> tuple[dt.date, dt.date]:
 
 class SampleSource:
     name = "sample"
+    live = False
 
     def fetch(
         self, tickers: Sequence[str], start: dt.date, end: dt.date

@@ -1,31 +1,13 @@
-"""Daily bars from Yahoo Finance through ``yfinance``.
-
-``yf.download`` never raises: a failed symbol is logged ("Failed download") and
-comes back as an empty or all-NaN column block. In yfinance 1.7 the per-symbol
-reasons live in a per-call context that is discarded (``yf.shared._ERRORS`` is
-no longer filled), and the reason text cannot tell a server error from an
-unknown symbol (both end as "possibly delisted; no timezone found"). So this
-source watches the HTTP replies to Yahoo's chart endpoint while ``download``
-runs and classifies each failed symbol by what the server actually said:
-
-* transport error, 401/403/408/429 or 5xx -> ``TransientSourceError`` (retried,
-  only for those symbols, with exponential backoff);
-* any other 4xx (404 "No data found, symbol may be delisted") ->
-  ``UnknownTickerError``;
-* a normal reply with no rows in the range -> ``UnknownTickerError``.
-"""
+"""Daily bars from Yahoo Finance through ``yfinance``: batched downloads, retried per
+symbol on transient failures that ``yahoo_replies`` tells apart from unknown symbols."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import yfinance as yf
@@ -34,103 +16,20 @@ from stock_pipeline.market_data.sources.base import (
     YAHOO_COLUMNS,
     FetchOutcome,
     FetchResult,
-    SourceError,
     TransientSourceError,
-    UnknownTickerError,
     no_actions,
     validate_bars,
+)
+from stock_pipeline.market_data.sources.yahoo_replies import (
+    YfErrorLog,
+    classify_failure,
+    watch_chart_replies,
 )
 from stock_pipeline.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 
 _YF_COLUMNS = YAHOO_COLUMNS
-_CHART_PATH = "/v8/finance/chart/"
-_TRANSIENT_STATUSES = {401, 403, 408, 425, 429}
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """One HTTP exchange with the chart endpoint: a status code, or a transport error."""
-
-    status: int | None
-    detail: str
-
-    @property
-    def transient(self) -> bool:
-        return self.status is None or self.status >= 500 or self.status in _TRANSIENT_STATUSES
-
-    def __str__(self) -> str:
-        if self.status is None:
-            return self.detail
-        return f"HTTP {self.status}" + (f": {self.detail}" if self.detail else "")
-
-
-def _chart_symbol(url: str) -> str | None:
-    path = urlsplit(url).path
-    if _CHART_PATH not in path:
-        return None
-    return unquote(path.split(_CHART_PATH, 1)[1].strip("/")).upper() or None
-
-
-def _error_detail(response: Any) -> str:
-    """Yahoo's own reason (``chart.error.description``) when the body carries one."""
-    try:
-        body = response.json()
-        for key in ("chart", "finance"):
-            error = (body.get(key) or {}).get("error")
-            if error:
-                return str(error.get("description") or error.get("code") or error)
-    except Exception:  # any unparseable body just has no detail
-        return ""
-    return ""
-
-
-@contextmanager
-def _watch_chart_replies(session: Any) -> Iterator[dict[str, list[_Reply]]]:
-    """Record, per symbol, every reply the chart endpoint gives while the block runs."""
-    replies: dict[str, list[_Reply]] = defaultdict(list)
-    own = "request" in vars(session)
-    original = session.request
-
-    def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        symbol = _chart_symbol(url)
-        try:
-            response = original(method, url, *args, **kwargs)
-        except Exception as exc:
-            if symbol:
-                replies[symbol].append(_Reply(None, f"{type(exc).__name__}: {exc}"))
-            raise
-        if symbol:
-            status = response.status_code
-            detail = _error_detail(response) if status >= 400 else ""
-            replies[symbol].append(_Reply(status, detail))
-        return response
-
-    session.request = request
-    try:
-        yield replies
-    finally:
-        if own:
-            session.request = original
-        else:
-            del session.request
-
-
-class _YfErrorLog(logging.Handler):
-    """Collects the "Failed download" lines yfinance logs, for clearer messages."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with suppress(Exception):  # a bad log record must not break a fetch
-            self.lines.append(record.getMessage())
-
-    def about(self, symbol: str) -> str:
-        hits = [line for line in self.lines if f"'{symbol}'" in line or f"${symbol}" in line]
-        return "; ".join(hits)
 
 
 def _new_session() -> Any:
@@ -149,6 +48,7 @@ def _clear_response_cache() -> None:
 
 class YFinanceSource:
     name = "yfinance"
+    live = True
 
     def __init__(
         self,
@@ -176,6 +76,13 @@ class YFinanceSource:
         for i in range(0, len(wanted), size):
             out.update(self._fetch_batch(wanted[i : i + size], start, end))
         return out
+
+    def newest_bar(self, ticker: str) -> dt.date | None:
+        """None: a live source has every session's bar; the calendar says which is due."""
+        return None
+
+    def describe(self) -> str:
+        return "Yahoo Finance's daily bars of any symbol it lists"
 
     def _fetch_batch(
         self, batch: list[str], start: dt.date, end: dt.date
@@ -209,12 +116,12 @@ class YFinanceSource:
     def _download(self, batch: list[str], start: dt.date, end: dt.date) -> dict[str, FetchOutcome]:
         """One ``yf.download`` call for ``batch``; every ticker gets an outcome."""
         session = self.session
-        errors = _YfErrorLog()
+        errors = YfErrorLog()
         yf_logger = logging.getLogger("yfinance")
         _clear_response_cache()
         yf_logger.addHandler(errors)
         try:
-            with _watch_chart_replies(session) as replies:
+            with watch_chart_replies(session) as replies:
                 frame = yf.download(
                     batch,
                     start=start,
@@ -239,7 +146,7 @@ class YFinanceSource:
             symbol = ticker.upper()  # yf.download upper-cases every symbol
             bars, actions = _ticker_frame(frame, symbol)
             if bars.empty:
-                out[ticker] = _classify(
+                out[ticker] = classify_failure(
                     ticker, replies.get(symbol, []), errors.about(symbol), start, end
                 )
                 continue
@@ -280,27 +187,3 @@ def _ticker_frame(frame: pd.DataFrame | None, symbol: str) -> tuple[pd.DataFrame
         for mask in [values > 0]
     ]
     return bars, pd.concat(actions, ignore_index=True)
-
-
-def _classify(
-    ticker: str, replies: list[_Reply], yf_reason: str, start: dt.date, end: dt.date
-) -> SourceError:
-    span = f"{start}..{end}"
-    transient = [r for r in replies if r.transient]
-    if transient:
-        return TransientSourceError(
-            ticker, f"Yahoo chart request for {span} failed ({transient[-1]})"
-        )
-    refused = [r for r in replies if r.status is not None and r.status >= 400]
-    if refused:
-        return UnknownTickerError(
-            ticker,
-            f"Yahoo Finance has no data for this symbol for {span} "
-            f"(unknown or delisted; {refused[-1]})",
-        )
-    if not replies:
-        # No chart request got out (e.g. cookie/crumb trouble): worth another try.
-        return TransientSourceError(
-            ticker, f"no chart request was made for {span}: {yf_reason or 'no reason logged'}"
-        )
-    return UnknownTickerError(ticker, f"no bars between {start} and {end}")
