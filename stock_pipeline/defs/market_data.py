@@ -313,7 +313,8 @@ def due_bars(settings, tickers: list[str]) -> dict[str, tuple[dt.date | None, st
 
     A live source (yfinance, Alpha Vantage) is due the latest session whose close plus
     the refresh window has passed; a source that is not live (the offline sample, csv
-    files) is due its own newest bar, so a finished history is not reported stale.
+    files) is due its own newest bar, so a finished history is not reported stale, but
+    never one after the latest due session.
     """
     now = dt.datetime.now(ZoneInfo(settings.exchange_timezone))
     auto = settings.automation
@@ -326,7 +327,9 @@ def due_bars(settings, tickers: list[str]) -> dict[str, tuple[dt.date | None, st
             continue
         source = served.open()
         for ticker in served.tickers:
-            out[ticker] = (source.newest_bar(ticker), f"the newest bar in the {source.name} source")
+            newest = source.newest_bar(ticker)  # a file's bars from the future are not due
+            due = min(newest, session) if newest is not None else None
+            out[ticker] = (due, f"the newest bar in the {source.name} source")
     return out
 
 
