@@ -81,3 +81,22 @@ def test_an_end_beyond_the_next_session_is_refused(home, capsys) -> None:
     )
     with DagsterInstance.get() as instance:
         assert instance.get_runs() == []
+
+
+def test_a_failed_run_still_names_the_rows_it_rejected(home, csv_dir, capsys) -> None:
+    """The run that fails for one ticker says what it rejected for the others (from its
+    step failure), and so does the run again without that ticker."""
+    bars = synthetic_bars(6, seed=8)
+    days = [d.date().isoformat() for d in bars["date"]]
+    dup = write_csv(csv_dir, "DUP", bars)
+    _edit(dup, 4, dup.read_text().splitlines()[2], insert=True)
+    code = main(
+        [
+            *("materialize", "--tickers", "DUP,GONE", "--start", days[0], "--end", days[-1]),
+            *("--select", "raw_ohlcv", "--quiet"),
+        ]
+    )
+    out = capsys.readouterr().out
+    lines = [line.strip() for line in out.splitlines()]
+    assert code == 1 and "GONE: no file" in out  # GONE.csv does not exist
+    assert lines.count(f"DUP: 1 row(s) rejected, first DUP {days[1]}: duplicate date") == 2
