@@ -19,6 +19,8 @@ import pandas as pd
 from stock_pipeline.market_data.sources.base import PRICE_COLUMNS, FetchResult, RejectedRow
 from stock_pipeline.settings import SourceSettings
 
+_DEFAULTS = SourceSettings.model_fields
+
 
 @dataclass(frozen=True)
 class BarRules:
@@ -30,8 +32,8 @@ class BarRules:
     """
 
     last_session: dt.date | None = None  # None: no bar is from the future
-    max_daily_move: float = 10.0
-    max_price: float = 1e9
+    max_daily_move: float = _DEFAULTS["max_daily_move"].default
+    max_price: float = _DEFAULTS["max_price"].default
 
     @classmethod
     def of(cls, settings: SourceSettings, last_session: dt.date | None) -> BarRules:
