@@ -149,7 +149,7 @@ def run_dagster(tickers: list[str], requests: list[dict[str, str]], folder: Path
     """
     from dagster import AssetKey, DagsterInstance
 
-    from stock_pipeline.defs.automation import chain_tags
+    from stock_pipeline.defs.run_requests import chain_tags
 
     runs = []
     for i, tags in enumerate(requests):

@@ -41,7 +41,7 @@ from benchmarks.common import RESULTS, quiet, save, summarize
 
 def write_universe(path: Path, tickers: int, years: int, seed: int = 0) -> list[dt.date]:
     from stock_pipeline_tests.support.synthetic import sessions
-    from stock_pipeline_tests.universe.support import store_universe, universe_returns
+    from stock_pipeline_tests.support.universe import store_universe, universe_returns
 
     days = 252 * years
     store_universe(path, universe_returns(days, tickers, 0.05, seed))
@@ -107,7 +107,7 @@ def period_end_nights(args, settings, days) -> dict:
     real night would. Then the full walk-forward over 10 years at the measured costs."""
     from stock_pipeline.universe.cache import PeriodCache
     from stock_pipeline.universe.pooled import universe_models_dir
-    from stock_pipeline_tests.universe.support import ticker_names
+    from stock_pipeline_tests.support.universe import ticker_names
 
     us = settings.universe
     nights = []
@@ -190,7 +190,7 @@ def setup(args):
 def walk(args, settings, warehouse, days) -> dict:
     """The walk-forward from an empty cache, then a night through Dagster."""
     from stock_pipeline.universe.pooled import universe_backtest_asof, universe_model_asof
-    from stock_pipeline_tests.universe.support import ticker_names
+    from stock_pipeline_tests.support.universe import ticker_names
 
     started = time.perf_counter()
     model = universe_model_asof(warehouse, days[-2], settings)

@@ -63,7 +63,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     from stock_pipeline.definitions import build_definitions
 
     settings = Settings.from_env()
-    tickers = [t.strip() for t in args.tickers.split(",") if t.strip()]
+    tickers = args.tickers
     execution = _execution(args)
     try:
         with launch.open_instance(settings) as instance:
@@ -224,6 +224,18 @@ def _can_open_a_browser() -> bool:
     if os.name == "nt" or os.uname().sysname == "Darwin":
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def parse_tickers(text: str) -> list[str]:
+    """A comma-separated ``--tickers`` argument (empty entries, as after a trailing comma,
+    are dropped), or an error when it names no ticker at all: a run over nothing would
+    exit 0 having done nothing."""
+    tickers = [t.strip() for t in text.split(",") if t.strip()]
+    if not tickers:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names no ticker; give comma-separated symbols, e.g. AAPL,MSFT"
+        )
+    return tickers
 
 
 def parse_date(text: str) -> dt.date:

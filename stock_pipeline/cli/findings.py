@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
 from stock_pipeline.defs.asset_bodies import FAILED_TICKERS
-from stock_pipeline.defs.automation import FRESHNESS_CHECK
-from stock_pipeline.defs.market_data import FAILING_TICKERS, REJECTED_BY_TICKER
+from stock_pipeline.defs.market_data import FRESHNESS_CHECK, REJECTED_BY_TICKER
+from stock_pipeline.defs.market_data_checks import FAILING_TICKERS
 
 _RAW_ASSET = "raw_ohlcv"
 

@@ -22,7 +22,7 @@ from stock_pipeline.cli.instance import dagster_home, open_instance  # noqa: F40
 from stock_pipeline.cli.progress import NoProgress
 from stock_pipeline.cli.slot_wait import SlotWatch
 from stock_pipeline.defs.asset_bodies import DATA_ASSETS
-from stock_pipeline.defs.automation import FRESHNESS_CHECK, data_tags, failed_tickers
+from stock_pipeline.defs.market_data import FRESHNESS_CHECK
 from stock_pipeline.defs.partitions import (
     PARTITION_TAG,
     TICKERS_PARTITION,
@@ -30,7 +30,9 @@ from stock_pipeline.defs.partitions import (
     range_tags,
 )
 from stock_pipeline.defs.run_health import owner_tags, sweep_dead_runs
+from stock_pipeline.defs.run_requests import data_tags, failed_tickers
 from stock_pipeline.defs.universe import UNIVERSE_ASSETS
+from stock_pipeline.errors import error_info_text
 from stock_pipeline.market_data.calendar import next_session, trading_days
 from stock_pipeline.market_data.watchlist import check_symbol
 from stock_pipeline.settings import Settings
@@ -85,11 +87,9 @@ def step_errors(events) -> list[str]:
             if data.user_failure_data is not None and data.user_failure_data.description:
                 errors.append(f"{event.step_key}: {data.user_failure_data.description}")
                 continue
-            info = data.error
-            while info is not None and info.cause is not None:  # the user code's own error
-                info = info.cause
-            message = info.message.strip() if info else event.message
-            errors.append(f"{event.step_key}: {message.split(': ', 1)[-1] if info else message}")
+            # the user code's error with the causes it was raised from, not Dagster's wrapping
+            message = error_info_text(data.error) if data.error else ""
+            errors.append(f"{event.step_key}: {message or event.message}")
     return errors
 
 

@@ -87,7 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=commands.cmd_demo)
 
     mat = _subparser(sub, "materialize", "materialize assets for tickers and a date range")
-    mat.add_argument("--tickers", required=True, help="comma-separated symbols, e.g. AAPL,^GSPC")
+    mat.add_argument(
+        "--tickers",
+        type=commands.parse_tickers,
+        required=True,
+        help="comma-separated symbols, e.g. AAPL,^GSPC",
+    )
     mat.add_argument("--start", type=date, required=True, help="first date of data, YYYY-MM-DD")
     mat.add_argument("--end", type=date, required=True, help="the as-of date, YYYY-MM-DD")
     mat.add_argument(

@@ -35,20 +35,20 @@ from stock_pipeline.defs._dagster_private import (
     LoadableTargetOrigin,
     WorkspaceProcessContext,
 )
-from stock_pipeline.defs.automation import (
-    NEW_TICKER_TAG,
-    backfill_days,
-    data_run_request,
-    failed_tickers,
-    new_ticker_chain,
-    remaining_runs,
-)
 from stock_pipeline.defs.partitions import (
     RANGE_END,
     RANGE_START,
     TICKERS_PARTITION,
     contiguous_runs,
     split_key,
+)
+from stock_pipeline.defs.run_requests import (
+    NEW_TICKER_TAG,
+    backfill_days,
+    data_run_request,
+    failed_tickers,
+    new_ticker_chain,
+    remaining_runs,
 )
 from stock_pipeline.market_data.watchlist import check_symbol
 from stock_pipeline.settings import Settings

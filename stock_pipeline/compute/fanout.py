@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from stock_pipeline.compute.engine import Engine
+from stock_pipeline.errors import error_text
 
 J = TypeVar("J")  # what one item's compute needs (a feature table, the settings)
 Out = TypeVar("Out")  # what it returns (frames to store)
@@ -29,7 +30,8 @@ ITEM_ERRORS = (ValueError, OSError)
 
 @dataclass(frozen=True)
 class Failed:
-    """An item that failed; ``message`` is its exception's text."""
+    """An item that failed; ``message`` is its exception's text with its causes
+    (``errors.error_text``), made where it failed (on a worker, for a cluster)."""
 
     message: str
 
@@ -54,7 +56,7 @@ def compute_dates(compute: Callable[[J], Out], jobs: Sequence[J | Failed]) -> li
         try:
             out.append(compute(job))
         except ITEM_ERRORS as exc:
-            out.append(Failed(str(exc)))
+            out.append(Failed(error_text(exc)))
     return out
 
 
@@ -88,7 +90,7 @@ def fan_out(
             try:
                 done[(outcome.index, j)] = stage.store(result)
             except ITEM_ERRORS as exc:
-                fail(ticker, f"{day}: {exc}")
+                fail(ticker, f"{day}: {error_text(exc)}")
     failed = {t: " | ".join(errors[t]) for t in tickers if t in errors}
     return [done[key] for key in sorted(done)], failed
 
@@ -97,4 +99,4 @@ def _load(stage: Stage[J, Out, R], ticker: str, day: dt.date) -> J | Failed:
     try:
         return stage.load(ticker, day)
     except ITEM_ERRORS as exc:
-        return Failed(str(exc))
+        return Failed(error_text(exc))

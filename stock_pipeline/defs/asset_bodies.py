@@ -19,9 +19,14 @@ from dagster import (
 
 from stock_pipeline.compute import Engine, Stage, fan_out
 from stock_pipeline.defs.partitions import dates_by_ticker, sessions_by_ticker, split_key
+from stock_pipeline.errors import error_text
 from stock_pipeline.market_data.calendar import latest_due_session
 from stock_pipeline.settings import Settings
 
+#: The per-ticker assets by name, in lineage order, for the CLI and the benchmarks, which
+#: sort the names they are given into runs before they pick a job (the jobs select by
+#: group; a test checks these are the groups' assets): the data run's, and the model
+#: chain's without the cross-ticker summary.
 DATA_ASSETS = ("raw_ohlcv", "indicators")
 CHAIN_ASSETS = (
     "windowed_tensors",
@@ -30,7 +35,6 @@ CHAIN_ASSETS = (
     "model_comparison",
     "backtest_report",
 )
-SUMMARY_ASSET = "backtest_summary"
 
 #: The session a data run materializes up to (the nightly's date, a backfill's end); a
 #: run without it goes up to the latest session whose bar is due now.
@@ -84,23 +88,16 @@ def per_item(
     items: Iterable[tuple[str, Any]], work: Callable[[str, Any], Any]
 ) -> tuple[list[Any], dict[str, str]]:
     """Run ``work`` per (ticker, date); a failure is recorded for its ticker (keyed by
-    ticker: the unit a failed run is split by), the rest go on."""
+    ticker: the unit a failed run is split by), with the causes it was raised from
+    (``errors.error_text``), and the rest go on."""
     done, errors = [], {}
     for ticker, day in items:
         try:
             done.append(work(ticker, day))
         except (ValueError, OSError) as exc:
-            message = f"{ticker} {day}: {exc}"
+            message = f"{ticker} {day}: {error_text(exc)}"
             errors[ticker] = f"{errors[ticker]} | {message}" if ticker in errors else message
     return done, errors
-
-
-def per_partition(
-    context: AssetExecutionContext, work: Callable[[str, Any], Any], settings: Settings
-) -> tuple[list[Any], dict[str, str]]:
-    """``per_item`` over every (ticker, date) partition of a model-chain run."""
-    wanted = chain_dates(context, settings)
-    return per_item([(t, d) for t, days in wanted.items() for d in days], work)
 
 
 def per_ticker(

@@ -1,4 +1,5 @@
-"""Jobs, schedules and sensors: when the lineage runs, and for whom.
+"""The schedules and sensors that run the lineage on their own, and the model-chain job
+they run after each data run: when the lineage runs, and for whom.
 
 A night, a new ticker and a catch-up are each two runs: the data run (``market_data_job``,
 ticker x year partitions), then the model-chain run (``model_chain_job``, ticker x day
@@ -6,14 +7,17 @@ partitions, and the cross-ticker summary), which ``model_chain_after_data`` requ
 the data run succeeds. Both cover the tickers registered next to each other, in as few
 runs as the registry order allows. A step writes every good ticker and then fails naming
 the bad ones; ``split_failed_runs`` re-runs the run without them, so one bad ticker
-never holds the others' later steps back.
+never holds the others' later steps back. The requests themselves are built in
+``run_requests``.
 
 - ``nightly_refresh``: every exchange session after the close, for every watched ticker;
   holidays are skipped. A ticker whose last forecast is older also gets the sessions it
   missed (bounded by ``automation.max_catch_up_sessions``), so the stored state heals.
 - ``watchlist_sensor``: tickers new in watchlist.yaml become partitions and get their
   history (data run) and a forecast, evaluation and report for the latest due session.
-- ``freshness_check_hourly``: runs the ``raw_ohlcv_fresh`` check.
+
+The hourly freshness check and the universe's run after the night belong to their groups
+(``market_data``, ``universe``).
 """
 
 import datetime as dt
@@ -21,15 +25,13 @@ from zoneinfo import ZoneInfo
 
 from dagster import (
     AddDynamicPartitionsRequest,
-    AssetCheckKey,
-    AssetKey,
     AssetSelection,
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
+    Definitions,
     RunRequest,
     RunStatusSensorContext,
-    ScheduleDefinition,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
@@ -41,46 +43,34 @@ from dagster import (
     sensor,
 )
 
-from stock_pipeline.defs.asset_bodies import (
-    ASOF_TAG,
-    CHAIN_ASSETS,
-    DATA_ASSETS,
-    FAILED_TICKERS,
-    SINCE_TAG,
-    SUMMARY_ASSET,
-)
+from stock_pipeline.defs import evaluation, forecasting, trading
+from stock_pipeline.defs.market_data import market_data_job
 from stock_pipeline.defs.partitions import (
     RANGE_END,
     RANGE_START,
     TICKERS_PARTITION,
     contiguous_runs,
-    partition_key,
-    range_tags,
-    split_key,
 )
-from stock_pipeline.market_data.calendar import is_trading_day, latest_due_session, trading_days
+from stock_pipeline.defs.run_health import dead_run_sensor
+from stock_pipeline.defs.run_requests import (
+    NEW_TICKER_TAG,
+    backfill_days,
+    catch_up_days,
+    chain_tags,
+    data_run_request,
+    failed_tickers,
+    latest_due_day,
+    new_ticker_chain,
+    nightly_requests,
+    remaining_runs,
+)
+from stock_pipeline.market_data.calendar import is_trading_day
 from stock_pipeline.market_data.watchlist import read_watchlist, split_not_due, watched_tickers
 from stock_pipeline.settings import Settings
-from stock_pipeline.warehouse import connect, results
 
-NIGHTLY_TAG = "stock_pipeline/nightly"
-NEW_TICKER_TAG = "stock_pipeline/new_ticker"
-#: On a data run: the first as-of date of the model-chain run to request after it.
-CHAIN_FROM_TAG = "stock_pipeline/chain_from"
-
-FRESHNESS_CHECK = AssetCheckKey(AssetKey("raw_ohlcv"), "raw_ohlcv_fresh")
-
-market_data_job = define_asset_job(
-    "market_data_job",
-    # The freshness check has its own hourly job; in a data run it would only repeat the
-    # hourly verdict, and an unpartitioned check costs Dagster a scan of every partition
-    # key of raw_ohlcv each time it is evaluated.
-    selection=AssetSelection.assets(*DATA_ASSETS) - AssetSelection.checks(FRESHNESS_CHECK),
-    description="Bars and indicators of a range of years for tickers registered together.",
-)
 model_chain_job = define_asset_job(
     "model_chain_job",
-    selection=AssetSelection.assets(*CHAIN_ASSETS, SUMMARY_ASSET),
+    selection=AssetSelection.groups(forecasting.GROUP, evaluation.GROUP, trading.GROUP),
     description="Forecast, walk-forward evaluation and backtest as of a range of sessions "
     "for tickers registered together, then the cross-ticker summary.",
 )
@@ -89,96 +79,6 @@ model_chain_job = define_asset_job(
 def utc_now() -> dt.datetime:
     """The sensor's clock (tests replace it)."""
     return dt.datetime.now(dt.UTC)
-
-
-def data_tags(
-    tickers: list[str], first: dt.date, last: dt.date, chain_from: dt.date | None
-) -> dict[str, str]:
-    """Tags of the data run of ``tickers`` (registry-adjacent) from ``first`` to ``last``,
-    to be followed by their model chain from ``chain_from`` to ``last`` (if not None)."""
-    tags = {**range_tags(tickers, first.year, last.year), ASOF_TAG: last.isoformat()}
-    if chain_from is not None:
-        tags[CHAIN_FROM_TAG] = chain_from.isoformat()
-    return tags
-
-
-def data_run_request(
-    tickers: list[str], first: dt.date, last: dt.date, chain_from: dt.date | None, tags: dict
-) -> RunRequest:
-    return RunRequest(
-        run_key=f"data:{last}:{first}:{chain_from}:{tickers[0]}:{tickers[-1]}",
-        job_name=market_data_job.name,
-        tags={**data_tags(tickers, first, last, chain_from), **tags},
-    )
-
-
-def nightly_requests(
-    day: dt.date,
-    registered: list[str],
-    watched: list[str],
-    first_day: dict[str, dt.date] | None = None,
-) -> list[RunRequest]:
-    """One data run per group of tickers registered next to each other that need the
-    same sessions: ``first_day[t]`` .. ``day`` (just ``day`` for a ticker not listed)."""
-    first_day = first_day or {}
-    by_first: dict[dt.date, list[str]] = {}
-    for ticker in watched:
-        by_first.setdefault(first_day.get(ticker, day), []).append(ticker)
-    return [
-        data_run_request(
-            group, first, day, first, {NIGHTLY_TAG: day.isoformat(), SINCE_TAG: first.isoformat()}
-        )
-        for first, tickers in sorted(by_first.items())
-        for group in contiguous_runs(registered, tickers)
-    ]
-
-
-def catch_up_days(day: dt.date, watched: list[str], settings: Settings, log) -> dict:
-    """Per ticker, the first session the nightly run must cover: the one after its last
-    forecast, when nights were missed (at most ``max_catch_up_sessions`` back)."""
-    limit = settings.automation.max_catch_up_sessions
-    if not settings.warehouse.exists():
-        return {}
-    try:
-        with connect(settings.warehouse, read_only=True) as con:
-            last = results.latest_forecast_dates(con)
-    except Exception as exc:  # the nightly run must go on: it then covers ``day`` only
-        log.warning(f"cannot read the warehouse to find missed sessions ({exc}); {day} only")
-        return {}
-    first_day = {}
-    for ticker in watched:
-        if ticker not in last or last[ticker] >= day:
-            continue
-        missed = trading_days(last[ticker] + dt.timedelta(days=1), day, settings.exchange)
-        if len(missed) > limit:
-            log.warning(
-                f"{ticker}: {len(missed) - 1} session(s) missed since its last forecast "
-                f"({last[ticker]}); its data is healed in full, but forecasts and evaluations "
-                f"only for the last {limit} (automation.max_catch_up_sessions). For the rest: "
-                f"stock-pipeline materialize --tickers {ticker} --start {missed[0]} "
-                f"--end {missed[-limit - 1]}"
-            )
-        first_day[ticker] = missed[max(0, len(missed) - limit)]
-    return first_day
-
-
-def latest_due_day(settings: Settings, now: dt.datetime) -> dt.date:
-    """The newest session whose bar is due at ``now``."""
-    local = now.astimezone(ZoneInfo(settings.exchange_timezone))
-    auto = settings.automation
-    return latest_due_session(local, auto.market_close, auto.bar_due_hours, settings.exchange)
-
-
-def backfill_days(settings: Settings, start: dt.date | None, now: dt.datetime) -> list[dt.date]:
-    """Sessions from ``start`` (default and earliest: ``history_start``) to the latest due."""
-    end = latest_due_day(settings, now)
-    first = max(start or settings.history_start, settings.history_start)
-    return trading_days(first, end, settings.exchange)
-
-
-def new_ticker_chain(days: list[dt.date], settings: Settings) -> dt.date | None:
-    """A new ticker's model chain runs for the latest due session (if it is a partition)."""
-    return days[-1] if days[-1] >= settings.start_date else None
 
 
 def build_nightly_schedule(settings: Settings):
@@ -204,22 +104,6 @@ def build_nightly_schedule(settings: Settings):
     return nightly_refresh
 
 
-def chain_tags(data_run_tags: dict[str, str], data_run_id: str) -> dict[str, str] | None:
-    """Tags of the model-chain run that follows a data run carrying ``CHAIN_FROM_TAG``:
-    the same tickers, from that session to the data run's as-of date."""
-    tags = data_run_tags
-    if CHAIN_FROM_TAG not in tags or RANGE_START not in tags:
-        return None
-    first_ticker, last_ticker = split_key(tags[RANGE_START])[0], split_key(tags[RANGE_END])[0]
-    keep = {k: v for k, v in tags.items() if k in (NIGHTLY_TAG, NEW_TICKER_TAG)}
-    return {
-        RANGE_START: partition_key(first_ticker, tags[CHAIN_FROM_TAG]),
-        RANGE_END: partition_key(last_ticker, tags[ASOF_TAG]),
-        "stock_pipeline/after_data_run": data_run_id,
-        **keep,
-    }
-
-
 @run_status_sensor(
     run_status=DagsterRunStatus.SUCCESS,
     request_job=model_chain_job,
@@ -232,43 +116,6 @@ def model_chain_after_data(context: RunStatusSensorContext):
     if tags is None:
         return SkipReason("not a data run followed by a model chain")
     return RunRequest(run_key=f"chain:{run.run_id}", tags=tags)
-
-
-def failed_tickers(events) -> dict[str, str] | None:
-    """ticker -> error from a failed run's step failures; None when a step failed in a way
-    that names no ticker (then every ticker of the run is suspect)."""
-    failed: dict[str, str] = {}
-    for event in events:
-        if event.event_type_value != "STEP_FAILURE":
-            continue
-        user = event.event_specific_data.user_failure_data
-        named = user.metadata.get(FAILED_TICKERS) if user is not None else None
-        if named is None:
-            return None
-        failed.update(named.value)
-    return failed
-
-
-def remaining_runs(run, registered: list[str], failed: dict[str, str]) -> list[RunRequest]:
-    """The failed run again, without its failed tickers: one run per group of the others
-    that are still registered next to each other."""
-    tags = run.tags
-    (first, day), (last, last_day) = split_key(tags[RANGE_START]), split_key(tags[RANGE_END])
-    covered = registered[registered.index(first) : registered.index(last) + 1]
-    others = [t for t in covered if t not in failed]
-    kept = {k: v for k, v in tags.items() if k.startswith("stock_pipeline/")}
-    return [
-        RunRequest(
-            run_key=f"without:{run.run_id}:{group[0]}:{group[-1]}",
-            job_name=run.job_name,
-            tags={
-                **kept,
-                **range_tags(group, day, last_day),
-                "stock_pipeline/without_failed_of": run.run_id,
-            },
-        )
-        for group in contiguous_runs(registered, others)
-    ]
 
 
 @run_failure_sensor(
@@ -338,21 +185,16 @@ def build_watchlist_sensor(settings: Settings):
     return watchlist_sensor
 
 
-def build_automation(settings: Settings, freshness_check) -> dict[str, list]:
-    """Jobs, schedules and sensors for ``Definitions``."""
-    check_job = define_asset_job(
-        "freshness_check_job", selection=AssetSelection.checks(freshness_check)
+def automation_definitions(settings: Settings) -> Definitions:
+    """The model-chain job, the nightly schedule and the sensors that chain, split and
+    start runs, and the one that fails the runs of dead processes."""
+    return Definitions(
+        jobs=[model_chain_job],
+        schedules=[build_nightly_schedule(settings)],
+        sensors=[
+            model_chain_after_data,
+            split_failed_runs,
+            build_watchlist_sensor(settings),
+            dead_run_sensor,
+        ],
     )
-    hourly = ScheduleDefinition(
-        name="freshness_check_hourly",
-        job=check_job,
-        cron_schedule="15 * * * 1-5",
-        execution_timezone=settings.exchange_timezone,
-        default_status=DefaultScheduleStatus.RUNNING,
-        description="Hourly on weekdays: is the latest due bar stored for every watched ticker?",
-    )
-    return {
-        "jobs": [market_data_job, model_chain_job, check_job],
-        "schedules": [build_nightly_schedule(settings), hourly],
-        "sensors": [model_chain_after_data, split_failed_runs, build_watchlist_sensor(settings)],
-    }

@@ -6,7 +6,14 @@ Wiring only; the logic is in ``stock_pipeline/evaluation``. The walk-forwards ru
 
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from stock_pipeline.compute import Stage
 from stock_pipeline.defs.asset_bodies import (
@@ -15,7 +22,7 @@ from stock_pipeline.defs.asset_bodies import (
     per_ticker,
     ticker_date_asset_args,
 )
-from stock_pipeline.defs.partitions import partition_key
+from stock_pipeline.defs.partitions import make_partitions, partition_key
 from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
 from stock_pipeline.evaluation.compare import (
     best_kind,
@@ -24,6 +31,7 @@ from stock_pipeline.evaluation.compare import (
     store_comparison,
 )
 from stock_pipeline.evaluation.evaluate import compute_evaluation, load_evaluation, store_evaluation
+from stock_pipeline.settings import Settings
 
 GROUP = "evaluation"
 
@@ -65,16 +73,17 @@ def comparison_metadata(r, kinds: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def build_evaluation_assets(partitions_def, upstream):
+def build_evaluation_assets(partitions_def) -> list:
     @asset(
         **ticker_date_asset_args(partitions_def, GROUP),
-        deps=[upstream],
+        deps=[AssetKey("lstm_model")],
         kinds={"keras", "statsmodels", "duckdb"},
         description=(
-            "Walk-forward evaluation as of d: LSTM vs naive, drift and ARIMA on the same "
-            "dates (a volatility target: vs naive, drift, GARCH, GJR, EGARCH and HAR-RV on "
-            "QLIKE), fold models cached; tables `predictions` and `evaluation_metrics`, and "
-            "a Diebold-Mariano test of the LSTM against the naive forecast."
+            "Walk-forward evaluation as of d: the network of the configured kind "
+            "(`model.kind`, the one `lstm_model` holds) vs naive, drift and ARIMA on the "
+            "same dates (a volatility target: vs naive, drift, GARCH, GJR, EGARCH and HAR-RV "
+            "on QLIKE), fold models cached; tables `predictions` and `evaluation_metrics`, "
+            "and a Diebold-Mariano test of the network against the naive forecast."
         ),
     )
     def walk_forward_evaluation(
@@ -96,7 +105,7 @@ def build_evaluation_assets(partitions_def, upstream):
 
     @asset(
         **ticker_date_asset_args(partitions_def, GROUP),
-        deps=[walk_forward_evaluation],
+        deps=[AssetKey("walk_forward_evaluation")],
         kinds={"keras", "arch", "duckdb"},
         description=(
             "Every model kind in `evaluation.compare_kinds`, with the baselines, walked "
@@ -124,3 +133,8 @@ def build_evaluation_assets(partitions_def, upstream):
         return finish_partitions(context, partitions, errors, summary)
 
     return [walk_forward_evaluation, model_comparison]
+
+
+def evaluation_definitions(settings: Settings) -> Definitions:
+    """The group's assets, ticker x trading day."""
+    return Definitions(assets=build_evaluation_assets(make_partitions(settings)))

@@ -1,4 +1,5 @@
-"""Asset group ``forecasting``: ``windowed_tensors`` and ``lstm_model``.
+"""Asset group ``forecasting``: ``windowed_tensors`` and ``lstm_model`` (the network of the
+configured ``model.kind``, whatever the kind: the key is kept for the assets' history).
 
 Wiring only; the logic is in ``stock_pipeline/forecasting``. ``lstm_model``'s training and
 forecasting run on the ``compute`` engine (a call per ticker); DuckDB is read and written
@@ -8,7 +9,16 @@ location does not pay for it.
 
 from typing import Any
 
-from dagster import AssetDep, AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from stock_pipeline.compute import Stage
 from stock_pipeline.defs.asset_bodies import (
@@ -22,9 +32,10 @@ from stock_pipeline.defs.asset_bodies import (
     table_md,
     ticker_date_asset_args,
 )
-from stock_pipeline.defs.partitions import lookback_mapping, partition_key
+from stock_pipeline.defs.partitions import lookback_mapping, make_partitions, partition_key
 from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
 from stock_pipeline.forecasting.feature_rows import feature_set_id, update_feature_rows
+from stock_pipeline.settings import Settings
 
 GROUP = "forecasting"
 
@@ -76,15 +87,22 @@ def model_metadata(r) -> dict[str, Any]:
     }
 
 
-def build_forecasting_assets(partitions_def, lookback_sessions: int):
+def build_forecasting_assets(partitions_def, lookback_sessions: int) -> list:
     """``partitions_def``: ticker x trading day; ``lookback_sessions``: how far before d the
     feature rows written by partition d can reach (missed nights it fills, plus the one
     bar a feature row looks back)."""
     args = ticker_date_asset_args(partitions_def, GROUP)
+    return [build_feature_asset(args, lookback_sessions), build_model_asset(args)]
 
+
+def build_feature_asset(args: dict[str, Any], lookback_sessions: int) -> AssetsDefinition:
     @asset(
         **args,
-        deps=[AssetDep("indicators", partition_mapping=lookback_mapping(lookback_sessions))],
+        deps=[
+            AssetDep(
+                AssetKey("indicators"), partition_mapping=lookback_mapping(lookback_sessions)
+            )
+        ],
         pool=DUCKDB_POOL,
         kinds={"duckdb", "numpy"},
         description=(
@@ -113,15 +131,22 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         )
         return finish(feature_metadata(results, settings), errors)
 
+    return windowed_tensors
+
+
+def build_model_asset(args: dict[str, Any]) -> AssetsDefinition:
     @asset(
         **args,
-        deps=[windowed_tensors],
+        deps=[AssetKey("windowed_tensors")],
         kinds={"keras", "jax"},
         description=(
-            "Keras 3 LSTM (JAX): the model of the fold holding d (a fold is `retrain_every` "
-            "sessions; its model is trained from scratch at its first session on what is "
-            "known then, and is the one the walk-forward evaluation scores), and its "
-            "next-session forecast in `forecasts`. Models: <data>/models/<ticker>/folds/."
+            "The network of the configured kind (`model.kind`: an LSTM by default, or a "
+            "GRU, attention LSTM, transformer, TCN, multiscale network or an ensemble; the "
+            "asset keeps its first name), Keras 3 on JAX: the model of the fold holding d "
+            "(a fold is `retrain_every` sessions; its model is trained from scratch at its "
+            "first session on what is known then, and is the one the walk-forward "
+            "evaluation scores), and its next-session forecast in `forecasts`. Models: "
+            "<data>/models/<ticker>/folds/."
         ),
     )
     def lstm_model(
@@ -155,4 +180,11 @@ def build_forecasting_assets(partitions_def, lookback_sessions: int):
         }
         return finish_partitions(context, partitions, errors, summary)
 
-    return [windowed_tensors, lstm_model]
+    return lstm_model
+
+
+def forecasting_definitions(settings: Settings) -> Definitions:
+    """The group's assets, ticker x trading day; the feature rows of partition d reach back
+    over the nights a catch-up fills."""
+    lookback = settings.automation.max_catch_up_sessions + 1
+    return Definitions(assets=build_forecasting_assets(make_partitions(settings), lookback))

@@ -1,27 +1,28 @@
-"""Asset group ``market_data``: ``raw_ohlcv`` and ``indicators`` and their checks.
+"""Asset group ``market_data``: ``raw_ohlcv`` and ``indicators``, their checks (the data
+checks in ``market_data_checks``, the freshness check here), the data run's job and the
+hourly freshness check's job and schedule.
 
-Wiring only; the logic is in ``stock_pipeline/market_data``. The data checks are not
-partitioned although their assets are: Dagster records a partitioned check's result of a
-ranged run for no partition, so every partition it planned stays "Skipped" in the UI,
-and planning one check execution per partition made a 13,500-partition run 6x slower
-(365 s against 62 s, in-memory instance). An unpartitioned check runs in the same data
-run, reads the whole stored history of each ticker in the run's partitions (not only the
-run's dates) and records one result.
+Wiring only; the logic is in ``stock_pipeline/market_data``.
 """
 
 import datetime as dt
 from zoneinfo import ZoneInfo
 
 from dagster import (
-    AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetDep,
     AssetExecutionContext,
-    DagsterInvariantViolationError,
+    AssetKey,
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
     MaterializeResult,
     MetadataValue,
+    ScheduleDefinition,
     asset,
     asset_check,
+    define_asset_job,
 )
 
 from stock_pipeline.defs.asset_bodies import (
@@ -30,35 +31,28 @@ from stock_pipeline.defs.asset_bodies import (
     finish,
     log_lines,
     run_sessions,
-    run_tickers,
     table_md,
     ticker_date_asset_args,
 )
-from stock_pipeline.defs.partitions import (
-    PARTITION_TAG,
-    RANGE_END,
-    RANGE_START,
-    TICKERS_PARTITION,
-    lookback_mapping,
-    split_key,
+from stock_pipeline.defs.market_data_checks import (
+    build_bar_checks,
+    build_indicator_check,
+    failing,
 )
+from stock_pipeline.defs.partitions import lookback_mapping, make_data_partitions
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.defs.run_requests import MARKET_DATA_JOB
 from stock_pipeline.market_data import ingest, quality
 from stock_pipeline.market_data.calendar import current_session, latest_due_session
 from stock_pipeline.market_data.sources import serving_sources
 from stock_pipeline.market_data.sources.plausibility import BarRules
 from stock_pipeline.market_data.watchlist import watchlist_entries
+from stock_pipeline.settings import Settings
 
 GROUP = "market_data"
 
-#: Metadata key of a data check: the tickers that break it (the CLI's per-ticker lines).
-FAILING_TICKERS = "failing_tickers"
 #: Metadata key of ``raw_ohlcv``: ticker -> {"rows": rejected rows, "first": the first one}.
 REJECTED_BY_TICKER = "rejected_by_ticker"
-
-
-def failing(tickers) -> dict[str, MetadataValue]:
-    return {FAILING_TICKERS: MetadataValue.json(sorted(set(tickers)))}
 
 
 def bar_rules(settings) -> BarRules:
@@ -204,108 +198,9 @@ def build_market_data_assets(partitions_def):
     checks = [
         *build_bar_checks(raw_ohlcv),
         build_indicator_check(indicators),
+        build_freshness_check(raw_ohlcv),
     ]
     return [raw_ohlcv, indicators], checks
-
-
-def checked_tickers(context: AssetCheckExecutionContext, con) -> list[str]:
-    """The tickers of the run's partitions. A run of the checks alone has no partitioned
-    asset, so its range tags (the UI's "Execute" with a range) are read against the
-    registered tickers; without partitions every stored ticker is checked."""
-    try:
-        return run_tickers(context)
-    except DagsterInvariantViolationError:
-        pass
-    tags = context.run.tags
-    first, last = tags.get(RANGE_START), tags.get(RANGE_END)
-    single = tags.get(PARTITION_TAG)
-    if single:
-        return [split_key(single)[0]]
-    if first and last:
-        names = list(context.instance.get_dynamic_partitions(TICKERS_PARTITION))
-        lo, hi = names.index(split_key(first)[0]), names.index(split_key(last)[0])
-        return sorted(names[lo : hi + 1])
-    return sorted(quality.latest_bar_dates(con))
-
-
-def build_bar_checks(raw_ohlcv) -> list:
-    @asset_check(
-        asset=raw_ohlcv,
-        description="prices > 0, low <= open/close <= high, volume >= 0",
-    )
-    def ohlc_sanity(
-        context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
-    ) -> AssetCheckResult:
-        with warehouse.connect() as con:
-            bad = quality.ohlc_violations(con, checked_tickers(context, con))
-        preview = bad.head(PREVIEW_ROWS).to_markdown(index=False) if not bad.empty else "none"
-        return AssetCheckResult(
-            passed=bad.empty,
-            metadata={
-                "violations": len(bad),
-                "preview": MetadataValue.md(preview),
-                **failing(bad.get("ticker", [])),
-            },
-        )
-
-    @asset_check(
-        asset=raw_ohlcv,
-        description="at most one bar per ticker and date",
-    )
-    def ohlcv_unique_dates(
-        context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
-    ) -> AssetCheckResult:
-        with warehouse.connect() as con:
-            dups = quality.duplicate_dates(con, "ohlcv", checked_tickers(context, con))
-        return AssetCheckResult(
-            passed=dups.empty,
-            metadata={"duplicated_dates": len(dups), **failing(dups.get("ticker", []))},
-        )
-
-    @asset_check(
-        asset=raw_ohlcv,
-        description="no trading day without a bar between a ticker's first and last bar",
-    )
-    def ohlcv_no_gaps(
-        context: AssetCheckExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
-    ) -> AssetCheckResult:
-        gaps: dict[str, list[str]] = {}
-        with warehouse.connect() as con:
-            for ticker in checked_tickers(context, con):
-                missing = quality.trading_day_gaps(con, ticker, settings.exchange)
-                if missing:
-                    gaps[ticker] = [d.isoformat() for d in missing[:PREVIEW_ROWS]]
-        return AssetCheckResult(
-            passed=not gaps,
-            metadata={
-                "tickers_with_gaps": len(gaps),
-                "gaps": MetadataValue.json(gaps),
-                **failing(gaps),
-            },
-        )
-
-    return [ohlc_sanity, ohlcv_unique_dates, ohlcv_no_gaps]
-
-
-def build_indicator_check(indicators):
-    @asset_check(
-        asset=indicators,
-        description="every indicator is finite after its warm-up",
-    )
-    def indicators_finite_after_warmup(
-        context: AssetCheckExecutionContext, warehouse: DuckDBWarehouse
-    ) -> AssetCheckResult:
-        bad: dict[str, dict[str, list[str]]] = {}
-        with warehouse.connect() as con:
-            for ticker in checked_tickers(context, con):
-                cells = quality.non_finite_after_warmup(con, ticker)
-                if cells:
-                    bad[ticker] = {c: [d.isoformat() for d in ds[:5]] for c, ds in cells.items()}
-        return AssetCheckResult(
-            passed=not bad, metadata={"non_finite": MetadataValue.json(bad), **failing(bad)}
-        )
-
-    return indicators_finite_after_warmup
 
 
 def due_bars(settings, tickers: list[str]) -> dict[str, tuple[dt.date | None, str]]:
@@ -362,3 +257,38 @@ def build_freshness_check(raw_ohlcv):
         )
 
     return raw_ohlcv_fresh
+
+
+FRESHNESS_CHECK = AssetCheckKey(AssetKey("raw_ohlcv"), "raw_ohlcv_fresh")
+
+market_data_job = define_asset_job(
+    MARKET_DATA_JOB,
+    # The freshness check has its own hourly job; in a data run it would only repeat the
+    # hourly verdict, and an unpartitioned check costs Dagster a scan of every partition
+    # key of raw_ohlcv each time it is evaluated.
+    selection=AssetSelection.groups(GROUP) - AssetSelection.checks(FRESHNESS_CHECK),
+    description="Bars and indicators of a range of years for tickers registered together.",
+)
+freshness_check_job = define_asset_job(
+    "freshness_check_job", selection=AssetSelection.checks(FRESHNESS_CHECK)
+)
+
+
+def market_data_definitions(settings: Settings) -> Definitions:
+    """The group's assets and checks (ticker x year), the data run's job, and the hourly
+    freshness check. The schedule and sensors that start data runs are ``automation``'s."""
+    assets, checks = build_market_data_assets(make_data_partitions(settings))
+    hourly = ScheduleDefinition(
+        name="freshness_check_hourly",
+        job=freshness_check_job,
+        cron_schedule="15 * * * 1-5",
+        execution_timezone=settings.exchange_timezone,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Hourly on weekdays: is the latest due bar stored for every watched ticker?",
+    )
+    return Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=[market_data_job, freshness_check_job],
+        schedules=[hourly],
+    )

@@ -9,16 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
+from stock_pipeline.compute import Stage
 from stock_pipeline.defs.asset_bodies import (
     finish_partitions,
-    per_partition,
+    per_ticker,
     table_md,
     ticker_date_asset_args,
 )
-from stock_pipeline.defs.partitions import partition_key
-from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.defs.partitions import make_partitions, partition_key
+from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
+from stock_pipeline.settings import Settings
 from stock_pipeline.trading.report.formatting import MISSING, format_metric
 
 GROUP = "trading"
@@ -90,10 +99,10 @@ def summary_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
-def build_trading_assets(partitions_def, upstream: list):
+def build_trading_assets(partitions_def) -> list:
     @asset(
         **ticker_date_asset_args(partitions_def, GROUP),
-        deps=upstream,
+        deps=[AssetKey("walk_forward_evaluation"), AssetKey("model_comparison")],
         kinds={"duckdb", "html"},
         description=(
             "Backtest of the out-of-sample predictions (signal at the close of t, traded at "
@@ -102,23 +111,30 @@ def build_trading_assets(partitions_def, upstream: list):
         ),
     )
     def backtest_report(
-        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+        context: AssetExecutionContext,
+        settings: SettingsParam,
+        warehouse: DuckDBWarehouse,
+        compute: ComputeParam,
     ) -> MaterializeResult:
-        from stock_pipeline.trading.trade import backtest_asof
+        from stock_pipeline.trading import trade
 
-        runs, errors = per_partition(
-            context, lambda t, d: backtest_asof(warehouse, t, d, settings), settings
+        stage = Stage(
+            load=lambda t, d: trade.load_backtest(warehouse, t, d, settings),
+            compute=trade.compute_backtest,
+            store=lambda frames: trade.store_backtest(warehouse, frames),
         )
+        runs, errors = per_ticker(context, compute, stage, settings)
         partitions = {partition_key(r.ticker, r.asof): backtest_metadata(r) for r in runs}
         return finish_partitions(context, partitions, errors, {"reports": len(runs)})
 
     @asset(
-        deps=[backtest_report],
+        deps=[AssetKey("backtest_report")],
         group_name=GROUP,
         kinds={"duckdb"},
         description=(
             "Every ticker's latest backtest ranked by skill and by net Sharpe, with flags "
-            "where the LSTM lost to naive or to buy-and-hold (table `backtest_summary`)."
+            "where the network (`model.kind`) lost to naive or to buy-and-hold (table "
+            "`backtest_summary`)."
         ),
     )
     def backtest_summary(settings: SettingsParam, warehouse: DuckDBWarehouse) -> MaterializeResult:
@@ -138,3 +154,8 @@ def build_trading_assets(partitions_def, upstream: list):
         )
 
     return [backtest_report, backtest_summary]
+
+
+def trading_definitions(settings: Settings) -> Definitions:
+    """The group's assets: the per-(ticker, day) report and the cross-ticker summary."""
+    return Definitions(assets=build_trading_assets(make_partitions(settings)))

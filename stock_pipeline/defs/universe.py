@@ -23,10 +23,13 @@ from dagster import (
     AllPartitionMapping,
     AssetDep,
     AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
     AssetSelection,
     BackfillPolicy,
     DagsterRunStatus,
     DefaultSensorStatus,
+    Definitions,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -39,15 +42,23 @@ from dagster import (
 )
 
 from stock_pipeline.defs.asset_bodies import log_lines, table_md
-from stock_pipeline.defs.automation import NIGHTLY_TAG, market_data_job, model_chain_job
-from stock_pipeline.defs.partitions import TICKERS_PARTITION
+from stock_pipeline.defs.automation import model_chain_job
+from stock_pipeline.defs.market_data import market_data_job
+from stock_pipeline.defs.partitions import TICKERS_PARTITION, make_date_partitions
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.defs.run_requests import NIGHTLY_TAG
+from stock_pipeline.errors import error_text
+from stock_pipeline.settings import Settings
 
 if TYPE_CHECKING:  # the core is imported inside the asset bodies (keras, plotly)
     from stock_pipeline.universe.pooled import UniverseBacktestRun, UniverseModelRun
 
 GROUP = "universe"
+#: The group's asset names, for the CLI, which sorts the names it is given into runs
+#: before it picks a job (a test checks they are the group's).
 UNIVERSE_ASSETS = ("universe_model", "universe_backtest")
+#: What the universe is trained and traded on: every ticker's bars and indicators.
+DATA_KEYS = (AssetKey("raw_ohlcv"), AssetKey("indicators"))
 
 
 def run_days(context: AssetExecutionContext) -> list[dt.date]:
@@ -120,7 +131,7 @@ def per_day(
         try:
             done.append(work(day))
         except (ValueError, OSError) as exc:
-            errors[str(day)] = f"{day}: {exc}"
+            errors[str(day)] = f"{day}: {error_text(exc)}"
     return done, errors
 
 
@@ -131,18 +142,22 @@ def finish_days(metadata: dict[str, Any], errors: dict[str, str]) -> Materialize
     return MaterializeResult(metadata=metadata)
 
 
-def build_universe_assets(partitions_def, data_assets: list) -> list:
-    """``partitions_def``: one partition per session; ``data_assets``: raw_ohlcv, indicators."""
+def build_universe_assets(partitions_def) -> list:
+    """``partitions_def``: one partition per session."""
     args = {
         "partitions_def": partitions_def,
         "backfill_policy": BackfillPolicy.single_run(),
         "group_name": GROUP,
     }
+    return [build_model_asset(args), build_backtest_asset(args)]
+
+
+def build_model_asset(args: dict[str, Any]) -> AssetsDefinition:
     every = AllPartitionMapping()
 
     @asset(
         **args,
-        deps=[AssetDep(a, partition_mapping=every) for a in data_assets],
+        deps=[AssetDep(key, partition_mapping=every) for key in DATA_KEYS],
         kinds={"keras", "jax", "duckdb"},
         description=(
             "ONE LSTM across every registered ticker (Fischer & Krauss 2018), trained per "
@@ -167,9 +182,13 @@ def build_universe_assets(partitions_def, data_assets: list) -> list:
             {"periods_trained": sum(p.mode == "trained" for r in runs for p in r.periods)}, errors
         )
 
+    return universe_model
+
+
+def build_backtest_asset(args: dict[str, Any]) -> AssetsDefinition:
     @asset(
         **args,
-        deps=[universe_model],
+        deps=[AssetKey("universe_model")],
         kinds={"statsmodels", "duckdb", "html"},
         description=(
             "The ranking traded daily (long the top k, short the bottom k; long-only top "
@@ -199,12 +218,12 @@ def build_universe_assets(partitions_def, data_assets: list) -> list:
         log_lines(context, [f"{r.asof}: {r.verdict}" for r in runs])
         return finish_days({"reports": len(runs)}, errors)
 
-    return [universe_model, universe_backtest]
+    return universe_backtest
 
 
 universe_job = define_asset_job(
     "universe_job",
-    selection=AssetSelection.assets(*UNIVERSE_ASSETS),
+    selection=AssetSelection.groups(GROUP),
     description="The pooled cross-sectional model and its backtest as of one session.",
 )
 
@@ -247,3 +266,13 @@ def universe_after_nightly(context):
     )
     names = {market_data_job.name, model_chain_job.name}
     return universe_request(day, sum(r.job_name in names for r in runs))
+
+
+def universe_definitions(settings: Settings) -> Definitions:
+    """The group's assets (one partition per session), its job, and the sensor that runs
+    it after the night's per-ticker runs."""
+    return Definitions(
+        assets=build_universe_assets(make_date_partitions(settings)),
+        jobs=[universe_job],
+        sensors=[universe_after_nightly],
+    )

@@ -22,6 +22,7 @@ from stock_pipeline.forecasting.fold_models import (
     stale_forecasts,
 )
 from stock_pipeline.forecasting.folds import Fold
+from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.settings import Settings
 
 BASELINES = ("naive", "drift", "arima")
@@ -97,7 +98,5 @@ class Baselines:
                 self.cache.save_forecasts(start, cached, BASELINES_FILE)
         values = np.array([by_date[d][1:] for d in dates]).reshape(len(dates), 2)
         ret = {"naive": np.zeros(len(origins)), "drift": values[:, 0], "arima": values[:, 1]}
-        if self.settings.features.target == "price":
-            close = self.table.adj_close[origins]
-            return {m: close * np.exp(r) for m, r in ret.items()}
-        return ret
+        target, close = TARGETS[self.settings.features.target], self.table.adj_close[origins]
+        return {m: target.from_return(r, close) for m, r in ret.items()}

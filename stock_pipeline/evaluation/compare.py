@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from stock_pipeline.evaluation.family_tests import (
@@ -25,6 +26,7 @@ from stock_pipeline.evaluation.walk_forward import walk_forward
 from stock_pipeline.forecasting.feature_rows import load_feature_table
 from stock_pipeline.forecasting.features import FeatureTable
 from stock_pipeline.forecasting.fold_models import FoldCache
+from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import Warehouse, results
 
@@ -57,7 +59,7 @@ def family_settings(settings: Settings) -> FamilySettings:
         reps=ev.bootstrap_reps,
         seed=settings.model.seed,
         horizon=settings.features.horizon,
-        loss="qlike" if settings.features.target == "volatility" else "squared_error",
+        loss=_comparison_loss(settings.features.target),
     )
 
 
@@ -86,15 +88,37 @@ def comparison_predictions(
     return pd.concat(parts, ignore_index=True), trained
 
 
+def squared_errors(predicted: pd.Series, actual: pd.Series) -> pd.Series:
+    return (predicted - actual) ** 2
+
+
+def floored_qlike(predicted: pd.Series, actual: pd.Series) -> np.ndarray:
+    """QLIKE, floored as ``evaluation_metrics`` does."""
+    floor = qlike_floor(actual.to_numpy(float))
+    return qlike_losses(predicted.to_numpy(float), actual.to_numpy(float), floor)
+
+
+#: The daily loss of each ``Target.comparison_loss``.
+DAILY_LOSSES = {"squared_error": squared_errors, "qlike": floored_qlike}
+
+
+def _comparison_loss(target: str, ticker: str = "") -> str:
+    """The target's comparison loss; a ValueError naming the setting if it has none."""
+    loss = TARGETS[target].comparison_loss
+    if loss is None:
+        *most, last = [name for name, t in TARGETS.items() if t.comparison_loss]
+        raise ValueError(
+            f"{ticker + ': ' if ticker else ''}model_comparison needs a {', '.join(most)} or "
+            f"{last} target (features.target is {target}: its forecasts have no loss "
+            "comparable with naive's)"
+        )
+    return loss
+
+
 def daily_losses(predictions: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Daily losses, a column per model, rows by date: squared errors in the target's
-    units, or QLIKE for a volatility target (floored as ``evaluation_metrics`` does)."""
-    predicted, actual = predictions["predicted"], predictions["actual"]
-    if target == "volatility":
-        floor = qlike_floor(actual.to_numpy(float))
-        loss = qlike_losses(predicted.to_numpy(float), actual.to_numpy(float), floor)
-    else:
-        loss = (predicted - actual) ** 2
+    """Daily losses, a column per model, rows by date: the target's comparison loss
+    (squared errors in the target's units, or QLIKE for a volatility target)."""
+    loss = DAILY_LOSSES[_comparison_loss(target)](predictions["predicted"], predictions["actual"])
     losses = predictions.assign(loss=loss).pivot(index="date", columns="model", values="loss")
     if losses.isna().any().any():
         raise ValueError("models were not scored on the same days; cannot compare them")
@@ -115,11 +139,7 @@ def load_comparison(
     warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
 ) -> ComparisonJob:
     started = time.perf_counter()
-    if settings.features.target == "direction":
-        raise ValueError(
-            f"{ticker}: model_comparison needs a return, price or volatility target "
-            "(features.target is direction: a probability has no loss comparable with naive's)"
-        )
+    _comparison_loss(settings.features.target, ticker)  # fails before any work
     with warehouse.connect(read_only=True) as con:
         table = load_feature_table(con, ticker, asof, settings.features)
     return ComparisonJob(table, asof, settings, time.perf_counter() - started)

@@ -12,15 +12,20 @@ import pandas as pd
 
 from stock_pipeline.evaluation import scoring
 from stock_pipeline.evaluation.volatility_scores import VOLATILITY_MODELS, score_volatility
+from stock_pipeline.forecasting.targets import TARGETS, Target
 from stock_pipeline.forecasting.variance import NAIVE_SESSIONS
 
 #: The models of the return, price and direction targets.
 MODELS = ("lstm", "naive", "drift", "arima")
 
+#: The models scored for a target, by what it measures (``Target.measures``): a
+#: volatility target has its own baselines.
+MODELS_BY_MEASURE: dict[str, tuple[str, ...]] = {"return": MODELS, "variance": VOLATILITY_MODELS}
 
-def models_for(target_kind: str) -> tuple[str, ...]:
-    """The models scored for a target: a volatility target has its own baselines."""
-    return VOLATILITY_MODELS if target_kind == "volatility" else MODELS
+
+def models_for(target: str) -> tuple[str, ...]:
+    """The models scored for ``target`` (``features.target``)."""
+    return MODELS_BY_MEASURE[TARGETS[target].measures]
 
 
 #: Why a Diebold-Mariano test is undefined, stored as the metric ``dm_undefined``.
@@ -31,39 +36,22 @@ DM_UNDEFINED = {
 }
 
 
-def implied_return(frame: pd.DataFrame, target_kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted, actual) as h-day log returns, whatever the target kind."""
-    if target_kind == "price":
-        return (
-            np.log(frame["predicted"] / frame["close"]).to_numpy(),
-            np.log(frame["actual_price"] / frame["close"]).to_numpy(),
-        )
-    actual = np.log(frame["actual_price"] / frame["close"]).to_numpy()
-    if target_kind == "direction":
-        pred = frame["predicted"].to_numpy()
-        return (np.where(frame["model"] == "lstm", pred - 0.5, pred), actual)
-    return frame["predicted"].to_numpy(), actual
-
-
-def _model_scores(part: pd.DataFrame, naive_rmse: float, target_kind: str) -> dict[str, float]:
+def _model_scores(part: pd.DataFrame, naive_rmse: float, target: Target) -> dict[str, float]:
     """Every score of one model's predictions (``part``); skill is against naive's RMSE."""
     model = str(part["model"].iloc[0])
-    pred_ret, actual_ret = implied_return(part, target_kind)
+    pred_ret, actual_ret = target.implied_return(part)
     values: dict[str, float] = {}
-    level_ok = not (target_kind == "direction" and model == "lstm")
+    # a probability has no error in the target's units; its baselines' returns have
+    level_ok = not (target.forecasts_probability and model == "lstm")
     if level_ok:
         p, a = part["predicted"].to_numpy(), part["actual"].to_numpy()
-        if target_kind == "direction":  # baselines: score their return forecasts
+        if target.forecasts_probability:  # baselines: score their return forecasts
             p, a = pred_ret, actual_ret
         values["rmse"] = scoring.rmse(p, a)
         values["mae"] = scoring.mae(p, a)
-        price_pred = (
-            part["predicted"].to_numpy()
-            if target_kind == "price"
-            else part["close"].to_numpy() * np.exp(pred_ret)
-        )
+        price_pred = target.implied_price(part, pred_ret)
         values["mape"], _ = scoring.mape(price_pred, part["actual_price"].to_numpy())
-        if target_kind != "direction":
+        if not target.forecasts_probability:
             values["skill"] = 1 - values["rmse"] / naive_rmse if naive_rmse else math.nan
             # days the model forecast no change, as naive does (a fold shrunk to zero)
             values["naive_day_share"] = float(np.mean(pred_ret == 0))
@@ -79,12 +67,14 @@ def _model_scores(part: pd.DataFrame, naive_rmse: float, target_kind: str) -> di
     return values
 
 
-def score(frame: pd.DataFrame, target_kind: str, horizon: int) -> pd.DataFrame:
+def score(frame: pd.DataFrame, target_name: str, horizon: int) -> pd.DataFrame:
     """Metrics per model, overall (fold NaN) and per fold: columns model, fold, metric, value.
 
-    The LSTM's overall row also carries the Diebold-Mariano test against naive.
+    The LSTM's overall row also carries the Diebold-Mariano test against naive. A target
+    that measures a variance is scored by ``volatility_scores``.
     """
-    if target_kind == "volatility":
+    target = TARGETS[target_name]
+    if target.measures == "variance":
         return score_volatility(frame, horizon)
     if frame.empty:
         return pd.DataFrame(columns=["model", "fold", "metric", "value"])
@@ -97,7 +87,7 @@ def score(frame: pd.DataFrame, target_kind: str, horizon: int) -> pd.DataFrame:
             part = sub[sub["model"] == m].sort_values("date")
             if part.empty:
                 continue
-            values = _model_scores(part, naive_rmse, target_kind)
+            values = _model_scores(part, naive_rmse, target)
             if m == "lstm" and fold is None and "skill" in values:
                 dm = scoring.diebold_mariano(
                     part["predicted"].to_numpy() - part["actual"].to_numpy(),

@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from stock_pipeline.forecasting.features import FeatureTable, table_daily_variance, targets
+from stock_pipeline.forecasting.features import FeatureTable, targets
 from stock_pipeline.forecasting.fold_models import (
     FoldCache,
     load_fitted,
@@ -37,6 +37,7 @@ from stock_pipeline.forecasting.fold_models import (
     stale_forecasts,
 )
 from stock_pipeline.forecasting.folds import Fold
+from stock_pipeline.forecasting.targets.volatility import table_daily_variance
 from stock_pipeline.forecasting.variance import NAIVE_SESSIONS, trailing_mean
 from stock_pipeline.settings import Settings
 

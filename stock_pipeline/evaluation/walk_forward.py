@@ -21,7 +21,11 @@ from stock_pipeline.evaluation.volatility_baselines import VolatilityBaselines
 from stock_pipeline.forecasting.features import FeatureTable, TrainingDataError
 from stock_pipeline.forecasting.fold_models import FoldCache, Forecaster, ForecastRun
 from stock_pipeline.forecasting.folds import Fold, first_origin, folds_of_origins, span_origins
+from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.settings import Settings
+
+#: The baselines a target is walked forward with, by what it measures (``Target.measures``).
+BASELINES_BY_MEASURE = {"return": Baselines, "variance": VolatilityBaselines}
 
 
 @dataclass
@@ -50,8 +54,8 @@ def walk_forward(
             f"least {needed} for one walk-forward fold"
         )
     forecaster = Forecaster(table, settings, cache)
-    volatility = settings.features.target == "volatility"
-    baselines = (VolatilityBaselines if volatility else Baselines)(table, settings, cache)
+    measures = TARGETS[settings.features.target].measures
+    baselines = BASELINES_BY_MEASURE[measures](table, settings, cache)
     run = ForecastRun(np.empty(0), [])
     parts = []
     for fold, rows in folds_of_origins(table, origins, settings):

@@ -1,10 +1,11 @@
-"""Per-day feature rows, targets and zero-copy windows for the LSTM. No Dagster here.
+"""Per-day feature rows (columns: ``feature_columns``), targets and zero-copy windows for
+the network. No Dagster here.
 
 The as-of rule lives here. For partition (ticker, d):
 - feature row t uses bars dated <= t (indicators are causal), so rows <= d are known on d;
-- the target of row t is the return (or direction, or price, or realized variance) from
-  t to t+h, known only on t+h, so a window ending at t may train the model of day d only
-  if t + h <= d;
+- the target of row t (``forecasting/targets``: the return, direction, price or realized
+  variance from t to t+h) is known only on t+h, so a window ending at t may train the
+  model of day d only if t + h <= d;
 - normalization statistics are fitted on the training rows only (``fit_scaler``) and
   stored with the model, so inference reuses them; never on the whole series.
 """
@@ -14,34 +15,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from stock_pipeline.forecasting import variance
+from stock_pipeline.forecasting.feature_columns import FEATURES
+from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.settings import FeatureSettings
 
 Frame = pd.DataFrame
-
-#: Feature name -> function of the joined ohlcv + indicators frame. All are scale-free
-#: (ratios, returns, bounded oscillators), so a ticker's price level does not matter.
-FEATURES: dict[str, Callable[[Frame], pd.Series]] = {
-    "log_return": lambda f: f["log_return"],
-    "close_to_sma_20": lambda f: f["close"] / f["sma_20"] - 1,
-    "close_to_sma_50": lambda f: f["close"] / f["sma_50"] - 1,
-    "macd_hist_rel": lambda f: f["macd_hist"] / f["close"],
-    "rsi_14": lambda f: f["rsi_14"] / 100 - 0.5,
-    "bb_pctb": lambda f: f["bb_pctb"],
-    "bb_width": lambda f: f["bb_width"] / 100,
-    "atr_rel": lambda f: f["atr_14"] / f["close"],
-    "volatility_20": lambda f: f["volatility_20"],
-    "stoch_k": lambda f: f["stoch_k"] / 100 - 0.5,
-    "volume_change": lambda f: np.log((f["volume"] + 1) / (f["volume"].shift(1) + 1)),
-    "range_rel": lambda f: (f["high"] - f["low"]) / f["close"],
-}
 
 
 class FeatureError(ValueError):
@@ -84,7 +69,10 @@ def build_feature_table(
     """
     unknown = [c for c in settings.columns if c not in FEATURES]
     if unknown:
-        raise FeatureError(f"unknown feature(s) {unknown}; known: {sorted(FEATURES)}")
+        raise FeatureError(
+            f"{ticker}: features.columns names unknown feature(s) {unknown}; "
+            f"known (forecasting/feature_columns.py): {sorted(FEATURES)}"
+        )
     frame = joined.sort_values("date").reset_index(drop=True)
     if asof is not None:
         frame = frame[frame["date"] <= pd.Timestamp(asof)].reset_index(drop=True)
@@ -124,33 +112,14 @@ def adjusted_ohlc(frame: Frame) -> np.ndarray | None:
     return np.ascontiguousarray(frame[names].to_numpy(dtype="float64") * factor[:, None])
 
 
-def table_daily_variance(table: FeatureTable, settings: FeatureSettings) -> np.ndarray:
-    """The volatility target's daily variance estimate of each row (``variance``); the
-    first row's return may reach back before the table (unknown): its estimate is 0 then,
-    as the baselines take its return to be."""
-    daily = variance.daily_variance(table.log_return, table.ohlc, settings.volatility_estimator)
-    if len(daily) and not np.isfinite(daily[0]):
-        daily[0] = 0.0
-    return daily
-
-
 def targets(table: FeatureTable, settings: FeatureSettings) -> np.ndarray:
-    """Target of each row t (NaN where t + h is past the end of the table).
+    """Target of each row t (NaN where t + h is past the end of the table), as the
+    target's module builds it (``forecasting/targets``).
 
     return: log(adj_close[t+h] / adj_close[t]); direction: 1.0 if that is > 0 else 0.0;
     price: adj_close[t+h]; volatility: the realized variance over t+1..t+h.
     """
-    h = settings.horizon
-    if settings.target == "volatility":
-        return variance.realized_variance(table_daily_variance(table, settings), h)
-    out = np.full(len(table), np.nan)
-    if len(table) > h:
-        if settings.target == "price":
-            out[:-h] = table.adj_close[h:]
-        else:
-            ret = np.log(table.adj_close[h:] / table.adj_close[:-h])
-            out[:-h] = ret if settings.target == "return" else (ret > 0).astype(float)
-    return out
+    return TARGETS[settings.target].label(table, settings)
 
 
 def windows(values: np.ndarray, window: int) -> np.ndarray:
@@ -215,56 +184,28 @@ def rows_needed(window: int, horizon: int, min_train: int, validation_fraction: 
 
 @dataclass(frozen=True)
 class LabelScaler:
-    """Maps targets to the numbers the network fits, and predictions back.
+    """Maps targets to the numbers the network fits, and predictions back, as the
+    target's module says (``forecasting/targets``): return and price are scaled by the
+    training labels' standard deviation (price as the simple return to the window's
+    last close), direction is unchanged (0/1), volatility is a centred, scaled log.
+    ``smear`` is the volatility target's smearing factor (set by ``train_model``)."""
 
-    return: divided by the training targets' standard deviation (daily log returns are
-    ~0.01, too small for a well-conditioned fit); price: the simple return to the
-    window's last close, scaled the same way (so a price target does not ask a
-    scale-free network for a price level); direction: unchanged (0/1).
-
-    volatility: the log of the variance (floored at ``floor``), centred and scaled by the
-    training labels' mean and standard deviation. The log makes the label's noise additive
-    and roughly homoscedastic (log r^2 = log sigma^2 + log z^2), and exp() of any network
-    output is a positive variance, which QLIKE needs. A least-squares fit in logs
-    forecasts exp(E[log RV]), below E[RV]; ``smear`` (Duan's smearing factor, the mean of
-    exp(residual) over the fold's training windows, set by ``train_model``) multiplies it
-    back to the mean.
-    """
-
-    kind: str
+    target: str
     scale: float
     center: float = 0.0
     floor: float = 0.0
     smear: float = 1.0
 
     def to_label(self, target: np.ndarray, close_at_end: np.ndarray) -> np.ndarray:
-        if self.kind == "direction":
-            return target
-        if self.kind == "volatility":
-            return (np.log(np.maximum(target, self.floor)) - self.center) / self.scale
-        base = target / close_at_end - 1 if self.kind == "price" else target
-        return base / self.scale
+        return TARGETS[self.target].to_label(self, target, close_at_end)
 
     def from_label(self, label: np.ndarray, close_at_end: np.ndarray) -> np.ndarray:
-        if self.kind == "direction":
-            return label
-        if self.kind == "volatility":
-            return np.exp(self.center + label * self.scale) * self.smear
-        base = label * self.scale
-        return (1 + base) * close_at_end if self.kind == "price" else base
+        return TARGETS[self.target].from_label(self, label, close_at_end)
 
 
-def fit_label_scaler(kind: str, target: np.ndarray, close_at_end: np.ndarray) -> LabelScaler:
-    if kind == "direction":
-        return LabelScaler(kind, 1.0)
-    if kind == "volatility":
-        floor = variance.LOG_FLOOR_FRACTION * float(np.mean(target))
-        logs = np.log(np.maximum(target, floor))
-        std = float(np.std(logs))
-        return LabelScaler(kind, std if std > 0 else 1.0, float(np.mean(logs)), floor)
-    base = target / close_at_end - 1 if kind == "price" else target
-    std = float(np.std(base))
-    return LabelScaler(kind, std if std > 0 else 1.0)
+def fit_label_scaler(target: str, y: np.ndarray, close_at_end: np.ndarray) -> LabelScaler:
+    """The label scaler of ``target`` fitted on a fold's training targets ``y``."""
+    return LabelScaler(target, *TARGETS[target].fit_scale(y, close_at_end))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from keras.src.random import seed_generator as _keras_seed_generator  # noqa: E4
 
 from stock_pipeline.forecasting import architectures  # noqa: E402
 from stock_pipeline.forecasting.features import TrainingDataError, time_split  # noqa: E402
+from stock_pipeline.forecasting.targets import TARGETS  # noqa: E402
 from stock_pipeline.settings import ModelSettings  # noqa: E402
 
 # stock_pipeline/__init__ put the cache settings in the environment, which jax reads
@@ -120,12 +121,12 @@ class ShuffledBatches(keras.utils.PyDataset):
 
 def build_model(window: int, n_features: int, settings: ModelSettings, target: str) -> keras.Model:
     """The network of ``settings.kind`` (``architectures``), compiled; seeded."""
-    settings.loss_for(target)  # a clash of loss and target fails before any work
+    TARGETS[target].loss(settings.loss)  # a clash of loss and target fails before any work
     keras.utils.set_random_seed(settings.seed)  # initial weights are part of reproducibility
     with layer_seeds(settings.seed):
         inputs = keras.Input((window, n_features))
         x = architectures.encode(inputs, window, settings)
-        activation = "sigmoid" if target == "direction" else None
+        activation = TARGETS[target].output_activation
         # Zero output weights: the untrained network forecasts its bias (the mean label),
         # and with early stopping the weights only grow where the validation loss rewards
         # them. Random ones start it as a noise generator that early stopping may keep.
@@ -140,7 +141,7 @@ KERAS_LOSSES = {"mse": "mse", "huber": "huber", "cross_entropy": "binary_crossen
 
 
 def compile_model(model: keras.Model, settings: ModelSettings, target: str) -> None:
-    loss = KERAS_LOSSES[settings.loss_for(target)]
+    loss = KERAS_LOSSES[TARGETS[target].loss(settings.loss)]
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss)
 
 

@@ -26,6 +26,7 @@ from stock_pipeline.forecasting.features import (
     time_split,
     windows,
 )
+from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.settings import Settings
 
 
@@ -62,7 +63,7 @@ class TrainedModel:
     def load(cls, folder: Path) -> TrainedModel:
         meta = read_meta(folder)
         scaler = Scaler.from_dict(meta.pop("scaler"))
-        labels = LabelScaler(**meta.pop("labels"))
+        labels = LabelScaler(**_renamed(meta.pop("labels"), kind="target"))
         shrink = float(meta.pop("shrink", 1.0))
         return cls(network.load_network(folder / MODEL_FILE), scaler, labels, shrink, meta)
 
@@ -73,22 +74,26 @@ def train_model(
     """Train a network from scratch on ``inputs`` (early stopping on their time-ordered
     validation tail); the model keeps the inputs' scalers for inference."""
     fs, ms = settings.features, settings.model
+    target = TARGETS[fs.target]
     net = network.build_model(fs.window, len(fs.columns), ms, fs.target)
     result = network.fit(net, inputs.x, inputs.y, ms, fs.horizon, ms.epochs)
     shrink, labels = 1.0, inputs.labels
-    if fs.target == "volatility":
+    if target.smeared:
         labels = dataclasses.replace(labels, smear=smearing_factor(net, inputs))
-    # Shrinkage pulls a forecast toward zero in label units: the naive forecast for a
-    # return or price target, but for volatility (log variance, centred) the training
-    # span's geometric-mean variance, which is neither naive nor a forecast we test; so
-    # a volatility target is never shrunk (model.shrinkage does not apply to it).
-    if ms.shrinkage != "none" and fs.target not in ("direction", "volatility"):
+    # Shrinkage pulls a forecast toward zero in label units, which must be the naive
+    # forecast (a return or price target); the target says whether it is (``shrunk``).
+    if ms.shrinkage != "none" and target.shrunk:
         validation = time_split(len(inputs.x), ms.validation_fraction, fs.horizon).validation
         predicted = network.predict(net, inputs.x[validation])
         actual = inputs.y[validation].astype(float)
         gate = ms.shrinkage_z if ms.shrinkage == "gated_beta" else None
         shrink = shrink_factor(predicted, actual, gate)
     return TrainedModel(net, inputs.scaler, labels, shrink), result
+
+
+def _renamed(fields: dict[str, Any], **old_to_new: str) -> dict[str, Any]:
+    """``fields`` with keys of bundles saved before a rename given their new name."""
+    return {old_to_new.get(key, key): value for key, value in fields.items()}
 
 
 def smearing_factor(net: Any, inputs: TrainingInputs) -> float:

@@ -19,11 +19,13 @@ from typing import Any
 from urllib.parse import quote
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from stock_pipeline.settings import checks
 from stock_pipeline.settings.base import SOURCE_NAMES, Section
 from stock_pipeline.settings.data import (
     DEFAULT_FEATURES,
+    FEATURE_COLUMNS,
     INDICATOR_FEATURES,
     FeatureSettings,
     SourceSettings,
@@ -36,6 +38,7 @@ from stock_pipeline.settings.universe import UniverseSettings
 __all__ = [
     "DEFAULT_FEATURES",
     "ENV_VARIABLES",
+    "FEATURE_COLUMNS",
     "INDICATOR_FEATURES",
     "SOURCE_NAMES",
     "AutomationSettings",
@@ -111,9 +114,26 @@ class Settings(Section):
     universe: UniverseSettings = UniverseSettings()
     watchlist_path: Path = Field(Path("watchlist.yaml"), description="The declared universe")
 
+    @field_validator("exchange")
+    @classmethod
+    def _known_exchange(cls, value: str) -> str:
+        return checks.check_exchange(value)
+
+    @field_validator("exchange_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return checks.check_timezone(value)
+
     @model_validator(mode="after")
     def _loss_fits_target(self) -> Settings:
         self.model.loss_for(self.features.target)
+        return self
+
+    # here, not in FeatureSettings: the forecasting code builds a FeatureSettings of any
+    # names and refuses unknown ones itself (FeatureError); a configuration never gets there
+    @model_validator(mode="after")
+    def _known_feature_columns(self) -> Settings:
+        checks.check_feature_columns(self.features.columns)
         return self
 
     @property
@@ -196,7 +216,22 @@ def _invalid_settings(
     )
     where = f"{config_file} and " if config_file else ""
     named = f"; check {', '.join(variables)}" if variables else ""
-    return ValueError(f"invalid settings (from {where}STOCK_PIPELINE_* variables{named}): {exc}")
+    described = checks.describe_errors(exc.errors(include_url=False), _secret_fields())
+    return ValueError(
+        f"invalid settings (from {where}STOCK_PIPELINE_* variables{named}): {described}"
+    )
+
+
+def _secret_fields() -> set[str]:
+    """The names of the fields that hold a secret (a ``SecretStr``), in any section."""
+    sections = [Settings, *(f.annotation for f in Settings.model_fields.values())]
+    return {
+        name
+        for section in sections
+        if isinstance(section, type) and issubclass(section, Section)
+        for name, field in section.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    }
 
 
 def _overlaps(error_loc: tuple[str, ...], variable_loc: tuple[str, ...]) -> bool:

@@ -69,6 +69,15 @@ INDICATOR_FEATURES: tuple[str, ...] = (
     "volume_change",
 )
 
+#: Every name ``features.columns`` accepts: the keys of the forecasting registry of feature
+#: columns (``FEATURES``), listed here so that validating the settings imports no forecasting
+#: code (keras); a test keeps the two equal.
+FEATURE_COLUMNS: tuple[str, ...] = (
+    *INDICATOR_FEATURES,
+    "stoch_k",
+    "range_rel",
+)
+
 
 class FeatureSettings(Section):
     """What ``windowed_tensors`` builds: per-day feature rows, windows and the target."""
@@ -78,7 +87,7 @@ class FeatureSettings(Section):
 
     columns: tuple[str, ...] = Field(
         DEFAULT_FEATURES,
-        description="Feature names from stock_pipeline.forecasting.features.FEATURES",
+        description="Feature names from stock_pipeline.forecasting.feature_columns.FEATURES",
     )
     window: int = Field(20, ge=2, description="T: trading days in one input window")
     horizon: int = Field(1, ge=1, description="h: predict the h-day-ahead target")

@@ -1,4 +1,5 @@
-"""Backtest of forecast-driven trading rules, with costs and a one-bar execution delay.
+"""The backtest's simulation of one strategy's signal, with costs and a one-bar execution
+delay, and its metrics; the strategies themselves are in ``strategies``.
 
 No Dagster here. Timeline: the forecast made at the close of session t sets the
 target position, which is traded at the *next* bar (open of t+1 by default, or
@@ -19,8 +20,6 @@ import numpy as np
 import pandas as pd
 
 from stock_pipeline.settings import BacktestSettings
-
-STRATEGIES = ("lstm", "naive", "buy_and_hold")
 
 CONVENTIONS = """\
 - daily net returns r_i; 252 periods a year; the risk-free rate is annual and
@@ -60,43 +59,6 @@ class MarketPath:
             close=bars["adj_close"].to_numpy(float),
             volatility=bars["volatility_20"].to_numpy(float),
         )
-
-
-def raw_signal(
-    forecast: np.ndarray,
-    settings: BacktestSettings,
-    kind: str = "return",
-    mean_abs_return: np.ndarray | None = None,
-) -> np.ndarray:
-    """-1/0/+1 from forecasts in the target's own units (NaN: no forecast, stay flat).
-
-    return and price targets (as h-day log returns): long above the threshold, short
-    below its negative. direction (a probability of an up move): long when p exceeds
-    0.5 by the margin, short when it falls short of 0.5 by it; the margin is
-    ``direction_margin``, or else the one at which the expected h-day return of the bet,
-    (2p - 1) x the mean absolute h-day return known that day, equals the threshold.
-    """
-    if kind == "direction":
-        p = np.nan_to_num(forecast, nan=0.5)
-        margin = settings.direction_margin
-        if margin is None:
-            scale = np.nan_to_num(mean_abs_return, nan=np.inf)
-            margin = np.where(scale > 0, settings.threshold / (2 * scale), np.inf)
-        long, short = p > 0.5 + margin, p < 0.5 - margin
-    else:
-        r = np.nan_to_num(forecast, nan=0.0)
-        long, short = r > settings.threshold, r < -settings.threshold
-    if settings.rule == "long_short":
-        return long.astype(float) - short.astype(float)
-    return long.astype(float)
-
-
-def mean_abs_return(close: np.ndarray, horizon: int, sessions: int = 252) -> np.ndarray:
-    """The mean absolute h-day log return over the trailing ``sessions``, known at each
-    close (NaN until a first h-day return exists)."""
-    ret = np.full(len(close), np.nan)
-    ret[horizon:] = np.abs(np.log(close[horizon:] / close[:-horizon]))
-    return pd.Series(ret).rolling(sessions, min_periods=1).mean().to_numpy()
 
 
 def position_size(path: MarketPath, i: int, settings: BacktestSettings) -> float:
@@ -238,56 +200,6 @@ def _risk_controls(path: MarketPath, i: int, state: _State, settings: BacktestSe
             state.stops += 1
             state.stopped_side = math.copysign(1, state.pos)
             state.hold_left = 0
-
-
-def run_strategies(
-    path: MarketPath,
-    forecast: np.ndarray,
-    settings: BacktestSettings,
-    kind: str = "return",
-    horizon: int = 1,
-) -> dict[str, Simulation]:
-    """The LSTM rule on ``forecast`` (in the target's units: an h-day log return, or a
-    probability of an up move), the same rule on the naive forecast (a zero return: it
-    never clears the threshold), and buy-and-hold."""
-    scale = mean_abs_return(path.close, horizon)
-    signal = raw_signal(forecast, settings, kind, scale)
-    flat = np.zeros(len(path.dates))
-    return {
-        "lstm": simulate(path, signal, settings, hold=horizon),
-        "naive": simulate(path, raw_signal(flat, settings), settings, hold=horizon),
-        "buy_and_hold": simulate(
-            path, np.ones(len(path.dates)), settings, risk_controls=False, sized=False
-        ),
-    }
-
-
-def volatility_sizes(variance: np.ndarray, settings: BacktestSettings, horizon: int) -> np.ndarray:
-    """The long position a forecast h-day variance calls for: target_volatility over the
-    annualized volatility it implies, capped at max_position (0 where there is none)."""
-    v = np.asarray(variance, float)
-    annual = np.sqrt(np.where(v > 0, v, np.nan) / horizon * settings.periods_per_year)
-    size = np.minimum(settings.max_position, settings.target_volatility / annual)
-    return np.nan_to_num(size, nan=0.0)
-
-
-def run_volatility_strategies(
-    path: MarketPath,
-    forecasts: dict[str, np.ndarray],
-    settings: BacktestSettings,
-    horizon: int = 1,
-) -> dict[str, Simulation]:
-    """A variance forecast has no direction, so the volatility target has no long/short
-    rule: the "lstm" and "naive" strategies hold a volatility-targeted long position sized
-    each session by that model's forecast (``volatility_sizes``); buy-and-hold as ever."""
-    out = {}
-    for name in ("lstm", "naive"):
-        sizes = volatility_sizes(forecasts[name], settings, horizon)
-        out[name] = simulate(path, (sizes > 0).astype(float), settings, sizes=sizes)
-    out["buy_and_hold"] = simulate(
-        path, np.ones(len(path.dates)), settings, risk_controls=False, sized=False
-    )
-    return out
 
 
 def longest_underwater(equity: np.ndarray) -> int:

@@ -1,5 +1,12 @@
 """The trading stage as of a date d (``backtest_report``, ``backtest_summary``): trade the
-walk-forward's out-of-sample forecasts, score the strategies, write the report."""
+walk-forward's out-of-sample forecasts, score the strategies, write the report.
+
+In three parts like the other stages, so that the simulation and the report can run on a
+compute engine's workers while the warehouse stays with the caller: ``load_backtest``
+(read predictions, bars, scores and the stored forecast), ``compute_backtest`` (pure but
+for the ticker's report folder: simulate, score, render the HTML report, prune older
+ones) and ``store_backtest`` (the one write). ``backtest_asof`` is the three in turn.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stock_pipeline.evaluation.metrics import Verdict, implied_return, verdict
+from stock_pipeline.evaluation.metrics import Verdict, verdict
+from stock_pipeline.forecasting.targets import TARGETS, Target
 from stock_pipeline.settings import Settings
-from stock_pipeline.trading import backtest
+from stock_pipeline.trading import backtest, strategies
 from stock_pipeline.trading.report.html import render_report
 from stock_pipeline.trading.report.inputs import Forecast, ReportInputs
 from stock_pipeline.warehouse import Connection, Warehouse, results
@@ -60,29 +68,22 @@ def prune_reports(settings: Settings, ticker: str, written: dt.date) -> list[Pat
 def simulate_asof(
     preds: pd.DataFrame, bars: pd.DataFrame, settings: Settings
 ) -> dict[str, backtest.Simulation]:
-    """Every strategy over the sessions of ``bars``, trading the LSTM's forecasts: as h-day
-    log returns (return and price targets) or as probabilities (direction); a volatility
-    target's variance forecasts size a volatility-targeted long position instead."""
+    """Every strategy over the sessions of ``bars``, trading the models' forecasts in the
+    units their target trades (``Target.traded_forecast``: h-day log returns for return
+    and price targets, probabilities for direction, variances for volatility)."""
     path = backtest.MarketPath.from_bars(bars)
     fs = settings.features
-    if fs.target == "volatility":
-        forecasts = {m: _by_date(preds, m, path.dates) for m in ("lstm", "naive")}
-        return backtest.run_volatility_strategies(path, forecasts, settings.backtest, fs.horizon)
-    lstm_rows = preds[preds["model"] == "lstm"]
-    if fs.target == "direction":
-        forecast = lstm_rows["predicted"].to_numpy()
-    else:
-        forecast, _ = implied_return(lstm_rows, fs.target)
-    by_date = pd.Series(forecast, index=lstm_rows["date"].to_numpy().astype("datetime64[D]"))
-    predicted = by_date.reindex(path.dates).to_numpy()
-    return backtest.run_strategies(path, predicted, settings.backtest, fs.target, fs.horizon)
+    target = TARGETS[fs.target]
+    forecasts = {m: _by_date(preds, m, path.dates, target) for m in ("lstm", "naive")}
+    return strategies.run_strategies(path, forecasts, settings.backtest, fs.target, fs.horizon)
 
 
-def _by_date(preds: pd.DataFrame, model: str, dates: np.ndarray) -> np.ndarray:
-    """``model``'s predictions on ``dates`` (NaN where it made none)."""
+def _by_date(preds: pd.DataFrame, model: str, dates: np.ndarray, target: Target) -> np.ndarray:
+    """``model``'s forecasts on ``dates`` in the units ``target`` trades (NaN where it made
+    none)."""
     rows = preds[preds["model"] == model]
     by_date = pd.Series(
-        rows["predicted"].to_numpy(), index=rows["date"].to_numpy().astype("datetime64[D]")
+        target.traded_forecast(rows), index=rows["date"].to_numpy().astype("datetime64[D]")
     )
     return by_date.reindex(dates).to_numpy()
 
@@ -134,10 +135,33 @@ def fold_dates(preds: pd.DataFrame) -> dict[int, tuple[dt.date, dt.date]]:
     }
 
 
-def backtest_asof(
+@dataclass
+class BacktestJob:
+    """What the backtest of (ticker, d) needs, read from the warehouse: all of it picklable."""
+
+    ticker: str
+    asof: dt.date
+    settings: Settings
+    predictions: pd.DataFrame  # the walk-forward's, with the prices they are scored on
+    bars: pd.DataFrame  # the sessions traded, from the first prediction to d
+    fold_metrics: pd.DataFrame
+    forecast: Forecast | None  # the next-session forecast made at d, if one is stored
+    comparison: pd.DataFrame
+
+
+@dataclass
+class BacktestFrames:
+    """The simulation's rows for ``backtest_daily`` and the run record to return once
+    they (and ``run.metrics``, for ``backtest_metrics``) are stored."""
+
+    daily: pd.DataFrame  # date, strategy, position, return, equity
+    run: BacktestRun
+
+
+def load_backtest(
     warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
-) -> BacktestRun:
-    """Backtest the out-of-sample predictions of (ticker, asof); write tables and the report."""
+) -> BacktestJob:
+    """Everything the backtest and its report of (ticker, d) read from the warehouse."""
     with warehouse.connect(read_only=True) as con:
         preds = results.read_predictions_with_prices(con, ticker, asof)
         if preds.empty:
@@ -148,54 +172,92 @@ def backtest_asof(
         fold_metrics = results.read_evaluation_metrics(con, ticker, asof)
         stored_forecast = results.read_forecast(con, ticker, asof, settings.features.target)
         comparison = results.read_comparison(con, ticker, asof)
-    sims = simulate_asof(preds, bars, settings)
-    daily, metric_rows = simulation_tables(sims, settings)
-    with warehouse.connect() as con:
-        results.replace_backtest(
-            con,
-            ticker,
-            asof,
-            daily.assign(ticker=ticker, asof_date=asof, date=daily["date"].dt.date),
-            metric_rows.assign(ticker=ticker, asof_date=asof),
-        )
-    judged = verdict(fold_metrics, ticker) if not fold_metrics.empty else None
-    forecast = Forecast(*stored_forecast) if stored_forecast else None
-    rendered = render_report(
-        ReportInputs(
-            ticker=ticker,
-            asof=asof,
-            daily=daily,
-            metrics=metric_rows,
-            predictions=preds[["date", "model", "predicted", "actual"]],
-            fold_metrics=fold_metrics,
-            dm_text=judged.text if judged else f"{ticker}: not evaluated",
-            conventions=backtest.CONVENTIONS,
-            config=settings.model_dump(
-                mode="json", include={"features", "model", "evaluation", "backtest"}
-            ),
-            target_kind=settings.features.target,
-            bars=report_bars(bars),
-            fold_dates=fold_dates(preds),
-            forecast=forecast,
-            execution=settings.backtest.execution,
-            risk_free_rate=settings.backtest.risk_free_rate,
-            comparison=comparison,
+    return BacktestJob(
+        ticker=ticker,
+        asof=asof,
+        settings=settings,
+        predictions=preds,
+        bars=bars,
+        fold_metrics=fold_metrics,
+        forecast=Forecast(*stored_forecast) if stored_forecast else None,
+        comparison=comparison,
+    )
+
+
+def report_inputs(
+    job: BacktestJob, daily: pd.DataFrame, metric_rows: pd.DataFrame, judged: Verdict | None
+) -> ReportInputs:
+    """The HTML report of (ticker, d), drawn from the loaded rows and the simulation."""
+    settings = job.settings
+    return ReportInputs(
+        ticker=job.ticker,
+        asof=job.asof,
+        daily=daily,
+        metrics=metric_rows,
+        predictions=job.predictions[["date", "model", "predicted", "actual"]],
+        fold_metrics=job.fold_metrics,
+        dm_text=judged.text if judged else f"{job.ticker}: not evaluated",
+        conventions=backtest.CONVENTIONS,
+        config=settings.model_dump(
+            mode="json", include={"features", "model", "evaluation", "backtest"}
         ),
-        report_dir(settings, ticker, asof),
+        target_kind=settings.features.target,
+        bars=report_bars(job.bars),
+        fold_dates=fold_dates(job.predictions),
+        forecast=job.forecast,
+        execution=settings.backtest.execution,
+        risk_free_rate=settings.backtest.risk_free_rate,
+        comparison=job.comparison,
+    )
+
+
+def compute_backtest(job: BacktestJob) -> BacktestFrames:
+    """Simulate every strategy, score them and write the HTML report (pruning the
+    ticker's older ones): no warehouse, only the ticker's report folder on disk, so it
+    can run on an engine's worker (a ticker's dates go to one call, in order)."""
+    ticker, asof, settings = job.ticker, job.asof, job.settings
+    sims = simulate_asof(job.predictions, job.bars, settings)
+    daily, metric_rows = simulation_tables(sims, settings)
+    judged = verdict(job.fold_metrics, ticker) if not job.fold_metrics.empty else None
+    rendered = render_report(
+        report_inputs(job, daily, metric_rows, judged), report_dir(settings, ticker, asof)
     )
     prune_reports(settings, ticker, asof)
-    return BacktestRun(
+    run = BacktestRun(
         ticker=ticker,
         asof=asof,
         metrics=metric_rows,
         report_path=rendered.html_path,
         preview_svg_base64=rendered.preview_svg_base64,
-        days=len(bars) - 1,
+        days=len(job.bars) - 1,
         stops=sims["lstm"].stops,
         breaker_trips=sims["lstm"].breaker_trips,
         verdict=judged,
-        forecast=forecast,
+        forecast=job.forecast,
     )
+    return BacktestFrames(daily=daily, run=run)
+
+
+def store_backtest(warehouse: Warehouse, frames: BacktestFrames) -> BacktestRun:
+    """Writes ``backtest_daily`` and ``backtest_metrics`` of (ticker, d)."""
+    run, daily = frames.run, frames.daily
+    with warehouse.connect() as con:
+        results.replace_backtest(
+            con,
+            run.ticker,
+            run.asof,
+            daily.assign(ticker=run.ticker, asof_date=run.asof, date=daily["date"].dt.date),
+            run.metrics.assign(ticker=run.ticker, asof_date=run.asof),
+        )
+    return run
+
+
+def backtest_asof(
+    warehouse: Warehouse, ticker: str, asof: dt.date, settings: Settings
+) -> BacktestRun:
+    """Backtest the out-of-sample predictions of (ticker, asof); write tables and the report."""
+    job = load_backtest(warehouse, ticker, asof, settings)
+    return store_backtest(warehouse, compute_backtest(job))
 
 
 def summarize_backtests(con: Connection, settings: Settings) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 from stock_pipeline.settings import Settings
 from stock_pipeline.trading.report import charts
 from stock_pipeline.trading.report.formatting import color
-from stock_pipeline.trading.report.tables import e
+from stock_pipeline.trading.report.tables import escape
 from stock_pipeline.universe.pooled import UniverseBacktestRun
 from stock_pipeline.universe.strategies import STRATEGIES
 
@@ -64,8 +64,8 @@ def pvalue(value: float, relation: bool = False) -> str:
 
 
 def table(headers: list[str], rows: list[list[str]], table_id: str) -> str:
-    head = "".join(f"<th>{e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -140,14 +140,14 @@ def build_html(result: UniverseBacktestRun, settings: Settings) -> str:
 <p>As of {result.asof}; k = {us.k}, {us.cost_bps:g} bps per half-turn; sequences of
 {us.sequence_length} returns; study periods of {us.train_sessions} + {us.trade_sessions}
 sessions.</p>
-<p id="verdict" class="verdict{warning}">{e(result.verdict)}</p>
+<p id="verdict" class="verdict{warning}">{escape(result.verdict)}</p>
 <h2>Equity after costs</h2>{charts.figure_html("equity", equity_figure(result.daily), 480)}
 <h2>Honesty figures</h2>
 <p id="accuracy">Directional accuracy {pct(acc.accuracy, 2).lstrip("+")} over {acc.n}
-predictions; binomial test against 50%: p {e(pvalue(acc.pvalue, True))} (treats the day's
+predictions; binomial test against 50%: p {escape(pvalue(acc.pvalue, True))} (treats the day's
 predictions as independent, which common shocks make them not: optimistic).
 LSTM minus reversal, after costs: {pct(diff.mean)}/day, Newey-West t {num(diff.tstat)},
-p {e(pvalue(diff.pvalue, True))} ({diff.lags} lags).</p>
+p {escape(pvalue(diff.pvalue, True))} ({diff.lags} lags).</p>
 {table(HONESTY_HEADERS, honesty_rows(result), "honesty")}
 <h2>By year</h2>
 {table(["year", "accuracy", *STRATEGIES, "days"], yearly_rows(result), "by-year")}
@@ -157,7 +157,7 @@ p {e(pvalue(diff.pvalue, True))} ({diff.lags} lags).</p>
 <p class="note">Paper: S&amp;P 500 constituents, k = 10, 5 bps per half-turn; period
 averages as the paper reports them, not yearly values. This run: the same years of its own
 universe, if it covers any.</p>
-<h2>Configuration</h2><pre>{e(json.dumps(us.model_dump(mode="json"), indent=2))}</pre>
+<h2>Configuration</h2><pre>{escape(json.dumps(us.model_dump(mode="json"), indent=2))}</pre>
 </body></html>"""
 
 

@@ -1,9 +1,11 @@
 """The model chain through Dagster on a real Dask ``LocalCluster`` (two worker processes on
-loopback) stores exactly what the in-process run stores, and a ticker that fails on a
-worker is named while the others complete."""
+loopback) stores exactly what the in-process run stores, down to the backtest and the
+tables of its HTML report (rendered on a worker), and a ticker that fails on a worker is
+named while the others complete."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,13 +18,22 @@ from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import connect
 from stock_pipeline_tests.support.synthetic import synthetic_bars, write_csv
 
-CHAIN = "windowed_tensors,lstm_model,walk_forward_evaluation,model_comparison"
+CHAIN = "windowed_tensors,lstm_model,walk_forward_evaluation,model_comparison,backtest_report"
 RESULTS = {
     "forecasts": "ticker, asof_date",
     "predictions": "ticker, asof_date, model, date",
     "evaluation_metrics": "ticker, asof_date, model, fold NULLS FIRST, metric",
     "model_comparison": "ticker, asof_date, model, metric",
+    "backtest_daily": "ticker, asof_date, strategy, date",
+    "backtest_metrics": "ticker, asof_date, strategy, metric",
 }
+#: The report's tables: what the report says, without the charts' generated element ids.
+REPORT_TABLE = re.compile(r'<table id="[^"]+">.*?</table>', re.S)
+
+
+def report_tables(settings: Settings, ticker: str, asof) -> list[str]:
+    html = (settings.ticker_reports_dir(ticker) / asof.isoformat() / "report.html").read_text()
+    return REPORT_TABLE.findall(html)
 
 
 def chain_run(base: Settings, root: Path, bars: dict, engine: str) -> tuple[dict, list]:
@@ -48,6 +59,7 @@ def chain_run(base: Settings, root: Path, bars: dict, engine: str) -> tuple[dict
             table: con.execute(f"SELECT * FROM {table} ORDER BY {order}").df()
             for table, order in RESULTS.items()
         }
+    stored["reports"] = {t: report_tables(settings, t, last) for t in bars if t != "TINY"}
     return stored, outcomes
 
 
@@ -68,8 +80,8 @@ def test_local_cluster_stores_what_the_in_process_run_stores(small, tmp_path):
         assert list(outcomes[0].failed_tickers) == ["TINY"], outcomes[0].errors
         assert outcomes[0].errors[0].startswith("lstm_model")
         assert "41 usable feature rows" in outcomes[0].failed_tickers["TINY"]
-        for table, frame in stored.items():
-            assert sorted(frame["ticker"].unique()) == ["A", "B", "C"], table
+        for table in RESULTS:
+            assert sorted(stored[table]["ticker"].unique()) == ["A", "B", "C"], table
     (local, _), (cluster, _) = runs.values()
     keys = {"forecasts": ["ticker", "asof_date", "target_date"]}
     for table, order in RESULTS.items():
@@ -81,3 +93,6 @@ def test_local_cluster_stores_what_the_in_process_run_stores(small, tmp_path):
     for table in RESULTS:
         pd.testing.assert_frame_equal(local[table], cluster[table], check_exact=True)
     assert len(local["predictions"]) == 3 * 20 * 4  # 3 tickers x span x 4 models
+    # the reports the workers rendered say what the in-process ones say
+    assert all(len(tables) >= 5 for tables in local["reports"].values()), local["reports"]
+    assert local["reports"] == cluster["reports"]

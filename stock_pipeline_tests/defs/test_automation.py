@@ -16,16 +16,16 @@ from dagster import (
 
 from stock_pipeline.cli import queued
 from stock_pipeline.definitions import build_definitions
-from stock_pipeline.defs import automation
+from stock_pipeline.defs import automation, run_requests
 from stock_pipeline.defs.asset_bodies import ASOF_TAG
-from stock_pipeline.defs.automation import backfill_days
+from stock_pipeline.defs.run_requests import backfill_days
 from stock_pipeline.market_data.calendar import latest_due_session
 from stock_pipeline.market_data.watchlist import load_watchlist
 
 NY = ZoneInfo("America/New_York")
 START, END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-CHAIN_FROM = automation.CHAIN_FROM_TAG
-NEW_TICKER = automation.NEW_TICKER_TAG
+CHAIN_FROM = run_requests.CHAIN_FROM_TAG
+NEW_TICKER = run_requests.NEW_TICKER_TAG
 
 
 @pytest.fixture
@@ -54,10 +54,10 @@ def test_nightly_covers_watched_tickers_in_contiguous_runs(setup) -> None:
     assert {r.tags[ASOF_TAG] for r in result.run_requests} == {"2026-11-24"}
     # ...each followed, when it succeeds, by the model chain of its tickers for the night
     first = result.run_requests[0]
-    chain = automation.chain_tags(first.tags, "run-1")
+    chain = run_requests.chain_tags(first.tags, "run-1")
     assert (chain[START], chain[END]) == ("2026-11-24|AAA", "2026-11-24|BBB")
     assert chain["stock_pipeline/nightly"] == "2026-11-24"
-    assert automation.chain_tags({**first.tags, CHAIN_FROM: "2026-11-20"}, "r")[START] == (
+    assert run_requests.chain_tags({**first.tags, CHAIN_FROM: "2026-11-20"}, "r")[START] == (
         "2026-11-20|AAA"  # a catch-up: every missed session of the chain
     )
 
@@ -127,7 +127,7 @@ def test_a_run_that_failed_for_some_tickers_is_run_again_without_them(setup) -> 
     run = instance.create_run_for_job(job, tags=tags)
     failed = {"BBB": "BBB: no bars", "DDD": "DDD: no file"}
     registered = instance.get_dynamic_partitions("tickers")
-    requests = automation.remaining_runs(run, registered, failed)
+    requests = run_requests.remaining_runs(run, registered, failed)
     assert [(r.tags[START], r.tags[END]) for r in requests] == [
         ("2026|AAA", "2026|AAA"),
         ("2026|CCC", "2026|CCC"),
@@ -153,7 +153,7 @@ def test_failed_tickers_are_read_from_the_step_failures(settings) -> None:
         raise_on_error=False,
     )
     assert not result.success
-    failed = automation.failed_tickers(result.all_events)
+    failed = run_requests.failed_tickers(result.all_events)
     assert list(failed) == ["NOPE"] and "NOPE.csv" in failed["NOPE"]
 
 
@@ -241,13 +241,13 @@ def test_add_ticker_queues_one_data_run_and_never_twice(setup) -> None:
     # tickers and every year, the same tags, so the model chain follows it
     days = backfill_days(settings, dt.date(2025, 9, 1), now)
     assert sub.sessions == len(days)
-    request = automation.data_run_request(
+    request = run_requests.data_run_request(
         ["BRK-B", "BF.B"], days[0], days[-1], days[-1], {NEW_TICKER: "BRK-B,BF.B"}
     )
     assert run.job_name == request.job_name == "market_data_job"
     assert request.tags.items() <= run.tags.items()
     assert (run.tags[START], run.tags[END]) == ("2025|BRK-B", "2026|BF.B")
-    chain = automation.chain_tags(run.tags, run.run_id)
+    chain = run_requests.chain_tags(run.tags, run.run_id)
     assert (chain[START], chain[END]) == ("2026-11-25|BRK-B", "2026-11-25|BF.B")
     # queued for the daemon's code location, whose sensors then see the run as theirs
     assert run.remote_job_origin.location_name == "stock_pipeline"

@@ -12,7 +12,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 from stock_pipeline.cli import launch
 from stock_pipeline.definitions import build_definitions
 from stock_pipeline.defs.asset_bodies import ASOF_TAG
-from stock_pipeline.defs.automation import FRESHNESS_CHECK
+from stock_pipeline.defs.market_data import FRESHNESS_CHECK
 from stock_pipeline.defs.partitions import make_date_partitions
 from stock_pipeline.market_data.calendar import trading_days
 from stock_pipeline.market_data.watchlist import check_symbol

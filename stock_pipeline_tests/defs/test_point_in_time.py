@@ -26,7 +26,7 @@ from dagster import AssetKey, build_schedule_context, instance_for_test
 
 from stock_pipeline.cli import launch
 from stock_pipeline.definitions import build_definitions
-from stock_pipeline.defs import automation
+from stock_pipeline.defs import run_requests
 from stock_pipeline.evaluation.evaluate import evaluate_asof
 from stock_pipeline.forecasting.feature_rows import update_feature_rows
 from stock_pipeline.forecasting.forecast import forecast_asof
@@ -156,7 +156,7 @@ def run_nightly(defs, instance, night: dt.date) -> list:
         assert data.success, night
         chain = defs.resolve_job_def("model_chain_job").execute_in_process(
             instance=instance,
-            tags=automation.chain_tags(request.tags, data.run_id),
+            tags=run_requests.chain_tags(request.tags, data.run_id),
             run_config=launch.QUIET_LOGGING,
         )
         assert chain.success, night
@@ -221,7 +221,7 @@ def test_missed_nights_are_healed_by_the_next_nightly_run(served, tmp_path):
         night = DAYS[HISTORY + 3]
         served.listings[TICKER] = company.listing(night)
         (request,) = run_nightly(defs, instance, night)
-    assert request.tags[automation.CHAIN_FROM_TAG] == DAYS[HISTORY].isoformat()
+    assert request.tags[run_requests.CHAIN_FROM_TAG] == DAYS[HISTORY].isoformat()
     fresh = settings_for(tmp_path, "fresh")
     fresh_backfill(fresh, night)
     assert_same(snapshot(nightly, night), snapshot(fresh, night), night)

@@ -7,7 +7,7 @@ import pytest
 
 from stock_pipeline.trading.report.html import render_report
 from stock_pipeline.trading.report.inputs import RenderedReport, ReportInputs
-from stock_pipeline_tests.trading.report_inputs import synthetic_inputs
+from stock_pipeline_tests.support.report_inputs import synthetic_inputs
 
 
 @pytest.fixture(scope="module")

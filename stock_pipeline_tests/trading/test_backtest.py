@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stock_pipeline.settings import BacktestSettings
-from stock_pipeline.trading import backtest
+from stock_pipeline.trading import backtest, strategies
 
 FREE = BacktestSettings(cost_bps=0, slippage_bps=0, threshold_bps=0)
 
@@ -89,7 +89,7 @@ def test_a_forecast_that_peeks_at_its_own_bar_earns_nothing(execution) -> None:
     walk = random_walk(4000, seed=1)
     path = path_from_closes(walk.close, opens=np.r_[walk.close[0], walk.close[:-1]])
     own_bar = np.r_[0, np.diff(np.log(path.close))]  # known at the close that makes the signal
-    honest = backtest.simulate(path, backtest.raw_signal(own_bar, settings), settings)
+    honest = backtest.simulate(path, strategies.raw_signal(own_bar, settings), settings)
     t_stat = honest.returns.mean() / honest.returns.std(ddof=1) * math.sqrt(len(honest.returns))
     assert abs(t_stat) < 3
     # Contrast: a signal that knows the bar it will be traded on earns a fortune, so the
@@ -98,7 +98,7 @@ def test_a_forecast_that_peeks_at_its_own_bar_earns_nothing(execution) -> None:
         traded_bar = np.r_[np.log(path.close[1:] / path.open[1:]), 0]
     else:
         traded_bar = np.r_[own_bar[2:], 0, 0]
-    cheat = backtest.simulate(path, backtest.raw_signal(traded_bar, settings), settings)
+    cheat = backtest.simulate(path, strategies.raw_signal(traded_bar, settings), settings)
     assert backtest.metrics(cheat, settings)["sharpe"] > 5
 
 
@@ -126,11 +126,11 @@ def test_threshold_covers_round_trip_costs_by_default() -> None:
     s = BacktestSettings(cost_bps=5, slippage_bps=5)
     assert s.threshold == pytest.approx(20 / 1e4)
     np.testing.assert_array_equal(
-        backtest.raw_signal(np.array([0.001, 0.0021, -0.003]), s), [0, 1, 0]
+        strategies.raw_signal(np.array([0.001, 0.0021, -0.003]), s), [0, 1, 0]
     )
     ls = s.model_copy(update={"rule": "long_short"})
     np.testing.assert_array_equal(
-        backtest.raw_signal(np.array([0.001, 0.0021, -0.003]), ls), [0, 1, -1]
+        strategies.raw_signal(np.array([0.001, 0.0021, -0.003]), ls), [0, 1, -1]
     )
 
 
@@ -178,24 +178,24 @@ def test_direction_forecasts_are_traded_on_a_probability_margin() -> None:
     p = np.array([0.503, 0.55, 0.61, 0.39, 0.45, np.nan])
     mean_abs = np.full(6, 0.01)
     # expected h-day return of the bet (2p - 1) x 1% must clear 0.2%: a margin of 0.1
-    signal = backtest.raw_signal(p, settings, "direction", mean_abs)
+    signal = strategies.raw_signal(p, settings, "direction", mean_abs)
     assert signal.tolist() == [0, 0, 1, -1, 0, 0]
     fixed = BacktestSettings(rule="long_short", direction_margin=0.04)
-    assert backtest.raw_signal(p, fixed, "direction", mean_abs).tolist() == [0, 1, 1, -1, -1, 0]
+    assert strategies.raw_signal(p, fixed, "direction", mean_abs).tolist() == [0, 1, 1, -1, -1, 0]
     # a return forecast keeps its own units: the threshold is a log return
     r = np.array([0.0019, 0.0021, -0.0021, np.nan])
-    assert backtest.raw_signal(r, settings, "return").tolist() == [0, 1, -1, 0]
+    assert strategies.raw_signal(r, settings, "return").tolist() == [0, 1, -1, 0]
 
 
 def test_mean_absolute_h_day_return_uses_only_past_closes() -> None:
     close = np.array([100.0, 101, 99, 102, 102])
-    out = backtest.mean_abs_return(close, horizon=2, sessions=2)
+    out = strategies.mean_abs_return(close, horizon=2, sessions=2)
     assert np.isnan(out[:2]).all()
     assert out[2] == pytest.approx(abs(math.log(99 / 100)))
     assert out[3] == pytest.approx((abs(math.log(99 / 100)) + abs(math.log(102 / 101))) / 2)
     changed = close.copy()
     changed[4] = 500  # a later close does not move earlier values
-    np.testing.assert_array_equal(backtest.mean_abs_return(changed, 2, 2)[:4], out[:4])
+    np.testing.assert_array_equal(strategies.mean_abs_return(changed, 2, 2)[:4], out[:4])
 
 
 def test_an_h_day_forecast_holds_its_position_h_sessions() -> None:

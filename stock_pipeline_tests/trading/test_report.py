@@ -18,8 +18,8 @@ from stock_pipeline.trading.report.html import is_warning_verdict, render_report
 from stock_pipeline.trading.report.inputs import Forecast, RenderedReport, ReportInputs
 from stock_pipeline.trading.report.preview import equity_svg
 from stock_pipeline.trading.report.summary import explanation
-from stock_pipeline_tests.trading.report_html import figure, parse, text_of
-from stock_pipeline_tests.trading.report_inputs import STRATEGIES, synthetic_inputs
+from stock_pipeline_tests.support.report_html import figure, parse, text_of
+from stock_pipeline_tests.support.report_inputs import STRATEGIES, synthetic_inputs
 
 PLOTS = ("performance", "trades", "distribution", "predicted_vs_actual")
 SVG = "{http://www.w3.org/2000/svg}"

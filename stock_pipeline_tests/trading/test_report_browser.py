@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stock_pipeline_tests.trading.report_inputs import synthetic_inputs
+from stock_pipeline_tests.support.report_inputs import synthetic_inputs
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

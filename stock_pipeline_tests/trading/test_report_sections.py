@@ -11,8 +11,8 @@ import pandas as pd
 
 from stock_pipeline.trading.report.formatting import format_metric
 from stock_pipeline.trading.report.inputs import RenderedReport, ReportInputs
-from stock_pipeline_tests.trading.report_html import figure, parse, section, text_of
-from stock_pipeline_tests.trading.report_inputs import MODELS, STRATEGIES, lstm_rows
+from stock_pipeline_tests.support.report_html import figure, parse, section, text_of
+from stock_pipeline_tests.support.report_inputs import MODELS, STRATEGIES, lstm_rows
 
 
 def test_metrics_table_formatting(rendered: tuple[RenderedReport, str]) -> None:

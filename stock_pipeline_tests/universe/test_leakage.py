@@ -1,6 +1,6 @@
 """Leak-free and cached: rewriting every bar after d changes nothing dated on or before
 d; the standardization uses the training rows only; a night retrains only when a study
-period ends. SMALL settings (support.SMALL_UNIVERSE), 16 tickers, k = 3."""
+period ends. SMALL settings (support.universe.SMALL_UNIVERSE), 16 tickers, k = 3."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from stock_pipeline.universe.panel import Panel
 from stock_pipeline.universe.periods import study_periods, training_scaler
 from stock_pipeline.universe.pooled import universe_backtest_asof, universe_model_asof
 from stock_pipeline.warehouse.universe import read_universe_table
-from stock_pipeline_tests.universe.support import (
+from stock_pipeline_tests.support.universe import (
     bars_of,
     small_universe,
     store_universe,

@@ -10,7 +10,7 @@ from stock_pipeline.settings import Settings
 from stock_pipeline.universe.panel import load_panel
 from stock_pipeline.universe.periods import complete_windows, study_periods
 from stock_pipeline.universe.pooled import universe_backtest_asof, universe_model_asof
-from stock_pipeline_tests.universe.support import (
+from stock_pipeline_tests.support.universe import (
     bars_of,
     small_universe,
     store_universe,

@@ -1,6 +1,6 @@
 """The pooled model finds a planted one-day cross-sectional reversal (and so does the
 reversal rule), and finds nothing in independent random walks. SMALL settings
-(support.SMALL_UNIVERSE: sequences of 20, study periods of 150 + 50 sessions, 30
+(support.universe.SMALL_UNIVERSE: sequences of 20, study periods of 150 + 50 sessions, 30
 tickers, 300 sessions: 4 study periods, 150 traded sessions)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from stock_pipeline.settings import Settings
 from stock_pipeline.universe.pooled import universe_backtest_asof, universe_model_asof
-from stock_pipeline_tests.universe.support import (
+from stock_pipeline_tests.support.universe import (
     bars_of,
     small_universe,
     store_universe,

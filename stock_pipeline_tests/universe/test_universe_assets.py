@@ -1,6 +1,6 @@
 """universe_model and universe_backtest through Dagster: materialized as of D over the
 registered csv tickers by ``launch.materialize`` (the CLI's path), writing the three
-tables and the report. SMALL settings (support.SMALL_UNIVERSE, k = 1, 2 epochs)."""
+tables and the report. SMALL settings (support.universe.SMALL_UNIVERSE, k = 1, 2 epochs)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from stock_pipeline.cli import launch
 from stock_pipeline.definitions import build_definitions
 from stock_pipeline.warehouse import connect
 from stock_pipeline_tests.support.synthetic import write_csv
-from stock_pipeline_tests.universe.support import bars_of, small_universe, universe_returns
+from stock_pipeline_tests.support.universe import bars_of, small_universe, universe_returns
 
 TICKERS = ["AAA", "BBB", "CCC"]
 

@@ -53,7 +53,7 @@ def test_the_sensor_waits_for_the_nights_other_runs() -> None:
     )
     from dagster._core.storage.dagster_run import DagsterRun
 
-    from stock_pipeline.defs.automation import NIGHTLY_TAG
+    from stock_pipeline.defs.run_requests import NIGHTLY_TAG
     from stock_pipeline.defs.universe import universe_after_nightly
 
     night = {NIGHTLY_TAG: "2026-11-20"}

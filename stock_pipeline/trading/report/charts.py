@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.io as pio
 import plotly.offline
 
+from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.trading.report.formatting import color
 from stock_pipeline.trading.report.inputs import RenderedReport, ReportInputs
 from stock_pipeline.trading.report.stats import ROLLING_SHARPE_WINDOW, drawdown, rolling_sharpe
@@ -23,14 +24,6 @@ __all__ = ["RenderedReport", "ReportInputs"]
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 SIGNIFICANT_DIGITS = 6  # finer than a pixel; full float reprs make the data ~45% larger
-
-#: Axis labels of the predicted-vs-actual chart, by target kind.
-TARGET_AXES = {
-    "return": ("predicted h-day log return", "actual h-day log return"),
-    "price": ("predicted price at t+h", "actual price at t+h"),
-    "direction": ("predicted probability of an up move", "actual direction (1 = up)"),
-    "volatility": ("predicted h-day variance", "realized h-day variance"),
-}
 
 _BASE_LAYOUT = {
     "margin": {"l": 70, "r": 20, "t": 40, "b": 40},
@@ -207,7 +200,7 @@ def predicted_vs_actual_figure(
     varies = len(x) > 1 and np.ptp(x) > 0 and np.ptp(y) > 0
     corr = f"{np.corrcoef(x, y)[0, 1]:.3f}" if varies else "n/a"
     low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
-    xlabel, ylabel = TARGET_AXES[target_kind]
+    xlabel, ylabel = TARGETS[target_kind].axis_labels
     data = [
         {
             "type": "scatter",  # SVG, not WebGL: draws in any browser, 5,000 points are fine

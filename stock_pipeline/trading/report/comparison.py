@@ -8,7 +8,7 @@ import pandas as pd
 
 from stock_pipeline.evaluation.compare import FAMILY, comparison_table
 from stock_pipeline.evaluation.family_tests import format_pvalue
-from stock_pipeline.trading.report.tables import Cell, e, html_table
+from stock_pipeline.trading.report.tables import Cell, escape, html_table
 
 COLUMNS = (
     ("skill", "skill vs naive"),
@@ -59,7 +59,7 @@ def comparison_section(rows: pd.DataFrame | None) -> str:
     )
     return f"""<section id="comparison">
 <h2>Model comparison</h2>
-<p id="comparison-verdict">{e(summary)}</p>
+<p id="comparison-verdict">{escape(summary)}</p>
 {body}
-<p class="note">{e(NOTE)}</p>
+<p class="note">{escape(NOTE)}</p>
 </section>"""

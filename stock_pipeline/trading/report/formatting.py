@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from stock_pipeline.evaluation.metrics import MODELS
-from stock_pipeline.trading.backtest import STRATEGIES
+from stock_pipeline.trading.strategies import STRATEGY_NAMES as STRATEGIES
 
 __all__ = ["MODELS", "STRATEGIES"]  # re-exported: the order tables and charts follow
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stock_pipeline.trading.report import charts, stats, summary, tables
+from stock_pipeline.trading.report import charts, return_tables, stats, summary, tables
 from stock_pipeline.trading.report.comparison import comparison_section
 from stock_pipeline.trading.report.formatting import format_number, format_percent
 from stock_pipeline.trading.report.inputs import (
@@ -24,7 +24,7 @@ from stock_pipeline.trading.report.inputs import (
     strategy_frames,
 )
 from stock_pipeline.trading.report.preview import equity_svg_base64
-from stock_pipeline.trading.report.tables import e
+from stock_pipeline.trading.report.tables import escape
 from stock_pipeline.trading.report.trades import TRADE_COLUMNS, trade_list, trade_summary
 
 _WARNING_PATTERN = re.compile(r"\bLOST\b|\bdid not\b", re.IGNORECASE)
@@ -89,7 +89,7 @@ def _derive(inputs: ReportInputs) -> _Derived:
 
 def _plot(name: str, figure: dict | None, height: int, empty: str = "No data.") -> str:
     if figure is None:
-        return f'<p class="plot" id="plot-{e(name)}">{e(empty)}</p>'
+        return f'<p class="plot" id="plot-{escape(name)}">{escape(empty)}</p>'
     return f'<div class="plot">{charts.figure_html(name, figure, height)}</div>'
 
 
@@ -99,12 +99,12 @@ def _header(inputs: ReportInputs, derived: _Derived) -> str:
         inputs.metrics, inputs.fold_metrics, derived.frames, inputs.target_kind
     )
     return f"""<header id="header">
-<h1>{e(inputs.ticker)} backtest report</h1>
-<p class="facts" id="asof">As of {e(inputs.asof.isoformat())}</p>
-<p class="facts" id="period">{e(summary.backtest_period(derived.frames, inputs.execution))}</p>
-<p class="facts" id="forecast">{e(summary.forecast_text(inputs.forecast, inputs.asof))}</p>
-<p id="dm-verdict" class="{verdict_class}">{e(inputs.dm_text)}</p>
-<p id="reading" class="reading">{e(reading)}</p>
+<h1>{escape(inputs.ticker)} backtest report</h1>
+<p class="facts" id="asof">As of {escape(inputs.asof.isoformat())}</p>
+<p class="facts" id="period">{escape(summary.backtest_period(derived.frames, inputs.execution))}</p>
+<p class="facts" id="forecast">{escape(summary.forecast_text(inputs.forecast, inputs.asof))}</p>
+<p id="dm-verdict" class="{verdict_class}">{escape(inputs.dm_text)}</p>
+<p id="reading" class="reading">{escape(reading)}</p>
 </header>"""
 
 
@@ -118,11 +118,11 @@ def _benchmark_section(inputs: ReportInputs, derived: _Derived) -> str:
             daily_returns(frames[BENCHMARK]),
             inputs.risk_free_rate,
         )
-        body = tables.benchmark_table(figures, STRATEGY, BENCHMARK)
+        body = return_tables.benchmark_table(figures, STRATEGY, BENCHMARK)
     return f"""<section id="benchmark">
 <h2>{STRATEGY} against the benchmark ({BENCHMARK})</h2>
 {body}
-<p class="note">{e(stats.BENCHMARK_CONVENTIONS)}</p>
+<p class="note">{escape(stats.BENCHMARK_CONVENTIONS)}</p>
 </section>"""
 
 
@@ -147,13 +147,13 @@ def _trades_section(inputs: ReportInputs, derived: _Derived) -> str:
         )
     return f"""<section id="trades">
 <h2>Trades of the {STRATEGY} strategy</h2>
-<p id="trade-summary">{e(line)}</p>
+<p id="trade-summary">{escape(line)}</p>
 {_plot("trades", figure, 560, "No price bars to draw.")}
 {tables.trades_table(trades) if len(trades) else '<p id="trades-table">No trades.</p>'}
 <p class="note">Entry and exit prices are the adjusted execution prices (the open for
 next_open, the close for next_close). P&amp;L compounds the strategy's net daily returns from
 the entry session through the exit session (costs included); sessions count the bars from
-entry to exit.{e(reversal)}</p>
+entry to exit.{escape(reversal)}</p>
 </section>"""
 
 
@@ -180,17 +180,17 @@ peak; depth: trough equity / peak - 1; sessions: sessions below the peak.</p>
 </section>
 <section id="periods">
 <h2>Monthly returns of the {STRATEGY} strategy</h2>
-{tables.monthly_table(stats.monthly_grid(lstm))}
+{return_tables.monthly_table(stats.monthly_grid(lstm))}
 <h2>Yearly returns</h2>
-{tables.yearly_table(yearly)}
+{return_tables.yearly_table(yearly)}
 <p class="note">Calendar months and years, net daily returns compounded over their sessions
 (the first and last may be partial).</p>
 </section>
 <section id="distribution">
 <h2>Distribution of daily returns</h2>
 {_plot("distribution", histogram, 380)}
-{tables.distribution_table(shape, extremes)}
-<p class="note">{e(stats.DISTRIBUTION_CONVENTIONS)}</p>
+{return_tables.distribution_table(shape, extremes)}
+<p class="note">{escape(stats.DISTRIBUTION_CONVENTIONS)}</p>
 </section>"""
 
 
@@ -208,7 +208,7 @@ def build_html(inputs: ReportInputs, derived: _Derived | None = None) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)}</title>
+<title>{escape(title)}</title>
 <style>
 {_CSS}</style>
 <script>{charts.plotly_js()}</script>
@@ -237,11 +237,11 @@ def build_html(inputs: ReportInputs, derived: _Derived | None = None) -> str:
 </section>
 <section id="conventions">
 <h2>Conventions</h2>
-<p class="conventions">{e(inputs.conventions)}</p>
+<p class="conventions">{escape(inputs.conventions)}</p>
 </section>
 <section id="config">
 <h2>Configuration</h2>
-<pre>{e(config_json)}</pre>
+<pre>{escape(config_json)}</pre>
 </section>
 </body>
 </html>

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.trading.report.formatting import STRATEGIES, ordered
 
 PERIODS_PER_YEAR = 252
 EXECUTIONS = ("next_open", "next_close")
-TARGET_KINDS = ("return", "price", "direction", "volatility")
+TARGET_KINDS = tuple(TARGETS)
 
 _COLUMNS = {
     "daily": ("date", "strategy", "position", "return", "equity"),

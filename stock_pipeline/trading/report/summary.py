@@ -5,9 +5,11 @@ with this report's own numbers. Plain text: the caller escapes it."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pandas as pd
 
+from stock_pipeline.forecasting.targets import TARGETS
 from stock_pipeline.trading.report.formatting import (
     format_date,
     format_number,
@@ -31,21 +33,39 @@ def backtest_period(frames: dict[str, pd.DataFrame], execution: str) -> str:
     )
 
 
+def _log_return_phrase(predicted: float, day: str) -> str:
+    return f"a log return of {format_percent(predicted, signed=True)} to {day}"
+
+
+def _variance_phrase(predicted: float, day: str) -> str:
+    return (
+        f"a realized variance of {predicted:.3g} to {day} (a volatility of "
+        f"{format_percent(math.sqrt(max(predicted, 0.0)), 2)} over those sessions)"
+    )
+
+
+def _price_phrase(predicted: float, day: str) -> str:
+    return f"a price of {format_price(predicted)} at the close of {day}"
+
+
+def _probability_phrase(predicted: float, day: str) -> str:
+    return f"a {format_percent(predicted, 1)} probability of an up move to {day}"
+
+
+#: How a forecast is put in words, by its units (``Target.units``).
+FORECAST_PHRASES: dict[str, Callable[[float, str], str]] = {
+    "log_return": _log_return_phrase,
+    "variance": _variance_phrase,
+    "price": _price_phrase,
+    "probability": _probability_phrase,
+}
+
+
 def forecast_text(forecast: Forecast | None, asof: object) -> str:
     if forecast is None:
         return f"Next-session forecast: none stored as of {format_date(asof)}."
-    target = format_date(forecast.target_date)
-    if forecast.kind == "return":
-        what = f"a log return of {format_percent(forecast.predicted, signed=True)} to {target}"
-    elif forecast.kind == "volatility":
-        what = (
-            f"a realized variance of {forecast.predicted:.3g} to {target} (a volatility of "
-            f"{format_percent(math.sqrt(max(forecast.predicted, 0.0)), 2)} over those sessions)"
-        )
-    elif forecast.kind == "price":
-        what = f"a price of {format_price(forecast.predicted)} at the close of {target}"
-    else:
-        what = f"a {format_percent(forecast.predicted, 1)} probability of an up move to {target}"
+    phrase = FORECAST_PHRASES[TARGETS[forecast.kind].units]
+    what = phrase(forecast.predicted, format_date(forecast.target_date))
     return (
         f"Next-session forecast (made at the close of {format_date(asof)}, target kind "
         f"{forecast.kind}): {what}."
@@ -98,9 +118,10 @@ def explanation(
     metrics: pd.DataFrame,
     fold_metrics: pd.DataFrame,
     frames: dict[str, pd.DataFrame],
-    target_kind: str = "return",
+    target: str = "return",
 ) -> str:
     """Why "the LSTM lost to naive" can sit above a strategy that beat buy-and-hold."""
+    sized = TARGETS[target].traded_as == "variance"  # no signal: sized by its forecasts
     ret = {s: _lookup(metrics, "strategy", s, "total_return") for s in frames}
     sharpe = {s: _lookup(metrics, "strategy", s, "sharpe") for s in frames}
     parts = [
@@ -120,7 +141,7 @@ def explanation(
             "sized each session to the target volatility by that model's forecast "
             "(backtest.target_volatility over its annualized volatility, capped at "
             "backtest.max_position). Over this backtest the LSTM-sized one returned "
-            if target_kind == "volatility"
+            if sized
             else "The strategy results are about money: the LSTM strategy takes a position "
             "only when its forecast clears a cost threshold, so what counts is the sign of "
             "its larger forecasts, not its squared error. Over this backtest it returned "
@@ -131,7 +152,7 @@ def explanation(
             f"{format_percent(hold, signed=True)} (Sharpe "
             f"{format_number(sharpe['buy_and_hold'])})."
         )
-    if target_kind == "volatility":
+    if sized:
         return " ".join(parts)
     parts.append(
         "A forecast that loses to naive on squared error can still trade profitably (a few "

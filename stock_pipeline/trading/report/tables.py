@@ -1,6 +1,8 @@
-"""The report's HTML tables. Every table has an id; every body row a ``data-row`` key
-and every value cell a ``data-col`` key, so a reader (or a test) can address a cell
-without depending on the layout. All text is escaped here."""
+"""The report's HTML tables: the table builder every table goes through, and the
+backtest's own tables (metrics, folds, trades, drawdowns; the tables of returns are in
+``return_tables``). Every table has an id; every body row a ``data-row`` key and every
+value cell a ``data-col`` key, so a reader (or a test) can address a cell without
+depending on the layout. All text is escaped here (``escape``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from stock_pipeline.trading.report.formatting import (
@@ -22,17 +23,15 @@ from stock_pipeline.trading.report.formatting import (
     format_dates,
     format_fold_metric,
     format_metric,
-    format_number,
     format_percent,
     format_price,
     is_missing,
     ordered,
 )
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-
-def e(value: object) -> str:
+def escape(value: object) -> str:
+    """``value`` as text safe inside an element or a quoted attribute."""
     return html.escape(str(value), quote=True)
 
 
@@ -51,26 +50,26 @@ def html_table(
     scroll: bool = False,
 ) -> str:
     """``columns``: (key, heading); ``rows``: (key, row heading, one cell per column)."""
-    head = "".join(f'<th scope="col">{e(label)}</th>' for _, label in columns)
-    keys = [e(key) for key, _ in columns]  # escaped once, not once a cell
+    head = "".join(f'<th scope="col">{escape(label)}</th>' for _, label in columns)
+    keys = [escape(key) for key, _ in columns]  # escaped once, not once a cell
     body = []
     for key, label, cells in rows:
         tds = []
         for col, cell in zip(keys, cells, strict=True):
             if isinstance(cell, str):
-                tds.append(f'<td data-col="{col}">{e(cell)}</td>')
+                tds.append(f'<td data-col="{col}">{escape(cell)}</td>')
                 continue
-            extra = (f' title="{e(cell.title)}"' if cell.title else "") + (
-                f' style="{e(cell.style)}"' if cell.style else ""
+            extra = (f' title="{escape(cell.title)}"' if cell.title else "") + (
+                f' style="{escape(cell.style)}"' if cell.style else ""
             )
-            tds.append(f'<td data-col="{col}"{extra}>{e(cell.text)}</td>')
+            tds.append(f'<td data-col="{col}"{extra}>{escape(cell.text)}</td>')
         body.append(
-            f'<tr data-row="{e(key)}"><th scope="row" class="row">{e(label)}</th>'
+            f'<tr data-row="{escape(key)}"><th scope="row" class="row">{escape(label)}</th>'
             + "".join(tds)
             + "</tr>"
         )
     table = (
-        f'<table id="{e(table_id)}">\n<thead><tr><th scope="col">{e(corner)}</th>{head}'
+        f'<table id="{escape(table_id)}">\n<thead><tr><th scope="col">{escape(corner)}</th>{head}'
         "</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
     )
     return f'<div class="scroll">{table}</div>' if scroll else table
@@ -127,19 +126,19 @@ def fold_table(
     )
     keys = (["overall"] if any(k[0] == "overall" for k in values) else []) + numbered
     present = [m for m in metrics if any(k[2] == m for k in values)]
-    top = "".join(f'<th scope="colgroup" colspan="{len(present)}">{e(m)}</th>' for m in models)
-    sub = "".join(f'<th scope="col">{e(m)}</th>' for _ in models for m in present)
+    top = "".join(f'<th scope="colgroup" colspan="{len(present)}">{escape(m)}</th>' for m in models)
+    sub = "".join(f'<th scope="col">{escape(m)}</th>' for _ in models for m in present)
     rows = []
     for key in keys:
         cells = "".join(
-            f'<td data-model="{e(model)}" data-col="{e(model)}.{e(m)}">'
-            f"{e(format_fold_metric(m, values.get((key, model, m))))}</td>"
+            f'<td data-model="{escape(model)}" data-col="{escape(model)}.{escape(m)}">'
+            f"{escape(format_fold_metric(m, values.get((key, model, m))))}</td>"
             for model in models
             for m in present
         )
         rows.append(
-            f'<tr data-row="{e(key)}"><th scope="row" class="row">'
-            f"{e(fold_label(key, fold_dates))}</th>{cells}</tr>"
+            f'<tr data-row="{escape(key)}"><th scope="row" class="row">'
+            f"{escape(fold_label(key, fold_dates))}</th>{cells}</tr>"
         )
     return (
         '<div class="scroll tall"><table id="fold-table">\n<thead>\n'
@@ -207,101 +206,3 @@ def heat(value: object, scale: float) -> str:
     strength = min(abs(float(value)) / scale, 1.0) * 0.75  # type: ignore[arg-type]
     rgb = "44,160,44" if float(value) > 0 else "214,39,40"  # type: ignore[arg-type]
     return f"background: rgba({rgb},{strength:.2f})"
-
-
-def monthly_table(grid: pd.DataFrame, table_id: str = "monthly-table") -> str:
-    """The year x month grid of ``stats.monthly_grid`` as a heatmap."""
-    if grid.empty:
-        return f'<p id="{e(table_id)}">No monthly returns.</p>'
-    months = grid[list(range(1, 13))].to_numpy(float)
-    scale = float(np.nanmax(np.abs(months))) if np.isfinite(months).any() else 0.0
-    columns = [(str(m), MONTHS[m - 1]) for m in range(1, 13)] + [("year", "year")]
-    rows = []
-    for year, row in grid.iterrows():
-        cells = [
-            Cell(format_percent(row[m], 1), f"{year}-{m:02d}", heat(row[m], scale))
-            for m in range(1, 13)
-        ]
-        cells.append(Cell(format_percent(row["year"], 1), str(year)))
-        rows.append((str(year), str(year), cells))
-    return html_table(table_id, columns, rows, corner="year", scroll=True)
-
-
-def yearly_table(yearly: dict[str, pd.Series]) -> str:
-    """Calendar-year returns, one column per strategy (``pandas.Period`` index)."""
-    years = sorted({p.year for series in yearly.values() for p in series.index})
-    if not years:
-        return '<p id="yearly-table">No yearly returns.</p>'
-    by_year = {name: {p.year: v for p, v in s.items()} for name, s in yearly.items()}
-    rows = [
-        (
-            str(y),
-            str(y),
-            [
-                Cell(format_percent(by_year[n].get(y), 2), style=heat(by_year[n].get(y), 0.3))
-                for n in yearly
-            ],
-        )
-        for y in years
-    ]
-    return html_table("yearly-table", [(n, n) for n in yearly], rows, corner="year")
-
-
-DISTRIBUTION_ROWS = (
-    ("skew", "skew"),
-    ("kurtosis", "excess kurtosis"),
-    ("var", "VaR 95% (historical, 1 day)"),
-    ("cvar", "CVaR 95% (historical, 1 day)"),
-    ("best_day", "best day"),
-    ("worst_day", "worst day"),
-    ("best_month", "best month"),
-    ("worst_month", "worst month"),
-)
-
-
-def distribution_table(
-    shape: dict[str, dict[str, float]], extremes: dict[str, dict[str, tuple[float, str]]]
-) -> str:
-    names = list(shape)
-    if not names:
-        return '<p id="distribution-table">No daily returns.</p>'
-    rows = []
-    for key, label in DISTRIBUTION_ROWS:
-        cells: list[str | Cell] = []
-        for name in names:
-            if key in ("skew", "kurtosis"):
-                cells.append(format_number(shape[name][key], 3))
-            elif key in ("var", "cvar"):
-                cells.append(format_percent(shape[name][key]))
-            elif key in extremes[name]:
-                value, when = extremes[name][key]
-                cells.append(Cell(f"{format_percent(value, signed=True)} ({when})", when))
-            else:
-                cells.append(MISSING)
-        rows.append((key, label, cells))
-    return html_table("distribution-table", [(n, n) for n in names], rows, corner="daily returns")
-
-
-BENCHMARK_ROWS = (
-    ("alpha", "alpha (annualized)"),
-    ("beta", "beta"),
-    ("correlation", "correlation"),
-    ("active_return", "active return (annualized)"),
-    ("tracking_error", "tracking error (annualized)"),
-    ("information_ratio", "information ratio"),
-)
-
-
-def benchmark_table(stats: dict[str, float], strategy: str, benchmark: str) -> str:
-    percent = {"alpha", "active_return", "tracking_error"}
-    rows = [
-        (
-            key,
-            label,
-            [format_percent(stats[key]) if key in percent else format_number(stats[key], 3)],
-        )
-        for key, label in BENCHMARK_ROWS
-    ]
-    return html_table(
-        "benchmark-table", [(strategy, f"{strategy} vs {benchmark}")], rows, corner="statistic"
-    )
