@@ -20,16 +20,23 @@ def _execution(args: argparse.Namespace) -> launch.Execution:
 
 
 def print_outcomes(outcomes, rerun: Sequence[str] = ()) -> int:
-    """Each run's line, then every failed ticker in one place, with the command that
-    re-runs only them (``rerun`` holds the rest of its arguments)."""
+    """Each run's line, with a line per ticker whose rows were rejected or that failed a
+    data check; then every failed ticker in one place, with the command that re-runs only
+    them (``rerun`` holds the rest of its arguments), and the data checks of severity
+    ERROR that failed. The exit code is 1 when a ticker, a run or such a check failed."""
     for o in outcomes:
         print(f"  {'ok    ' if o.success else 'FAILED'} {o.label} (run {o.run_id[:8]})")
         for err in o.errors if not o.failed_tickers else []:
             print(f"         {err}")
+        for line in o.findings.lines():
+            print(f"         {line}")
     failed = {t: e for o in outcomes for t, e in o.failed_tickers.items()}
     unnamed = [o for o in outcomes if not o.success and not o.failed_tickers]
+    checks = _failed_error_checks(outcomes)
+    if checks:
+        print(f"{len(checks)} data check(s) failed: " + "; ".join(checks))
     if not failed and not unnamed:
-        return 0
+        return 1 if checks else 0
     if failed:
         print(f"{len(failed)} ticker(s) failed (the others completed):")
         for ticker, error in failed.items():
@@ -39,6 +46,17 @@ def print_outcomes(outcomes, rerun: Sequence[str] = ()) -> int:
     for o in unnamed:
         print(f"run {o.label} failed")
     return 1
+
+
+def _failed_error_checks(outcomes) -> list[str]:
+    """Each failed data check of severity ERROR once, with the tickers it names."""
+    named: dict[str, list[str]] = {}
+    for o in outcomes:
+        for check in o.findings.failed_checks:
+            if check.is_error:
+                tickers = named.setdefault(check.name, [])
+                tickers += [t for t in check.tickers if t not in tickers]
+    return [f"{name} ({', '.join(t) or 'no ticker named'})" for name, t in named.items()]
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:

@@ -11,8 +11,11 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dagster import AssetKey, DagsterInstance, Definitions
+
+from stock_pipeline.cli.findings import RunFindings, run_findings
 
 # re-exported: the commands and the benchmarks open the instance through this module
 from stock_pipeline.cli.instance import dagster_home, open_instance  # noqa: F401
@@ -30,7 +33,7 @@ from stock_pipeline.defs.run_health import owner_tags, sweep_dead_runs
 from stock_pipeline.defs.run_requests import data_tags, failed_tickers
 from stock_pipeline.defs.universe import UNIVERSE_ASSETS
 from stock_pipeline.errors import error_info_text
-from stock_pipeline.market_data.calendar import trading_days
+from stock_pipeline.market_data.calendar import next_session, trading_days
 from stock_pipeline.market_data.watchlist import check_symbol
 from stock_pipeline.settings import Settings
 
@@ -70,6 +73,7 @@ class RunOutcome:
     success: bool
     errors: list[str] = field(default_factory=list)
     failed_tickers: dict[str, str] = field(default_factory=dict)  # empty: none named
+    findings: RunFindings = field(default_factory=RunFindings)  # rejected rows, failed checks
 
 
 def step_errors(events) -> list[str]:
@@ -109,6 +113,7 @@ def materialize(
     select: str,
     settings: Settings,
     execution: Execution | None = None,
+    today: dt.date | None = None,
 ) -> list[RunOutcome]:
     """Materialize ``select`` for ``tickers``: the data assets over the years of
     start..end (up to end), then the model chain as of ``end``, then the universe
@@ -117,9 +122,10 @@ def materialize(
     Each is one run per group of tickers registered next to each other (one provider
     request per batch of tickers, one JAX import for the chain), like the nightly runs. A
     run that fails for some tickers is run again without them, so the others complete;
-    the failed ones are named in the outcomes.
+    the failed ones are named in the outcomes. ``--end`` may be at most the session after
+    ``today`` (the exchange-local date; default: the clock's).
     """
-    sessions = _check_range(start, end, settings)
+    sessions = _check_range(start, end, settings, today)
     names = resolve_selection(defs, select)
     data = [AssetKey(n) for n in names if n in DATA_ASSETS]
     universe = [AssetKey(n) for n in names if n in UNIVERSE_ASSETS]
@@ -149,7 +155,16 @@ def materialize(
     return runner.outcomes
 
 
-def _check_range(start: dt.date, end: dt.date, settings: Settings) -> list[dt.date]:
+def _check_range(
+    start: dt.date, end: dt.date, settings: Settings, today: dt.date | None = None
+) -> list[dt.date]:
+    today = today or dt.datetime.now(ZoneInfo(settings.exchange_timezone)).date()
+    last = next_session(today, 1, settings.exchange)
+    if end > last:
+        raise ValueError(
+            f"--end {end} is in the future: the last allowed --end is {last}, the next "
+            f"{settings.exchange} session (no bar can exist after it)"
+        )
     if start < settings.history_start:
         raise ValueError(
             f"--start {start} is before the first year of data partitions "
@@ -226,7 +241,10 @@ class _Runner:
         watch.raise_if_stopped()
         events = result.all_events
         failed = failed_tickers(events) or {}
-        return RunOutcome(label, result.run_id, result.success, step_errors(events), failed)
+        findings = run_findings(self.instance, result.run_id)
+        return RunOutcome(
+            label, result.run_id, result.success, step_errors(events), failed, findings
+        )
 
 
 def short_names(group: list[str]) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, RunRequest, RunsFilter
 
+from stock_pipeline.cli.findings import run_findings
 from stock_pipeline.cli.launch import (
     TRIGGER_TAG,
     RunOutcome,
@@ -269,4 +270,5 @@ def run_outcome(instance: DagsterInstance, run: DagsterRun) -> RunOutcome:
     label = f"{names} data {year}..{last_year}"
     success = run.status.value == "SUCCESS"
     failed = {} if success else failed_tickers(steps) or {}
-    return RunOutcome(label, run.run_id, success, [] if success else errors, failed)
+    findings = run_findings(instance, run.run_id)
+    return RunOutcome(label, run.run_id, success, [] if success else errors, failed, findings)

@@ -34,29 +34,45 @@ from stock_pipeline.defs.asset_bodies import (
     table_md,
     ticker_date_asset_args,
 )
-from stock_pipeline.defs.market_data_checks import build_bar_checks, build_indicator_check
+from stock_pipeline.defs.market_data_checks import (
+    build_bar_checks,
+    build_indicator_check,
+    failing,
+)
 from stock_pipeline.defs.partitions import lookback_mapping, make_data_partitions
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 from stock_pipeline.defs.revisions import corrected_bars, corrected_lines
 from stock_pipeline.defs.run_requests import MARKET_DATA_JOB
 from stock_pipeline.market_data import ingest, quality
-from stock_pipeline.market_data.calendar import latest_due_session
+from stock_pipeline.market_data.calendar import current_session, latest_due_session
 from stock_pipeline.market_data.sources import serving_sources
+from stock_pipeline.market_data.sources.plausibility import BarRules
 from stock_pipeline.market_data.watchlist import watchlist_entries
 from stock_pipeline.settings import Settings
 
 GROUP = "market_data"
 
+#: Metadata key of ``raw_ohlcv``: ticker -> {"rows": rejected rows, "first": the first one}.
+REJECTED_BY_TICKER = "rejected_by_ticker"
+
+
+def bar_rules(settings) -> BarRules:
+    """The bar rules as of now: a bar dated after the exchange's current session (its
+    local date) is from the future."""
+    today = dt.datetime.now(ZoneInfo(settings.exchange_timezone)).date()
+    return BarRules.of(settings.source, current_session(today, settings.exchange))
+
 
 def ingest_run(context: AssetExecutionContext, settings, con) -> list[ingest.TickerIngest]:
     """Fetch and store the run's bars, one request batch per source."""
     wanted = run_sessions(context, settings)
+    rules = bar_rules(settings)
     results = []
     for served in serving_sources(settings, list(wanted)):
         source = served.open()
         due = {t: wanted[t] for t in served.tickers if wanted[t]}
         if due:
-            results += ingest.ingest_bars(con, source, due)
+            results += ingest.ingest_bars(con, source, due, rules)
     for res in results:
         for note in res.notes:
             context.log.warning(note)
@@ -87,6 +103,13 @@ def ingest_metadata(results: list) -> dict[str, object]:
         "source": ", ".join(sorted({r.source for r in results if r.source})),
         **written_span(results),
         "rejected_rows": len(rejected),
+        REJECTED_BY_TICKER: MetadataValue.json(
+            {
+                r.ticker: {"rows": len(r.rejected), "first": str(r.rejected[0])}
+                for r in results
+                if r.rejected
+            }
+        ),
         "rejected_preview": MetadataValue.md(
             "\n".join(f"- {r}" for r in rejected[:PREVIEW_ROWS]) or "none"
         ),
@@ -188,7 +211,8 @@ def due_bars(settings, tickers: list[str]) -> dict[str, tuple[dt.date | None, st
 
     A live source (yfinance, Alpha Vantage) is due the latest session whose close plus
     the refresh window has passed; a source that is not live (the offline sample, csv
-    files) is due its own newest bar, so a finished history is not reported stale.
+    files) is due its own newest bar, so a finished history is not reported stale, but
+    never one after the latest due session.
     """
     now = dt.datetime.now(ZoneInfo(settings.exchange_timezone))
     auto = settings.automation
@@ -201,7 +225,9 @@ def due_bars(settings, tickers: list[str]) -> dict[str, tuple[dt.date | None, st
             continue
         source = served.open()
         for ticker in served.tickers:
-            out[ticker] = (source.newest_bar(ticker), f"the newest bar in the {source.name} source")
+            newest = source.newest_bar(ticker)  # a file's bars from the future are not due
+            due = min(newest, session) if newest is not None else None
+            out[ticker] = (due, f"the newest bar in the {source.name} source")
     return out
 
 
@@ -228,6 +254,7 @@ def build_freshness_check(raw_ohlcv):
             metadata={
                 "checked_against": ", ".join(against) or "nothing (no watched ticker)",
                 "stale_tickers": MetadataValue.json(stale),
+                **failing(stale),
                 "checked": len(tickers),
             },
         )

@@ -29,6 +29,13 @@ from stock_pipeline.defs.partitions import (
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
 from stock_pipeline.market_data import quality
 
+#: Metadata key of a data check: the tickers that break it (the CLI's per-ticker lines).
+FAILING_TICKERS = "failing_tickers"
+
+
+def failing(tickers) -> dict[str, MetadataValue]:
+    return {FAILING_TICKERS: MetadataValue.json(sorted(set(tickers)))}
+
 
 def checked_tickers(context: AssetCheckExecutionContext, con) -> list[str]:
     """The tickers of the run's partitions. A run of the checks alone has no partitioned
@@ -63,7 +70,11 @@ def build_bar_checks(raw_ohlcv: AssetsDefinition) -> list:
         preview = bad.head(PREVIEW_ROWS).to_markdown(index=False) if not bad.empty else "none"
         return AssetCheckResult(
             passed=bad.empty,
-            metadata={"violations": len(bad), "preview": MetadataValue.md(preview)},
+            metadata={
+                "violations": len(bad),
+                "preview": MetadataValue.md(preview),
+                **failing(bad.get("ticker", [])),
+            },
         )
 
     @asset_check(
@@ -75,7 +86,10 @@ def build_bar_checks(raw_ohlcv: AssetsDefinition) -> list:
     ) -> AssetCheckResult:
         with warehouse.connect() as con:
             dups = quality.duplicate_dates(con, "ohlcv", checked_tickers(context, con))
-        return AssetCheckResult(passed=dups.empty, metadata={"duplicated_dates": len(dups)})
+        return AssetCheckResult(
+            passed=dups.empty,
+            metadata={"duplicated_dates": len(dups), **failing(dups.get("ticker", []))},
+        )
 
     @asset_check(
         asset=raw_ohlcv,
@@ -92,7 +106,11 @@ def build_bar_checks(raw_ohlcv: AssetsDefinition) -> list:
                     gaps[ticker] = [d.isoformat() for d in missing[:PREVIEW_ROWS]]
         return AssetCheckResult(
             passed=not gaps,
-            metadata={"tickers_with_gaps": len(gaps), "gaps": MetadataValue.json(gaps)},
+            metadata={
+                "tickers_with_gaps": len(gaps),
+                "gaps": MetadataValue.json(gaps),
+                **failing(gaps),
+            },
         )
 
     return [ohlc_sanity, ohlcv_unique_dates, ohlcv_no_gaps]
@@ -112,6 +130,8 @@ def build_indicator_check(indicators: AssetsDefinition):
                 cells = quality.non_finite_after_warmup(con, ticker)
                 if cells:
                     bad[ticker] = {c: [d.isoformat() for d in ds[:5]] for c, ds in cells.items()}
-        return AssetCheckResult(passed=not bad, metadata={"non_finite": MetadataValue.json(bad)})
+        return AssetCheckResult(
+            passed=not bad, metadata={"non_finite": MetadataValue.json(bad), **failing(bad)}
+        )
 
     return indicators_finite_after_warmup

@@ -59,6 +59,15 @@ def latest_due_session(
     raise ValueError(f"no session of {exchange} in the two weeks before {today}")
 
 
+def current_session(today: dt.date, exchange: str = "XNYS") -> dt.date:
+    """The newest session on or before ``today`` (the exchange-local date): no bar can be
+    dated after it yet."""
+    recent = trading_days(today - dt.timedelta(days=14), today, exchange)
+    if not recent:
+        raise ValueError(f"no session of {exchange} in the two weeks before {today}")
+    return recent[-1]
+
+
 def next_session(day: dt.date, steps: int, exchange: str = "XNYS") -> dt.date:
     """The session ``steps`` sessions after ``day``."""
     return trading_days(

@@ -34,6 +34,7 @@ from stock_pipeline.market_data.sources import (
     RejectedRow,
     SourceError,
 )
+from stock_pipeline.market_data.sources.plausibility import BarRules, screened
 from stock_pipeline.warehouse import Connection, revisions
 from stock_pipeline.warehouse import prices as stored
 
@@ -58,8 +59,13 @@ def ingest_bars(
     con: Connection,
     source: MarketDataSource,
     dates_by_ticker: Mapping[str, Sequence[dt.date]],
+    rules: BarRules | None = None,
 ) -> list[TickerIngest]:
     """Fetch each ticker's bars for its trading dates and store them; one request batch.
+
+    Every source's bars pass ``rules`` (``plausibility.screened``: the current session as
+    of the caller's clock, the bounds of a day's move and of a price) before anything is
+    stored; the bars they reject are reported with the source's own rejected rows.
 
     The request also covers the stored session before each ticker's first date, so
     that a re-based download (after a split or dividend) is seen by comparing it with
@@ -72,6 +78,7 @@ def ingest_bars(
     start = min(starts.values())
     end = max(max(days) for days in dates_by_ticker.values())
     outcomes = source.fetch(tickers, start, end)
+    rules = rules or BarRules()
     results = []
     for ticker in tickers:
         result = TickerIngest(ticker, source.name)
@@ -82,7 +89,9 @@ def ingest_bars(
         elif isinstance(outcome, SourceError):
             result.error = str(outcome)
         else:
-            _store(con, source, outcome, dates_by_ticker[ticker], (starts[ticker], end), result)
+            outcome = screened(outcome, rules)
+            window = (starts[ticker], end)
+            _store(con, source, outcome, dates_by_ticker[ticker], window, rules, result)
     return results
 
 
@@ -97,6 +106,7 @@ def _store(
     outcome: FetchResult,
     dates: Sequence[dt.date],
     window: tuple[dt.date, dt.date],
+    rules: BarRules,
     result: TickerIngest,
 ) -> None:
     """Write one ticker's fetched bars: the wanted sessions, and the sessions between the
@@ -120,7 +130,7 @@ def _store(
     changed = changed_sessions(before, outcome.bars)
     written = wanted | set(result.filled_dates)
     if len(changed):
-        replace_rebased(con, source, ticker, changed, written, window[1], result)
+        replace_rebased(con, source, ticker, changed, written, window[1], result, rules)
     else:
         rows = outcome.bars[fetched.isin(written)]
         revised = revised_bars(before, rows)  # open/high/low changed, closes as they were
@@ -145,20 +155,26 @@ def replace_rebased(
     wanted: set[dt.date],
     end: dt.date,
     result: TickerIngest,
+    rules: BarRules | None = None,
 ) -> None:
     """Download the ticker's whole stored span again and replace its stored bars with it;
     recorded as a re-based history when every earlier bar changed by one factor, else as
     the corrected bars.
 
-    Nothing is replaced unless the new download has every stored session: a history
-    cannot be half re-based."""
+    Nothing is replaced unless the new download (its bars that pass ``rules``) has every
+    stored session: a history cannot be half re-based."""
     have = stored.stored_bar_dates(con, ticker)
     outcome = source.fetch([ticker], have[0], max(end, have[-1])).get(ticker)
+    if isinstance(outcome, FetchResult):
+        outcome = screened(outcome, rules or BarRules())
     why = str(outcome) if not isinstance(outcome, FetchResult) else ""
     new = outcome.bars if isinstance(outcome, FetchResult) else None
     lacking = sorted(set(have) - set(new["date"].dt.date)) if new is not None else []
     if why or lacking:
         shown = ", ".join(str(d) for d in lacking[:3])
+        first = {str(d) for d in lacking[:3]}
+        refused = [r for r in outcome.rejected if r.date in first] if new is not None else []
+        shown += f" ({refused[0]})" if refused else ""
         reason = why or f"it lacks {len(lacking)} stored session(s), first {shown}"
         result.error = (
             f"{ticker}: the stored bars differ from {source.name}'s new download on "

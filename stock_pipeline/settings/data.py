@@ -25,6 +25,18 @@ class SourceSettings(Section):
         20, ge=1, description="yfinance batches this many symbols into one download"
     )
     timeout_seconds: float = Field(30.0, gt=0, description="HTTP timeout per request")
+    # 10x: the bundled indices' largest day is +14% (^IXIC, 2001-01-03) and a real share's
+    # rarely beats +300% or -90%; a typo bar (a misplaced decimal point) is a 10x-1000x step.
+    max_daily_move: float = Field(
+        10.0,
+        gt=1,
+        description="A bar whose open, high, low or close is more than this factor above, or "
+        "below 1/this factor of, the previous close is rejected (unless a split or dividend "
+        "that day explains it)",
+    )
+    max_price: float = Field(
+        1e9, gt=0, description="A bar with a price above this is rejected (a typo or overflow)"
+    )
 
     @field_validator("name")
     @classmethod

@@ -324,3 +324,21 @@ def test_a_finished_history_is_fresh_and_a_stale_file_names_its_ticker(
             "against": ("the newest bar in the csv source"),
         }
     }
+
+
+def test_a_file_with_bars_from_the_future_is_fresh_once_today_is_stored(
+    csv_settings, csv_dir, instance
+) -> None:
+    """The bars after today's session are neither stored nor due."""
+    settings = csv_settings
+    defs = build_definitions(settings)
+    today = dt.datetime.now(NY).date()
+    current = trading_days(today - dt.timedelta(days=14), today)[-1]
+    bars = synthetic_bars(40, seed=10, start=current - dt.timedelta(days=50))
+    days = [d.date() for d in bars["date"]]
+    assert days[-1] > current  # the file reaches past today
+    write_csv(csv_dir, "AHEAD", bars)
+    (outcome,) = launch.materialize(defs, instance, ["AHEAD"], days[0], current, DATA, settings)
+    assert outcome.success
+    assert _count(settings, "SELECT max(date) FROM ohlcv") == current
+    assert _freshness(defs, instance).passed

@@ -83,6 +83,8 @@ class FetchResult:
     rejected: list[RejectedRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     actions: pd.DataFrame = field(default_factory=no_actions)
+    #: date -> where the bar was read ("<file>, line <n>"), for sources that read files
+    locations: dict[dt.date, str] = field(default_factory=dict)
 
 
 FetchOutcome = FetchResult | SourceError
@@ -121,7 +123,9 @@ def validate_bars(
 
     ``frame`` has ``BAR_COLUMNS`` (``adj_close`` may be absent: it then equals
     ``close``, the price a file without adjustments gives). Nothing is filled
-    in: a row with a missing or impossible value is dropped and reported.
+    in: a row with a missing or impossible value is dropped and reported. Whether a bar is
+    plausible (not from the future, not a typo's jump) is ``plausibility.screened``'s to
+    say, applied to every source's result before it is stored.
     """
     df = frame.copy()
     if "adj_close" not in df.columns:

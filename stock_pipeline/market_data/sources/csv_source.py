@@ -129,7 +129,8 @@ class CsvSource:
         notes = []
         if not parsed.has_adj_close:
             notes.append(f"no Adj Close column in {path}: adj_close = close")
-        return FetchResult(ticker, self.name, bars, reported, notes)
+        where = {d: f"{path}, line {parsed.lines[d]}" for d in bars["date"].dt.date}
+        return FetchResult(ticker, self.name, bars, reported, notes, locations=where)
 
 
 def _summary(rejected: list[RejectedRow]) -> str:
