@@ -20,6 +20,23 @@ from stock_pipeline.warehouse.schema import INDICATOR_COLUMNS
 BAR_FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
 
 
+def ohlcv_rows(
+    ticker: str, bars: pd.DataFrame, source: str, ingested_at: dt.datetime
+) -> pd.DataFrame:
+    """``bars`` as rows of the ``ohlcv`` table."""
+    frame = bars[["date", *BAR_FIELDS]].copy()
+    frame.insert(0, "ticker", ticker)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    frame["source"] = source
+    frame["ingested_at"] = ingested_at
+    return frame
+
+
+def stored_now() -> dt.datetime:
+    """When a row is stored: naive UTC, as every ``*_at`` column holds it."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 def upsert_ohlcv(
     con: Connection,
     ticker: str,
@@ -27,11 +44,7 @@ def upsert_ohlcv(
     source: str,
     ingested_at: dt.datetime | None = None,
 ) -> int:
-    frame = bars[["date", *BAR_FIELDS]].copy()
-    frame.insert(0, "ticker", ticker)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    frame["source"] = source
-    frame["ingested_at"] = ingested_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    frame = ohlcv_rows(ticker, bars, source, ingested_at or stored_now())
     return upsert_frame(con, "ohlcv", frame, ["ticker", "date"])
 
 
@@ -154,12 +167,8 @@ def replace_history(
     history) and record why: the revision (``price_revisions`` columns) of a re-based
     history, or the corrected bars (``price_corrections`` columns but ``seen_at``), all in
     one transaction."""
-    frame = bars[["date", *BAR_FIELDS]].copy()
-    frame.insert(0, "ticker", ticker)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    frame["source"] = source
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    frame["ingested_at"] = now
+    now = stored_now()
+    frame = ohlcv_rows(ticker, bars, source, now)
     with transaction(con):
         con.execute("DELETE FROM ohlcv WHERE ticker = ?", [ticker]).fetchall()
         insert_frame(con, "ohlcv", frame)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from stock_pipeline.warehouse.connection import Connection, dated, insert_frame, transaction
-from stock_pipeline.warehouse.prices import BAR_FIELDS
+from stock_pipeline.warehouse.prices import BAR_FIELDS, ohlcv_rows, stored_now
 
 
 def upsert_corrected_bars(
@@ -17,12 +17,8 @@ def upsert_corrected_bars(
 ) -> int:
     """Upsert ``bars`` of ``ticker`` and record the corrected ones (``price_corrections``
     columns but ``seen_at``) in one transaction."""
-    frame = bars[["date", *BAR_FIELDS]].copy()
-    frame.insert(0, "ticker", ticker)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    frame["source"] = source
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    frame["ingested_at"] = now
+    now = stored_now()
+    frame = ohlcv_rows(ticker, bars, source, now)
     with transaction(con):
         insert_frame(con, "ohlcv", frame, or_replace=True)
         if len(corrections):
