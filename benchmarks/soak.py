@@ -1,6 +1,6 @@
 """Soak: N nights of a T-ticker watchlist through the CLI, fault-free and with faults.
 
-    python -m benchmarks.soak [--nights 30] [--tickers 20] [--seed 24] [--history-days 160]
+    python -m benchmarks.soak [--nights 30] [--tickers 20] [--seed 24] [--history-days 200]
 
 Each pass is a deployment of its own (a SQLite DAGSTER_HOME, a DuckDB warehouse file, a
 folder of synthetic csv files as ``benchmarks.nightly`` builds them). The history before
@@ -13,8 +13,9 @@ pass injects, on nights drawn by a seeded ``random.Random`` (the seed is printed
 - kill_run: kill -9 of the night's command (its process group) after a random share of
   its fault-free wall time; then the same command again must sweep the dead run and heal;
 - two_at_once: the night's command twice, started together;
-- source_outage: a quarter of the tickers' csv files made unreadable or removed for the
-  night, then restored; the CLI's own "re-run only them" line is the recovery;
+- source_outage: a quarter of the tickers' csv files made unreadable (a folder in the
+  file's place) or removed for the night, then restored; the CLI's own "re-run only them"
+  line is the recovery;
 - corrupt_file: a garbage line appended to one csv for the night, then removed.
 
 A fault's recovery time runs from the fault (the kill, the start of the command that meets
@@ -33,7 +34,7 @@ run's metadata, not stored; no fault revises a stored bar, so ``price_revisions`
 The model chain is kept cheap by the product's own settings (a config file): a network of
 4 units trained for 2 epochs, a walk-forward span of one fold (21 sessions), only the
 configured kind in ``model_comparison``, 100 bootstrap replications and a short history
-(``--history-days``, 160 sessions: enough for the indicators' warm-up and the 60 training
+(``--history-days``, 200 sessions: enough for the indicators' warm-up and the 60 training
 windows a fit needs). That changes how good the forecasts are, not which code runs: every
 night still trains, evaluates, compares and backtests through the same assets, and a
 fault still meets a run in any of them. The point is faults and recovery, not model quality.
@@ -131,15 +132,19 @@ def run_pass(folder: Path, bars, days, history: int, plan, rng, clean_walls) -> 
     return walls, faults
 
 
-def warehouse_rows(path: Path) -> dict[str, pd.DataFrame]:
-    """Every table's rows, sorted, without the ``*_at`` columns (when a row was stored)."""
-    with duckdb.connect(str(path), read_only=True) as con:
+def warehouse_rows(folder: Path) -> dict[str, pd.DataFrame]:
+    """Every table's rows, sorted, without the ``*_at`` columns (when a row was stored);
+    paths (a report's) are read relative to the pass's folder."""
+    with duckdb.connect(str(folder / "data" / "warehouse.duckdb"), read_only=True) as con:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
         out = {}
         for table in sorted(set(tables) - set(EXCLUDED_TABLES)):
-            columns = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
-            kept = ", ".join(f'"{c}"' for c in columns if not c.endswith("_at"))
-            out[table] = con.execute(f'SELECT {kept} FROM "{table}" ORDER BY ALL').df()
+            columns = con.execute(f'DESCRIBE "{table}"').fetchall()
+            kept = ", ".join(f'"{c[0]}"' for c in columns if not c[0].endswith("_at"))
+            rows = con.execute(f'SELECT {kept} FROM "{table}" ORDER BY ALL').df()
+            for name in (c[0] for c in columns if c[1] == "VARCHAR"):
+                rows[name] = rows[name].str.replace(str(folder), "<pass>", regex=False)
+            out[table] = rows
     return out
 
 
@@ -152,6 +157,9 @@ def compare(clean: Path, faulty: Path) -> dict[str, dict]:
         equal = left is not None and right is not None and left.equals(right)
         rows = [len(t) if t is not None else None for t in (left, right)]
         out[table] = {"rows_fault_free": rows[0], "rows_faulty": rows[1], "equal": equal}
+        if not equal and rows[0] == rows[1] and rows[0]:  # which columns differ, to read
+            differ = [c for c in left.columns if not left[c].equals(right.get(c))]
+            out[table]["columns_differing"] = differ
     return out
 
 
@@ -169,7 +177,7 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=30)
     parser.add_argument("--tickers", type=int, default=20)
     parser.add_argument("--seed", type=int, default=24)
-    parser.add_argument("--history-days", type=int, default=160)
+    parser.add_argument("--history-days", type=int, default=200)
     parser.add_argument("--fault-rate", type=float, default=0.4, help="share of faulty nights")
     args = parser.parse_args()
     from stock_pipeline.market_data.calendar import trading_days
@@ -191,7 +199,7 @@ def main() -> None:
         faulty_walls, faults = run_pass(
             faulty, bars, days, args.history_days, plan, rng, clean_walls
         )
-        tables = compare(*(p / "data" / "warehouse.duckdb" for p in (clean, faulty)))
+        tables = compare(clean, faulty)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(table(faults))
     unequal = [t for t, c in tables.items() if not c["equal"]]

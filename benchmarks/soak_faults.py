@@ -110,20 +110,23 @@ def two_at_once(args, env, rng: random.Random, fault: Fault, clean_wall_s: float
 
 
 def source_outage(args, env, rng, fault: Fault, clean_wall_s: float, csv_dir: Path) -> None:
-    """Some tickers' csv files made unreadable (or removed) for the night, then restored;
-    the CLI's re-run line for the failed tickers is the recovery."""
+    """Some tickers' csv files made unreadable (a folder in the file's place) or removed for
+    the night, then restored; the CLI's re-run line for the failed tickers is the recovery."""
     files = sorted(csv_dir.glob("*.csv"))
     hit = rng.sample(files, max(1, len(files) // 4))
     how = rng.choice(["unreadable", "removed"])
     fault.detail = f"{how}: " + ",".join(p.stem for p in hit)
     saved = {p: p.read_bytes() for p in hit}
     for path in hit:
-        path.chmod(0) if how == "unreadable" else path.unlink()
+        path.unlink()
+        if how == "unreadable":  # a folder in its place: root reads past a chmod 0
+            path.mkdir()
     started = time.monotonic()
     fault.commands.append(run(args, env))
     for path, content in saved.items():
+        if path.is_dir():
+            path.rmdir()
         path.write_bytes(content)
-        path.chmod(0o644)
     until_clean(args, env, fault, started)
 
 
