@@ -212,7 +212,8 @@ def main() -> None:
         "faulty_night_s": [round(w, 1) for w in faulty_walls],
         "faults": [
             {"night": f.night, "kind": f.kind, "detail": f.detail,
-             "recovery_s": round(f.recovery_s, 1), "exit_codes": [c.rc for c in f.commands]}
+             "recovery_s": round(f.recovery_s, 1), "exit_codes": [c.rc for c in f.commands],
+             "cli_said": f.said()}
             for f in faults
         ],
         "excluded_tables": EXCLUDED_TABLES, "tables": tables, "warehouses_equal": not unequal,

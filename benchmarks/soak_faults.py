@@ -35,6 +35,12 @@ class Fault:
     recovery_s: float = 0.0
     commands: list[Command] = field(default_factory=list)
 
+    def said(self) -> list[str]:
+        """What the CLI said of the fault: the failure lines of the first failed command."""
+        failed = next((c for c in self.commands if c.rc not in (0, -9)), None)
+        lines = failed.output.splitlines() if failed else []
+        return [line.strip() for line in lines if "FAILED" in line or ": " in line][:6]
+
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     """The CLI in a process (and session) of its own: a kill -9 reaches all of it."""
@@ -61,7 +67,7 @@ def rerun_line(output: str) -> list[str] | None:
     """The arguments of the CLI's own "re-run only them" line, if it printed one."""
     for line in output.splitlines():
         if line.startswith("re-run only them: "):
-            return shlex.split(line.removeprefix("re-run only them: "))[2:]
+            return shlex.split(line.removeprefix("re-run only them: "))[1:]
     return None
 
 
