@@ -16,7 +16,8 @@ pass injects, on nights drawn by a seeded ``random.Random`` (the seed is printed
 - source_outage: a quarter of the tickers' csv files made unreadable (a folder in the
   file's place) or removed for the night, then restored; the CLI's own "re-run only them"
   line is the recovery;
-- corrupt_file: a garbage line appended to one csv for the night, then removed.
+- corrupt_file: a garbage line appended to one csv for the night, then removed (the
+  CLI's re-run line again).
 
 A fault's recovery time runs from the fault (the kill, the start of the command that meets
 it) to the end of the first command that exits 0 afterwards. Killing the daemon
@@ -27,9 +28,10 @@ polling a night.
 
 At the end every warehouse table of the two passes is compared row by row (sorted, the
 ``*_at`` columns that record when a row was stored left out). No table is excluded: the
-faults leave no trace in the warehouse (rejected rows are reported by the CLI and in the
-run's metadata, not stored; no fault revises a stored bar, so ``price_revisions`` and
-``price_corrections`` stay empty in both).
+faults leave no trace in the warehouse (a refused file or row is reported by the CLI and
+in the run's metadata, not stored; no fault revises a stored bar, so ``price_revisions``
+and ``price_corrections`` stay empty in both). A report's path is compared relative to
+its pass's folder.
 
 The model chain is kept cheap by the product's own settings (a config file): a network of
 4 units trained for 2 epochs, a walk-forward span of one fold (21 sessions), only the

@@ -137,14 +137,14 @@ def source_outage(args, env, rng, fault: Fault, clean_wall_s: float, csv_dir: Pa
 
 
 def corrupt_file(args, env, rng, fault: Fault, clean_wall_s: float, csv_dir: Path) -> None:
-    """A garbage line appended to one ticker's csv for the night; the rows before it are
-    good, so the night's bars are stored and the line is rejected by name, then removed."""
+    """A garbage line (a NUL byte among it) appended to one ticker's csv for the night: the
+    source refuses the file by name, the ticker fails; the file is restored and the CLI's
+    re-run line is the recovery."""
     path = rng.choice(sorted(csv_dir.glob("*.csv")))
     content = path.read_bytes()
     path.write_bytes(content + b"\x00garbage;;not a bar,\xff\n")
     fault.detail = f"garbage line appended to {path.name}"
     started = time.monotonic()
     fault.commands.append(run(args, env))
-    fault.detail += " (the CLI named it)" if "rejected" in fault.commands[-1].output else ""
     path.write_bytes(content)
     until_clean(args, env, fault, started)
