@@ -10,52 +10,39 @@ The suite runs on two pytest-xdist workers (``addopts`` in pyproject.toml; ``-n 
 in this process, e.g. for one test under a debugger), each file on one worker, so that a
 module-scoped fixture (a server, a trained fold cache) is built once. Every process of a
 run (this one, the workers, the Dagster, CLI and Dask processes the tests start) shares
-one JAX compilation cache folder, made for the run and removed after it: a model shape
-compiled once is loaded from it afterwards, and no run reads what an earlier run (or
-another checkout) left in ``~/.cache``. Tests about the cache itself point JAX at
-folders of their own.
+one JAX compilation cache folder, the user's default one: a model shape compiled once
+is loaded from it afterwards. Tests about the cache itself point JAX at folders of their
+own.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-#: set by the process that made the run's JAX cache folder; the workers inherit it
-_RUN_CACHE = "STOCK_PIPELINE_TESTS_JAX_CACHE"
 
-
-def _use_a_jax_cache_for_this_run() -> bool:
-    """Point JAX at the run's cache folder, made here unless a parent process made it;
-    whether it was made here. Runs before anything imports jax. Three ways in, one folder:
-    ``XDG_CACHE_HOME`` (the default of ``compute.jax_cache_dir`` for the ``Settings`` the
-    tests build, applied by the compute engine), ``JAX_COMPILATION_CACHE_DIR`` (what
-    ``Settings.from_env`` reads in the Dagster and CLI processes the tests start, and what
-    jax itself reads for core functions a test calls directly) and a minimum compile time
-    of 0, as the backend sets. ``STOCK_PIPELINE_JAX_CACHE=off`` still switches the cache
-    off (to see whether a failure depends on it)."""
+def _use_the_shared_jax_cache() -> None:
+    """Point JAX at the compilation cache every process of the suite shares, before
+    anything imports jax: the default folder of ``compute.jax_cache_dir``
+    (``$XDG_CACHE_HOME/stock_pipeline/jax``, else ``~/.cache/...``), which the engine
+    applies for the ``Settings`` the tests build, and which ``JAX_COMPILATION_CACHE_DIR``
+    gives the Dagster and CLI processes the tests start and the core functions a test
+    calls directly (jax reads it when imported), with a minimum compile time of 0 as the
+    backend sets. It persists across runs, as a user's does: a shape compiled once, in
+    any run, loads from disk afterwards. Tests about the cache itself, and the cache
+    independence tests, point JAX at folders of their own. ``STOCK_PIPELINE_JAX_CACHE=off``
+    switches it off (to see whether a failure depends on it)."""
     if os.environ.get("STOCK_PIPELINE_JAX_CACHE", "").lower() in ("off", "0", "false", "no"):
-        return False
-    made_here = not os.environ.get(_RUN_CACHE)
-    if made_here:
-        os.environ[_RUN_CACHE] = tempfile.mkdtemp(prefix="stock_pipeline_tests_jax_")
-    os.environ["XDG_CACHE_HOME"] = os.environ[_RUN_CACHE]
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(
-        Path(os.environ[_RUN_CACHE]) / "stock_pipeline" / "jax"
-    )
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(base) / "stock_pipeline" / "jax"))
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-    return made_here
 
 
-if _use_a_jax_cache_for_this_run():
-    # made here: removed when this process ends, after the workers it waits for
-    atexit.register(shutil.rmtree, os.environ[_RUN_CACHE], ignore_errors=True)
+_use_the_shared_jax_cache()
 
 
 def _absl_logging_on_the_real_stderr() -> None:

@@ -76,7 +76,11 @@ def test_names_the_instance_and_the_daemon_key_their_state_by(settings) -> None:
     )
     jobs = {j.name for j in defs.jobs}
     assert jobs == {"market_data_job", "model_chain_job", "freshness_check_job", "universe_job"}
-    assert {s.name for s in defs.schedules} == {"nightly_refresh", "freshness_check_hourly"}
+    assert {s.name for s in defs.schedules} == {
+        "nightly_refresh",
+        "freshness_check_hourly",
+        "revision_check_weekly",
+    }
     assert {s.name for s in defs.sensors} == {
         "model_chain_after_data",
         "split_failed_runs",
