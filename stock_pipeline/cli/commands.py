@@ -40,7 +40,8 @@ def print_outcomes(outcomes, rerun: Sequence[str] = ()) -> int:
     if failed:
         print(f"{len(failed)} ticker(s) failed (the others completed):")
         for ticker, error in failed.items():
-            print(f"  {ticker}: {error}")
+            # a source's error names its ticker already: say it once
+            print(f"  {ticker}: {error.removeprefix(ticker + ': ')}")
         if rerun:
             print(f"re-run only them: {rerun_command(list(failed), rerun)}")
     for o in unnamed:

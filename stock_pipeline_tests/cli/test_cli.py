@@ -96,6 +96,7 @@ def test_materialize_exit_code_names_the_failed_ticker(home, csv_dir, capsys) ->
     assert code == 1
     # one place lists the failed tickers, with the command that re-runs only them
     assert "1 ticker(s) failed (the others completed):" in out and "BAD.csv" in out
+    assert "  BAD: " in out and "BAD: BAD:" not in out  # the ticker named once
     assert f"re-run only them: stock-pipeline materialize --tickers BAD --start {first}" in out
     assert "ok     OK" in out  # the run again without BAD
 
