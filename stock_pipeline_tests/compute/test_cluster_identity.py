@@ -59,7 +59,10 @@ def chain_run(base: Settings, root: Path, bars: dict, engine: str) -> tuple[dict
             table: con.execute(f"SELECT * FROM {table} ORDER BY {order}").df()
             for table, order in RESULTS.items()
         }
-    stored["reports"] = {t: report_tables(settings, t, last) for t in bars if t != "TINY"}
+    reported = [t for t in bars if t != "TINY"]
+    missing = [t for t in reported if not (settings.ticker_reports_dir(t) / str(last)).is_dir()]
+    assert not missing, (engine, missing, [(o.label, o.errors, o.failed_tickers) for o in outcomes])
+    stored["reports"] = {t: report_tables(settings, t, last) for t in reported}
     return stored, outcomes
 
 
