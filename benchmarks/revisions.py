@@ -99,7 +99,10 @@ def main() -> None:
     parser.add_argument("head")
     parser.add_argument("--benchmarks", nargs="+", default=list(FIGURES), choices=list(FIGURES))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--nightly-tickers", type=int, default=20)
+    parser.add_argument("--name", default="revisions", help="the results file's name")
     args = parser.parse_args()
+    FIGURES["nightly"][0][:] = ["--tickers", str(args.nightly_tickers)]
     revisions = {}
     for side in ("base", "head"):
         rev = getattr(args, side)
@@ -122,7 +125,7 @@ def main() -> None:
             for tree in trees.values():
                 subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
     save(
-        "revisions",
+        args.name,
         {"date": dt.date.today().isoformat(), "revisions": revisions, "results": results},
     )
 
