@@ -33,7 +33,7 @@ BENCHMARK = "naive"
 
 @dataclass(frozen=True)
 class FamilySettings:
-    alpha: float = 0.05  # SPA, StepM and Holm level
+    alpha: float = 0.05  # SPA and StepM level; the Holm p-values are read against it
     mcs_size: float = 0.10  # the MCS keeps models at this level (a 90% confidence set)
     reps: int = 1000  # bootstrap replications
     block_size: int | None = None  # None: arch's default for the sample size
@@ -86,8 +86,6 @@ def compare(losses: pd.DataFrame, settings: FamilySettings | None = None) -> Fam
 
 def _dm_table(losses: pd.DataFrame, s: FamilySettings) -> pd.DataFrame:
     """Each model's DM test against naive (squared errors given as losses) and Holm."""
-    from statsmodels.stats.multitest import multipletests
-
     bench = losses[BENCHMARK].to_numpy(float)
     rows = []
     for model in losses:
@@ -106,8 +104,7 @@ def _dm_table(losses: pd.DataFrame, s: FamilySettings) -> pd.DataFrame:
     tested = table["model"].ne(BENCHMARK) & table["dm_pvalue"].notna()
     table["holm_pvalue"] = math.nan
     if tested.any():
-        adjusted = multipletests(table.loc[tested, "dm_pvalue"], s.alpha, method="holm")[1]
-        table.loc[tested, "holm_pvalue"] = adjusted
+        table.loc[tested, "holm_pvalue"] = scoring.holm(table.loc[tested, "dm_pvalue"])
     return table
 
 
