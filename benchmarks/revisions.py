@@ -107,7 +107,10 @@ def main() -> None:
     for side in ("base", "head"):
         rev = getattr(args, side)
         sha = subprocess.run(
-            ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True,
+            ["git", "rev-parse", "--short", rev],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
             text=True,
         ).stdout.strip()
         revisions[side] = sha

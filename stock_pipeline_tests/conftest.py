@@ -45,6 +45,24 @@ def _use_the_shared_jax_cache() -> None:
 _use_the_shared_jax_cache()
 
 
+#: Marks of the tests that take half a minute or more.
+LONG_MARKS = ("slow", "e2e", "postgres")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding long tests first, each file's tests together and in their order. The
+    workers take whole files (``--dist loadfile``) in this order, so the long files start
+    at once and the short ones fill the gaps, instead of a long file starting last and
+    one worker finishing minutes after the other."""
+    long_files = {
+        item.path for item in items if any(item.get_closest_marker(m) for m in LONG_MARKS)
+    }
+    first_seen = {}
+    for item in items:
+        first_seen.setdefault(item.path, len(first_seen))
+    items.sort(key=lambda item: (item.path not in long_files, first_seen[item.path]))
+
+
 def _absl_logging_on_the_real_stderr() -> None:
     """absl's logging handler (keras imports absl) keeps the ``sys.stderr`` of the moment
     it is made and closes it whenever logging is reconfigured, as Dagster does at the

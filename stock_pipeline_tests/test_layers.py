@@ -69,8 +69,10 @@ def test_the_core_imports_no_dagster_and_nothing_from_the_dagster_layer() -> Non
             continue
         for imported in imports(name, tree):
             top = imported.split(".")
-            if top[0] == "dagster" or top[0].startswith("dagster_") or (
-                top[:2] in (["stock_pipeline", "defs"], ["stock_pipeline", "cli"])
+            if (
+                top[0] == "dagster"
+                or top[0].startswith("dagster_")
+                or (top[:2] in (["stock_pipeline", "defs"], ["stock_pipeline", "cli"]))
             ):
                 offenders.append(f"{name} imports {imported}")
     assert not offenders, "\n".join(sorted(offenders))

@@ -104,9 +104,16 @@ def build_nightly_schedule(settings: Settings):
     return nightly_refresh
 
 
+#: How often the sensors that continue the lineage after a run look for finished runs.
+CHAIN_SENSOR_INTERVAL_S = 5
+
+
 @run_status_sensor(
     run_status=DagsterRunStatus.SUCCESS,
     request_job=model_chain_job,
+    # the chain follows its data run within seconds (the default, 30 s, left the tickers'
+    # new bars without forecasts for half a minute); an evaluation is one event-log query
+    minimum_interval_seconds=CHAIN_SENSOR_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
     description="After a data run that succeeded: the model-chain run of its tickers.",
 )

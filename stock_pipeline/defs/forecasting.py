@@ -101,9 +101,7 @@ def build_feature_asset(args: dict[str, Any], lookback_sessions: int) -> AssetsD
     @asset(
         **args,
         deps=[
-            AssetDep(
-                AssetKey("indicators"), partition_mapping=lookback_mapping(lookback_sessions)
-            )
+            AssetDep(AssetKey("indicators"), partition_mapping=lookback_mapping(lookback_sessions))
         ],
         pool=DUCKDB_POOL,
         kinds={"duckdb", "numpy"},

@@ -35,6 +35,7 @@ NEW_TICKER_TAG = "stock_pipeline/new_ticker"
 #: On a data run: the first as-of date of the model-chain run to request after it.
 CHAIN_FROM_TAG = "stock_pipeline/chain_from"
 
+
 def data_tags(
     tickers: list[str], first: dt.date, last: dt.date, chain_from: dt.date | None
 ) -> dict[str, str]:

@@ -42,7 +42,7 @@ from dagster import (
 )
 
 from stock_pipeline.defs.asset_bodies import log_lines, table_md
-from stock_pipeline.defs.automation import model_chain_job
+from stock_pipeline.defs.automation import CHAIN_SENSOR_INTERVAL_S, model_chain_job
 from stock_pipeline.defs.market_data import market_data_job
 from stock_pipeline.defs.partitions import TICKERS_PARTITION, make_date_partitions
 from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
@@ -255,6 +255,7 @@ def universe_request(day: str | None, runs_in_flight: int) -> RunRequest | SkipR
     run_status=DagsterRunStatus.SUCCESS,
     monitored_jobs=[model_chain_job],
     request_job=universe_job,
+    minimum_interval_seconds=CHAIN_SENSOR_INTERVAL_S,  # as the chain sensor's
     default_status=DefaultSensorStatus.RUNNING,
     description="After the night's last per-ticker run: the universe model and backtest as "
     "of the night's session, over every registered ticker.",

@@ -48,9 +48,12 @@ from stock_pipeline_tests.support.synthetic import sessions
 pytestmark = pytest.mark.slow
 
 TICKER = "PIT"
-HISTORY, NIGHTS = 260, 30
+# Nine nights hold every kind of night: ordinary ones, a split, a dividend, and a fold's
+# first session after both (the default grid, staggered for PIT, opens a fold at night
+# 6), whose model is trained on the re-based history; the test checks that it does.
+HISTORY, NIGHTS = 255, 9
 DAYS = sessions(HISTORY + NIGHTS, start=dt.date(2017, 1, 3))
-SPLIT, DIVIDEND = DAYS[HISTORY + 10], DAYS[HISTORY + 20]
+SPLIT, DIVIDEND = DAYS[HISTORY + 2], DAYS[HISTORY + 4]
 NY = ZoneInfo("America/New_York")
 
 #: (table, columns compared) of everything derived; rows of the as-of tables are those of
@@ -168,6 +171,16 @@ def rebase_notes(instance) -> str:
     return " ".join(r.asset_materialization.metadata["rebased_histories"].value for r in records)
 
 
+def nights_that_trained(instance) -> list[dt.date]:
+    """The as-of dates on which the nightly ``lstm_model`` trained a fold's model."""
+    records = instance.fetch_materializations(AssetKey("lstm_model"), limit=100).records
+    return sorted(
+        dt.date.fromisoformat(r.partition_key.split("|")[0])
+        for r in records
+        if r.asset_materialization.metadata["training_mode"].value == "trained"
+    )
+
+
 def test_nightly_equals_a_fresh_backfill_across_a_split_and_a_dividend(served, tmp_path):
     company = Company.simulate(DAYS, seed=5, splits={SPLIT: 2.0}, dividends={DIVIDEND: 1.0})
     nightly = settings_for(tmp_path, "nightly")
@@ -203,7 +216,10 @@ def test_nightly_equals_a_fresh_backfill_across_a_split_and_a_dividend(served, t
                 else:
                     assert made == scored, night
         notes = rebase_notes(instance)
+        trained = nights_that_trained(instance)
     assert f"split 2:1 on {SPLIT}" in notes and f"dividend 1 on {DIVIDEND}" in notes
+    # a fold opened after both events, so a model trained on the re-based rows was compared
+    assert any(night > DIVIDEND for night in trained), trained
 
 
 def test_missed_nights_are_healed_by_the_next_nightly_run(served, tmp_path):

@@ -62,9 +62,7 @@ def test_holm_steps_down_keeps_order_and_caps_at_one():
     # m = 4, sorted: 0.01*4 = 0.04, 0.02*3 = 0.06, 0.03*2 = 0.06, 0.6*1 = 0.6, put back
     # in the given order; a later product below the running maximum is raised to it
     # (0.5 < 0.4*2 below), and a product above 1 is capped
-    assert scoring.holm(np.array([0.6, 0.03, 0.01, 0.02])) == pytest.approx(
-        [0.6, 0.06, 0.04, 0.06]
-    )
+    assert scoring.holm(np.array([0.6, 0.03, 0.01, 0.02])) == pytest.approx([0.6, 0.06, 0.04, 0.06])
     assert scoring.holm(np.array([0.04, 0.015, 0.4])) == pytest.approx([0.08, 0.045, 0.4])
     assert scoring.holm(np.array([0.4, 0.5])) == pytest.approx([0.8, 0.8])
     assert scoring.holm(np.array([0.7, 0.9])) == pytest.approx([1.0, 1.0])
