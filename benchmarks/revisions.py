@@ -10,7 +10,8 @@ Each side gets a fresh JAX compilation cache (``XDG_CACHE_HOME`` of its own), so
 neither profits from programs the other compiled. For every benchmark the two sides run
 back to back, base first, each with ``--repeats`` (its own medians). The figures that
 say whether a change cost anything are pulled from each side's result file into one
-table, ``results/<--name>.json`` (default ``revisions.json``), with the load average before and after each call.
+table, ``results/<--name>.json`` (default ``revisions.json``), with the load average
+before and after each call.
 """
 
 from __future__ import annotations

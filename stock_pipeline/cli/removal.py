@@ -13,9 +13,15 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
-from stock_pipeline.defs.partitions import TICKERS_PARTITION
+from stock_pipeline.defs.partitions import (
+    PARTITION_TAG,
+    RANGE_END,
+    RANGE_START,
+    TICKERS_PARTITION,
+    split_key,
+)
 from stock_pipeline.market_data.watchlist import RESERVED_SYMBOLS, watchlist_entries
 from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import connect
@@ -53,6 +59,12 @@ def ticker_contents(instance: DagsterInstance, settings: Settings, ticker: str) 
             "first, or the watchlist sensor registers it again and fetches its history"
         )
     registered = instance.get_dynamic_partitions(TICKERS_PARTITION)
+    running = runs_covering(instance, ticker, registered)
+    if running:
+        raise ValueError(
+            f"{ticker!r} is in run(s) not finished yet: {', '.join(running)}; they would "
+            "store its rows again. Wait for them (or cancel them in the UI), then remove it"
+        )
     rows = {}
     if settings.warehouse.exists():
         with connect(settings.warehouse, read_only=True) as con:
@@ -82,6 +94,39 @@ def remove_ticker(
     for folder in contents.folders:
         shutil.rmtree(folder)
     return lines
+
+
+#: Runs that may still write a ticker's rows.
+UNFINISHED = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+
+
+def runs_covering(instance: DagsterInstance, ticker: str, registered: list[str]) -> list[str]:
+    """Ids of the unfinished runs whose partitions include ``ticker``."""
+    return [
+        run.run_id
+        for run in instance.get_runs(filters=RunsFilter(statuses=UNFINISHED))
+        if ticker in _run_tickers(run, registered)
+    ]
+
+
+def _run_tickers(run: DagsterRun, registered: list[str]) -> list[str]:
+    """The tickers of a run's partition (``dagster/partition``) or partition range (the
+    registered tickers from the range's first to its last, as Dagster orders them)."""
+    tags = run.tags
+    if PARTITION_TAG in tags and "|" in tags[PARTITION_TAG]:
+        return [split_key(tags[PARTITION_TAG])[0]]
+    if RANGE_START not in tags or RANGE_END not in tags:
+        return []
+    first, last = split_key(tags[RANGE_START])[0], split_key(tags[RANGE_END])[0]
+    if first not in registered or last not in registered:
+        return [first, last]
+    return registered[registered.index(first) : registered.index(last) + 1]
 
 
 def _own_folders(settings: Settings, ticker: str) -> list[Path]:

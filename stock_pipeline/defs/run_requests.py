@@ -9,6 +9,7 @@ for some tickers is asked for again without them (``failed_tickers``, ``remainin
 """
 
 import datetime as dt
+import shlex
 from zoneinfo import ZoneInfo
 
 from dagster import RunRequest
@@ -96,12 +97,13 @@ def catch_up_days(day: dt.date, watched: list[str], settings: Settings, log) -> 
             continue
         missed = trading_days(last[ticker] + dt.timedelta(days=1), day, settings.exchange)
         if len(missed) > limit:
+            rest = ["--start", str(missed[0]), "--end", str(missed[-limit - 1])]
+            rest_command = shlex.join(["stock-pipeline", "materialize", "--tickers", ticker, *rest])
             log.warning(
                 f"{ticker}: {len(missed) - 1} session(s) missed since its last forecast "
                 f"({last[ticker]}); its data is healed in full, but forecasts and evaluations "
                 f"only for the last {limit} (automation.max_catch_up_sessions). For the rest: "
-                f"stock-pipeline materialize --tickers {ticker} --start {missed[0]} "
-                f"--end {missed[-limit - 1]}"
+                + rest_command
             )
         first_day[ticker] = missed[max(0, len(missed) - limit)]
     return first_day

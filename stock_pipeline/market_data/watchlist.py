@@ -9,8 +9,9 @@ Example::
         source: sample
 
 A bad entry (no ticker, a symbol that cannot be one, a date that does not exist, an
-unknown source) is skipped with a line naming the file, the entry and the reason; the
-good entries go on. Only a file that cannot be read at all is an error.
+unknown source, a key an entry does not have) is skipped with a line naming the file,
+the entry and the reason; the good entries go on. Only a file that cannot be read at
+all, or that holds a key other than ``tickers``, is an error.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from stock_pipeline.settings import SOURCE_NAMES
+from stock_pipeline.settings.checks import did_you_mean
 
 FORBIDDEN_KEY_CHARACTERS = "|,[]"
 #: The characters real symbols use: ``^GSPC``, ``BRK-B``, ``BF.B``, ``EURUSD=X``,
@@ -117,6 +119,10 @@ def read_watchlist(path: Path) -> Watchlist:
     items = data.get("tickers") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ValueError(f"watchlist {path}: expected a 'tickers:' list")
+    for key in set(data) - {"tickers"}:  # a misspelt list would be silently unwatched
+        raise ValueError(
+            f"watchlist {path}: unknown key {key!r}" + did_you_mean(str(key), ["tickers"])
+        )
     watchlist, seen = Watchlist(), set()
     for number, item in enumerate(items, start=1):
         item = {"ticker": item} if not isinstance(item, dict) else item
@@ -131,7 +137,18 @@ def read_watchlist(path: Path) -> Watchlist:
     return watchlist
 
 
+#: What an entry may say.
+ENTRY_KEYS = ("ticker", "start", "source")
+
+
 def _entry(item: dict, number: int) -> WatchlistEntry:
+    for key in item:
+        if key not in ENTRY_KEYS:  # ``strat:`` would otherwise fetch from the default start
+            raise ValueError(
+                f"unknown key {key!r}"
+                + did_you_mean(str(key), ENTRY_KEYS)
+                + f"; an entry has {', '.join(ENTRY_KEYS)}"
+            )
     ticker = item.get("ticker")
     if not isinstance(ticker, str | int) or isinstance(ticker, bool):
         # ``ticker: null`` or a missing ticker would otherwise become the symbol "None"

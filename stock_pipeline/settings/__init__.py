@@ -139,6 +139,11 @@ class Settings(Section):
         checks.check_feature_columns(self.features.columns)
         return self
 
+    @model_validator(mode="after")
+    def _known_universe_features(self) -> Settings:
+        checks.check_universe_features(self.universe.features)
+        return self
+
     @property
     def warehouse(self) -> Path:
         return self.warehouse_path or self.data_dir / "warehouse.duckdb"

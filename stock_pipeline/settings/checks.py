@@ -30,7 +30,7 @@ def _timezone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _did_you_mean(value: str, known: Iterable[str]) -> str:
+def did_you_mean(value: str, known: Iterable[str]) -> str:
     """``; did you mean 'X'?`` for the closest known names (compared in any case), or ''."""
     import difflib
 
@@ -44,7 +44,7 @@ def check_exchange(value: str) -> str:
     names = _calendar_names()
     if value not in names:
         raise ValueError(
-            f"exchange={value!r} is not an exchange_calendars calendar{_did_you_mean(value, names)}"
+            f"exchange={value!r} is not an exchange_calendars calendar{did_you_mean(value, names)}"
             " (the names are exchange_calendars.get_calendar_names(), e.g. 'XNYS', 'XLON')"
         )
     return value
@@ -59,7 +59,7 @@ def check_timezone(value: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         # ZoneInfoNotFoundError is a KeyError, whose text is only the quoted key
         why = "" if isinstance(exc, KeyError) else f" ({exc})"
-        hint = _did_you_mean(value, _timezone_names()) or " (e.g. 'America/New_York')"
+        hint = did_you_mean(value, _timezone_names()) or " (e.g. 'America/New_York')"
         message = f"exchange_timezone={value!r} is not an IANA time zone{why}{hint}"
         raise ValueError(message) from None
     return value
@@ -72,6 +72,24 @@ def check_feature_columns(columns: Sequence[str]) -> None:
         raise ValueError(
             f"features.columns names unknown feature(s) {unknown}; known: {list(FEATURE_COLUMNS)}"
         )
+
+
+def check_universe_features(features: Sequence[str]) -> None:
+    """``log_return`` first (the target and the trading rules are built from it), then
+    columns of the ``indicators`` table."""
+    from stock_pipeline.warehouse.schema import INDICATOR_COLUMNS  # names only: no SQL run
+
+    if features[0] != "log_return":
+        raise ValueError(
+            f"universe.features={list(features)}: the first feature must be log_return "
+            "(the target and the trading rules are built from it)"
+        )
+    for name in features[1:]:
+        if name not in INDICATOR_COLUMNS:
+            raise ValueError(
+                f"universe.features names {name!r}, which is not an indicators column"
+                + (did_you_mean(name, INDICATOR_COLUMNS) or f"; known: {INDICATOR_COLUMNS}")
+            )
 
 
 def describe_errors(errors: Sequence[Mapping[str, Any]], secret_fields: Set[str]) -> str:

@@ -167,3 +167,30 @@ def test_remove_ticker_removes_a_bad_name_without_touching_the_product_folders(
     settings.watchlist_path.write_text("tickers: [OK]\n")
     assert main(["remove-ticker", "OK", "--yes"]) == 2
     assert "'OK' is on the watchlist" in capsys.readouterr().err
+
+
+def test_remove_ticker_waits_for_the_runs_that_would_store_it_again(settings) -> None:
+    """A run still queued or running over the ticker would write its rows back after the
+    removal: the removal is refused, naming the run, until the run has finished."""
+    from dagster import DagsterRun, DagsterRunStatus
+
+    from stock_pipeline.cli.removal import ticker_contents
+
+    settings.watchlist_path.write_text("tickers: []\n")
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("tickers", ["AAA", "BBB", "CCC"])
+        ranged = {
+            "dagster/asset_partition_range_start": "2024|AAA",
+            "dagster/asset_partition_range_end": "2025|BBB",
+        }
+        for run_id, status, tags in (
+            ("a" * 32, DagsterRunStatus.STARTED, ranged),
+            ("b" * 32, DagsterRunStatus.NOT_STARTED, {"dagster/partition": "2025-01-02|CCC"}),
+            ("c" * 32, DagsterRunStatus.SUCCESS, {"dagster/partition": "2025-01-02|AAA"}),
+        ):
+            instance.add_run(DagsterRun("market_data_job", run_id=run_id, status=status, tags=tags))
+        for ticker, run_id in (("AAA", "a"), ("BBB", "a"), ("CCC", "b")):
+            with pytest.raises(ValueError, match=f"'{ticker}' is in run.* {run_id * 32}"):
+                ticker_contents(instance, settings, ticker)
+        instance.report_run_failed(instance.get_run_by_id("a" * 32))
+        assert ticker_contents(instance, settings, "BBB").registered  # the run has ended

@@ -279,6 +279,15 @@ def test_watchlist_file_errors_name_the_entry(tmp_path) -> None:
         ValueError, match=r"w.yaml: entry 1 \('AAA'\): start '2020-02-30' .*day is out of range"
     ):
         load_watchlist(path)
+    # a misspelt key would have fetched from the default start, or watched nothing
+    path.write_text("tickers:\n  - ticker: AAA\n    strat: 2020-02-03\n")
+    with pytest.raises(
+        ValueError, match=r"entry 1 \('AAA'\): unknown key 'strat'; did you mean 'start'\?"
+    ):
+        load_watchlist(path)
+    path.write_text("tickers: [AAA]\ntickrs: [BBB]\n")
+    with pytest.raises(ValueError, match=r"w.yaml: unknown key 'tickrs'; did you mean 'tickers'\?"):
+        load_watchlist(path)
 
 
 def test_data_job_runs_the_data_checks_but_not_the_hourly_freshness_check(setup) -> None:
@@ -303,3 +312,35 @@ def test_data_checks_are_not_partitioned(setup) -> None:
     assert len(data_checks) == 4
     for spec in data_checks:
         assert spec.partitions_def is None, spec.name
+
+
+def test_catch_up_beyond_its_limit_names_a_command_that_covers_the_rest(settings) -> None:
+    """Nights missed beyond ``max_catch_up_sessions``: the nightly run covers the last ones
+    and the warning gives the command for the others, quoted as a shell reads it back."""
+    import shlex
+
+    from stock_pipeline.market_data.calendar import trading_days
+    from stock_pipeline.warehouse import connect
+
+    days = trading_days(dt.date(2024, 3, 1), dt.date(2024, 3, 28))  # 19 sessions (Good Friday)
+    with connect(settings.warehouse) as con:
+        con.execute(
+            "INSERT INTO forecasts VALUES (?, ?, ?, 'return', 0.0, 'v')",
+            ["^GSPC", days[0], days[1]],
+        )
+    limit = settings.automation.max_catch_up_sessions
+    warnings: list[str] = []
+
+    class Log:
+        warning = warnings.append
+
+    first = run_requests.catch_up_days(days[-1], ["^GSPC", "NEW"], settings, Log)
+    missed = days[1:]
+    assert len(missed) > limit  # the case under test
+    assert first == {"^GSPC": missed[-limit]}  # NEW has no forecast yet: its backfill covers it
+    (line,) = warnings
+    command = shlex.split(line.split("For the rest: ")[1])
+    assert command == [
+        "stock-pipeline", "materialize", "--tickers", "^GSPC",
+        "--start", str(missed[0]), "--end", str(missed[-limit - 1]),
+    ]  # fmt: skip

@@ -48,12 +48,13 @@ from stock_pipeline_tests.support.synthetic import sessions
 pytestmark = pytest.mark.slow
 
 TICKER = "PIT"
-# Nine nights hold every kind of night: ordinary ones, a split, a dividend, and a fold's
+# Nine nights hold every kind of night: ordinary ones, a split, a dividend, a fold's
 # first session after both (the default grid, staggered for PIT, opens a fold at night
-# 6), whose model is trained on the re-based history; the test checks that it does.
+# 6), whose model is trained on the re-based history (the test checks that it is), and
+# a night the daemon missed, with a second dividend on it.
 HISTORY, NIGHTS = 255, 9
 DAYS = sessions(HISTORY + NIGHTS, start=dt.date(2017, 1, 3))
-SPLIT, DIVIDEND = DAYS[HISTORY + 2], DAYS[HISTORY + 4]
+SPLIT, DIVIDEND, MISSED = DAYS[HISTORY + 2], DAYS[HISTORY + 4], DAYS[HISTORY + 7]
 NY = ZoneInfo("America/New_York")
 
 #: (table, columns compared) of everything derived; rows of the as-of tables are those of
@@ -99,8 +100,9 @@ def snapshot(settings: Settings, night: dt.date) -> dict[str, pd.DataFrame]:
     out = {}
     with connect(settings.warehouse, read_only=True) as con:
         for table, columns in TABLES.items():
-            where = "ticker = ?" + (" AND asof_date = ?" if table in ASOF_TABLES else "")
-            params = [TICKER, night] if table in ASOF_TABLES else [TICKER]
+            # the rows as of ``night``: of that as-of date, or dated on or before it
+            where = "ticker = ? AND " + ("asof_date = ?" if table in ASOF_TABLES else "date <= ?")
+            params = [TICKER, night]
             frame = con.execute(f"SELECT {columns} FROM {table} WHERE {where}", params).df()
             keys = [
                 c for c in frame.columns if c != "x" and (frame[c].dtype == object or "date" in c)
@@ -181,8 +183,15 @@ def nights_that_trained(instance) -> list[dt.date]:
     )
 
 
-def test_nightly_equals_a_fresh_backfill_across_a_split_and_a_dividend(served, tmp_path):
-    company = Company.simulate(DAYS, seed=5, splits={SPLIT: 2.0}, dividends={DIVIDEND: 1.0})
+def test_nightly_equals_a_fresh_backfill_across_a_split_dividends_and_a_missed_night(
+    served, tmp_path
+):
+    """Every night, and the night after one the daemon missed (a dividend on it), every
+    table as of each session equals a fresh backfill's; the missed session gets its
+    forecast from the next night's run."""
+    company = Company.simulate(
+        DAYS, seed=5, splits={SPLIT: 2.0}, dividends={DIVIDEND: 1.0, MISSED: 0.5}
+    )
     nightly = settings_for(tmp_path, "nightly")
     nightly.watchlist_path.write_text(f"tickers: [{TICKER}]\n")
     defs = build_definitions(nightly)
@@ -195,15 +204,20 @@ def test_nightly_equals_a_fresh_backfill_across_a_split_and_a_dividend(served, t
         for k in range(NIGHTS):
             night = DAYS[HISTORY + k]
             served.listings[TICKER] = company.listing(night)
-            run_nightly(defs, instance, night)
-            fresh = settings_for(tmp_path, f"fresh{k}")
-            fresh_backfill(fresh, night)
-            assert_same(snapshot(nightly, night), snapshot(fresh, night), night)
+            if night == MISSED:
+                continue  # the daemon was down
+            requests = run_nightly(defs, instance, night)
+            previous = DAYS[HISTORY + k - 1]
+            if previous == MISSED:  # this night's run covers the missed session too
+                assert [r.tags[run_requests.CHAIN_FROM_TAG] for r in requests] == [str(MISSED)]
+            for day in (previous, night) if previous == MISSED else (night,):
+                fresh = settings_for(tmp_path, f"fresh{day}")
+                fresh_backfill(fresh, day)
+                assert_same(snapshot(nightly, day), snapshot(fresh, day), day)
             # the forecast made that night is the walk-forward's prediction once known; on
             # the night a dividend re-bases the history, the walk-forward forecasts from the
             # re-based rows, which agree with the old ones to float32 precision
             if k:
-                previous = DAYS[HISTORY + k - 1]
                 with connect(nightly.warehouse, read_only=True) as con:
                     made, scored = con.execute(
                         "SELECT f.predicted, p.predicted FROM forecasts f JOIN predictions p "
@@ -218,29 +232,10 @@ def test_nightly_equals_a_fresh_backfill_across_a_split_and_a_dividend(served, t
         notes = rebase_notes(instance)
         trained = nights_that_trained(instance)
     assert f"split 2:1 on {SPLIT}" in notes and f"dividend 1 on {DIVIDEND}" in notes
-    # a fold opened after both events, so a model trained on the re-based rows was compared
-    assert any(night > DIVIDEND for night in trained), trained
-
-
-def test_missed_nights_are_healed_by_the_next_nightly_run(served, tmp_path):
-    company = Company.simulate(DAYS, seed=8, dividends={DAYS[HISTORY + 2]: 0.5})
-    nightly = settings_for(tmp_path, "nightly")
-    nightly.watchlist_path.write_text(f"tickers: [{TICKER}]\n")
-    defs = build_definitions(nightly)
-    with instance_for_test() as instance:
-        served.listings[TICKER] = company.listing(DAYS[HISTORY - 1])
-        outcomes = launch.materialize(
-            defs, instance, [TICKER], DAYS[0], DAYS[HISTORY - 1], "*", nightly
-        )
-        assert all(o.success for o in outcomes)
-        # the daemon was down for three sessions (a dividend among them)
-        night = DAYS[HISTORY + 3]
-        served.listings[TICKER] = company.listing(night)
-        (request,) = run_nightly(defs, instance, night)
-    assert request.tags[run_requests.CHAIN_FROM_TAG] == DAYS[HISTORY].isoformat()
-    fresh = settings_for(tmp_path, "fresh")
-    fresh_backfill(fresh, night)
-    assert_same(snapshot(nightly, night), snapshot(fresh, night), night)
+    assert f"dividend 0.5 on {MISSED}" in notes
+    # a fold opened after the split and the first dividend, so a model trained on the
+    # re-based rows was compared
+    assert any(SPLIT < DIVIDEND < night for night in trained), trained
     with connect(nightly.warehouse, read_only=True) as con:
         asof = [r[0] for r in con.execute("SELECT asof_date FROM forecasts ORDER BY 1").fetchall()]
-    assert asof == DAYS[HISTORY - 1 : HISTORY + 4]  # every missed session got its forecast
+    assert asof == DAYS[HISTORY - 1 :]  # every session got its forecast, the missed one too

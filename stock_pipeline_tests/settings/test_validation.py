@@ -124,3 +124,16 @@ def test_the_message_shows_bad_values_but_never_the_api_key(tmp_path) -> None:
         "integer, unable to parse string as an integer (got 'five')"
     )
     assert "6789" not in str(err.value)
+
+
+def test_universe_features_are_checked_when_the_settings_are_read(tmp_path) -> None:
+    message = error_of(tmp_path, "universe:\n  features: [log_return, rsi14]\n")
+    assert (
+        "universe.features names 'rsi14', which is not an indicators column; did you mean 'rsi_14'?"
+    ) in message
+    message = error_of(tmp_path, "universe:\n  features: [rsi_14, log_return]\n")
+    assert "universe.features=['rsi_14', 'log_return']: the first feature must be log_return" in (
+        message
+    )
+    chosen = from_yaml(tmp_path, "universe:\n  features: [log_return, rsi_14]\n")
+    assert chosen.universe.features == ("log_return", "rsi_14")
