@@ -5,10 +5,7 @@ named while the others complete."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -71,20 +68,6 @@ def chain_run(base: Settings, root: Path, bars: dict, engine: str) -> tuple[dict
 
 @pytest.mark.slow
 def test_local_cluster_stores_what_the_in_process_run_stores(small, tmp_path):
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        # Run in a pytest process of its own: started from inside a pytest-xdist worker
-        # after other tests, the cluster computed nothing in two full-suite runs while
-        # the same test passed in a process of its own (cause not yet found).
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-        test = f"{__file__}::test_local_cluster_stores_what_the_in_process_run_stores"
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", test],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-        return
     base = small.with_changes(evaluation={"compare_kinds": ["lstm", "gru"]})
     bars = {
         "A": synthetic_bars(150, seed=21),

@@ -56,10 +56,14 @@ def test_in_process_is_a_plain_loop_and_a_bug_still_propagates():
 
 def test_a_ticker_failing_on_a_worker_does_not_take_the_others_down():
     import dask
+    import distributed  # noqa: F401  (its defaults in dask's config before the set below)
 
     wanted = {t: DAYS for t in ("A", "BAD", "BUG", "E", "F")}
     stored: list = []
-    # a dead worker's task is retried on another 3 times by default; once is enough here
+    # a dead worker's task is retried on another 3 times by default; once is enough here.
+    # Set before distributed was imported, the set's exit deleted the whole "distributed"
+    # section it had created, with the defaults distributed had put there meanwhile, and
+    # every later cluster of the process failed (this worker's, in the other tests)
     once = dask.config.set({"distributed.scheduler.allowed-failures": 0})
     with once, open_engine(ComputeSettings(engine="local_cluster", workers=2)) as engine:
         done, errors = fan_out(engine, wanted, toy_stage(stored))
