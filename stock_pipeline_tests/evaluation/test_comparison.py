@@ -123,3 +123,24 @@ def test_verdict_says_plainly_when_nothing_beats_naive():
     assert "over 3 models" in text
     gated = pd.DataFrame({"naive": bench, "lstm": bench, "gru": bench})
     assert "every model made the naive forecast" in family_verdict("T", compare(gated, FAST))
+
+
+def test_stepm_steps_down_until_every_model_is_found_better():
+    """Three models, each clearly better than naive on 21 days, one much more than the
+    others: the first step finds only some of them, the next the rest, and the family
+    test then ends (arch 8.0's own StepM went on to test an empty set and failed)."""
+    from arch.bootstrap import SPA
+
+    rng = np.random.default_rng(1)
+    bench = rng.normal(size=21) ** 2 + 1.0
+    scale = rng.uniform(0.1, 1.0, size=3)  # each model's loss: a share of naive's
+    family = pd.DataFrame(
+        {f"m{j}": bench * scale[j] + rng.normal(0, 0.1, 21) ** 2 for j in range(3)}
+    )
+    first = SPA(bench, family, reps=FAST.reps, seed=FAST.seed)
+    first.compute()
+    assert 0 < len(first.better_models(FAST.alpha)) < 3  # a second step is needed
+    p, superior = _spa_stepm(bench, family, FAST)
+    assert superior == ("m0", "m1", "m2") and p < 0.05
+    result = compare(pd.concat([pd.Series(bench, name="naive"), family], axis=1), FAST)
+    assert result.superior == ("m0", "m1", "m2")
