@@ -45,6 +45,21 @@ def _use_the_shared_jax_cache() -> None:
 _use_the_shared_jax_cache()
 
 
+@pytest.fixture(autouse=True)
+def _no_dagster_context_left_open(request):
+    """A test leaves no Dagster state storage set behind it. ``build_schedule_context``
+    enters the instance when it initializes resources, and only its ``with`` block leaves
+    it; a context not closed kept pointing at the test's instance after it was gone, and
+    every later test of that worker that resolved a ``Definitions`` failed with
+    "Attempted to resolve undefined DagsterInstance weakref"."""
+    from stock_pipeline.defs._dagster_private import current_defs_state_storage
+
+    before = current_defs_state_storage()
+    yield
+    left = current_defs_state_storage()
+    assert left is before, f"{request.node.nodeid} left a Dagster context open (use `with`)"
+
+
 #: Marks of the tests that take half a minute or more.
 LONG_MARKS = ("slow", "e2e", "postgres")
 

@@ -28,6 +28,16 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 
 
+def current_defs_state_storage() -> Any:
+    """For the test suite's guard only (``stock_pipeline_tests/conftest.py``): the storage
+    an entered instance or evaluation context sets for definitions that load state. One
+    left set after its instance is gone (a schedule context not closed) failed every
+    later test of the process that resolved a ``Definitions``; no public API reads it."""
+    from dagster._core.storage.defs_state.base import DefsStateStorage
+
+    return DefsStateStorage.get()
+
+
 def run_timing_internals() -> tuple[Any, Any, Any]:
     """For the benchmarks' stopwatch (``benchmarks/timed_run_worker.py``) only: Dagster's
     CLI entry point, run in-process so the stopwatch sees the whole run, and the two

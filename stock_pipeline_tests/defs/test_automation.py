@@ -38,8 +38,8 @@ def setup(settings):
 
 def _schedule(defs, instance, when: dt.datetime):
     nightly = defs.resolve_schedule_def("nightly_refresh")
-    ctx = build_schedule_context(instance=instance, scheduled_execution_time=when)
-    return nightly.evaluate_tick(ctx)
+    with build_schedule_context(instance=instance, scheduled_execution_time=when) as ctx:
+        return nightly.evaluate_tick(ctx)
 
 
 def test_nightly_covers_watched_tickers_in_contiguous_runs(setup) -> None:

@@ -152,8 +152,8 @@ def run_nightly(defs, instance, night: dt.date) -> list:
     model-chain run the sensor requests when a data run succeeds."""
     schedule = defs.resolve_schedule_def("nightly_refresh")
     tick = dt.datetime.combine(night, dt.time(18, 30), NY)
-    context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
-    requests = schedule.evaluate_tick(context).run_requests
+    with build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+        requests = schedule.evaluate_tick(context).run_requests
     for request in requests:
         data = defs.resolve_job_def(request.job_name).execute_in_process(
             instance=instance, tags=request.tags, run_config=launch.logging_config(verbose=False)

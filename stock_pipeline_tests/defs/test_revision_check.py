@@ -21,9 +21,8 @@ SATURDAY = dt.datetime(2026, 11, 28, 7, 0, tzinfo=ZoneInfo("America/New_York"))
 
 def tick(settings, instance):
     check = build_revision_check(settings)
-    return check.evaluate_tick(
-        build_schedule_context(instance=instance, scheduled_execution_time=SATURDAY)
-    )
+    with build_schedule_context(instance=instance, scheduled_execution_time=SATURDAY) as ctx:
+        return check.evaluate_tick(ctx)
 
 
 def test_an_edited_old_close_requests_its_year_partition_again(csv_settings, csv_dir) -> None:

@@ -171,10 +171,9 @@ def test_the_nightly_refresh_goes_on_for_the_good_entries(settings) -> None:
     defs = build_definitions(settings)
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("tickers", ["AAA", "NOSRC", "BF.B"])
-        ctx = build_schedule_context(
-            instance=instance, scheduled_execution_time=dt.datetime(2026, 11, 24, 18, 30, tzinfo=NY)
-        )
-        result = defs.resolve_schedule_def("nightly_refresh").evaluate_tick(ctx)
+        when = dt.datetime(2026, 11, 24, 18, 30, tzinfo=NY)
+        with build_schedule_context(instance=instance, scheduled_execution_time=when) as ctx:
+            result = defs.resolve_schedule_def("nightly_refresh").evaluate_tick(ctx)
     # NOSRC's entry names a source that does not exist: it is skipped, not fetched elsewhere
     ranges = [(r.tags[START], r.tags[END]) for r in result.run_requests]
     assert ranges == [("2026|AAA", "2026|AAA"), ("2026|BF.B", "2026|BF.B")]
