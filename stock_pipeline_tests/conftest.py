@@ -35,10 +35,11 @@ def _use_the_shared_jax_cache() -> None:
     any run, loads from disk afterwards. Tests about the cache itself, and the cache
     independence tests, point JAX at folders of their own. ``STOCK_PIPELINE_JAX_CACHE=off``
     switches it off (to see whether a failure depends on it)."""
-    if os.environ.get("STOCK_PIPELINE_JAX_CACHE", "").lower() in ("off", "0", "false", "no"):
+    from stock_pipeline.settings.runtime import CACHE_OFF, default_jax_cache_dir  # no jax
+
+    if os.environ.get("STOCK_PIPELINE_JAX_CACHE", "").lower() in CACHE_OFF:
         return
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(base) / "stock_pipeline" / "jax"))
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(default_jax_cache_dir(os.environ)))
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 

@@ -22,6 +22,7 @@ from stock_pipeline.defs.partitions import (
     TICKERS_PARTITION,
     split_key,
 )
+from stock_pipeline.defs.run_requests import range_tickers
 from stock_pipeline.market_data.watchlist import RESERVED_SYMBOLS, watchlist_entries
 from stock_pipeline.settings import Settings
 from stock_pipeline.warehouse import connect
@@ -123,10 +124,10 @@ def _run_tickers(run: DagsterRun, registered: list[str]) -> list[str]:
         return [split_key(tags[PARTITION_TAG])[0]]
     if RANGE_START not in tags or RANGE_END not in tags:
         return []
-    first, last = split_key(tags[RANGE_START])[0], split_key(tags[RANGE_END])[0]
-    if first not in registered or last not in registered:
-        return [first, last]
-    return registered[registered.index(first) : registered.index(last) + 1]
+    ends = [split_key(tags[key])[0] for key in (RANGE_START, RANGE_END)]
+    if not set(ends) <= set(registered):  # an end removed already: the range is unknown
+        return ends
+    return range_tickers(tags, registered)
 
 
 def _own_folders(settings: Settings, ticker: str) -> list[Path]:

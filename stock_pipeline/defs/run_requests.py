@@ -159,13 +159,19 @@ def failed_tickers(events) -> dict[str, str] | None:
     return failed
 
 
+def range_tickers(tags: dict[str, str], registered: list[str]) -> list[str]:
+    """The tickers of a ranged run: the registered ones from its range's first ticker to
+    its last, in registration order (the order Dagster gives the dynamic partitions)."""
+    first, last = split_key(tags[RANGE_START])[0], split_key(tags[RANGE_END])[0]
+    return registered[registered.index(first) : registered.index(last) + 1]
+
+
 def remaining_runs(run, registered: list[str], failed: dict[str, str]) -> list[RunRequest]:
     """The failed run again, without its failed tickers: one run per group of the others
     that are still registered next to each other."""
     tags = run.tags
-    (first, day), (last, last_day) = split_key(tags[RANGE_START]), split_key(tags[RANGE_END])
-    covered = registered[registered.index(first) : registered.index(last) + 1]
-    others = [t for t in covered if t not in failed]
+    day, last_day = split_key(tags[RANGE_START])[1], split_key(tags[RANGE_END])[1]
+    others = [t for t in range_tickers(tags, registered) if t not in failed]
     kept = {k: v for k, v in tags.items() if k.startswith("stock_pipeline/")}
     return [
         RunRequest(

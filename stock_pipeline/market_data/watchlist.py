@@ -119,9 +119,10 @@ def read_watchlist(path: Path) -> Watchlist:
     items = data.get("tickers") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ValueError(f"watchlist {path}: expected a 'tickers:' list")
-    for key in set(data) - {"tickers"}:  # a misspelt list would be silently unwatched
+    unknown = sorted(map(str, set(data) - {"tickers"}))
+    if unknown:  # a misspelt list would be silently unwatched
         raise ValueError(
-            f"watchlist {path}: unknown key {key!r}" + did_you_mean(str(key), ["tickers"])
+            f"watchlist {path}: unknown key {unknown[0]!r}" + did_you_mean(unknown[0], ["tickers"])
         )
     watchlist, seen = Watchlist(), set()
     for number, item in enumerate(items, start=1):

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from stock_pipeline.settings import UniverseSettings
+from stock_pipeline.settings.checks import check_universe_features
 from stock_pipeline.warehouse import Connection
 from stock_pipeline.warehouse.universe import read_universe_rows, stored_tickers
 
@@ -76,11 +77,8 @@ def load_panel(
     names = list(tickers) if tickers is not None else stored_tickers(con)
     if not names:
         raise ValueError(f"universe as of {asof}: no ticker is registered or stored")
-    if settings.features[0] != RETURN:
-        raise ValueError(
-            f"universe.features={list(settings.features)}: the first feature must be "
-            f"{RETURN} (the target and the trading rules are built from it)"
-        )
+    # Settings checks this when they are read; settings built in code may not be
+    check_universe_features(settings.features)
     extra = [f for f in settings.features if f != RETURN]
     return panel_from_rows(read_universe_rows(con, names, asof, extra), settings.features)
 
