@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from stock_pipeline.settings.base import Section
@@ -52,6 +54,27 @@ class UniverseSettings(Section):
         "universe_predictions (each is every ranked ticker on every traded session, about a "
         "million rows at 500 tickers x 10 years); older as-of dates keep the ranking made "
         "on their own date only. null = keep all",
+    )
+    training: Literal["windows", "sequences"] = Field(
+        "sequences",
+        description="windows: the paper's procedure, every (stock, day) pair its own "
+        "sequence_length-session sequence from a zero state; sequences: the same network "
+        "run once over each stock's whole training span, the loss on exactly the pairs "
+        "windows trains on (far cheaper; equivalent in skill, see benchmarks/README.md)",
+    )
+    sequence_batch: int = Field(
+        16, ge=1, description="sequences: stocks per gradient step (each its whole span)"
+    )
+    predict_with: Literal["state", "windows"] = Field(
+        "state",
+        description="sequences: predict by carrying each stock's state from the start of "
+        "the study period through the signal day (state), or by the paper's "
+        "sequence_length-session windows from a zero state with the trained weights",
+    )
+    warm_start: bool = Field(
+        False,
+        description="Start each study period's training from the previous period's "
+        "trained weights instead of fresh ones (the periods then train one after another)",
     )
     seed: int = 42
 

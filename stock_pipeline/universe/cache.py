@@ -23,7 +23,7 @@ from stock_pipeline.universe.panel import Panel
 from stock_pipeline.universe.periods import StudyPeriod
 
 #: Bump when the training code changes what a period model computes.
-MODEL_CODE_VERSION = "1"
+MODEL_CODE_VERSION = "2"
 
 #: The settings a period model depends on (the trading rule's and the tests' do not).
 TRAINING_FIELDS = (
@@ -38,6 +38,10 @@ TRAINING_FIELDS = (
     "epochs",
     "patience",
     "validation_fraction",
+    "training",
+    "sequence_batch",
+    "predict_with",
+    "warm_start",
     "seed",
 )
 MODEL_FILE, META_FILE, PREDICTIONS_FILE = "model.keras", "meta.json", "predictions.json"

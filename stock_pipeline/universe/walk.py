@@ -104,14 +104,43 @@ class PooledForecaster:
                 f"no ticker has {self.length} sessions of data in its training span"
             )
         scaler = training_scaler(self.panel, period)
-        x = gather(self.panel, scaler, rows, cols, self.length)
-        y = self.targets[rows, cols].astype("float32")
-        model = network.build_network(self.length, x.shape[-1], self.settings)
-        fit = network.fit_network(model, x, y, self.settings)
-        run.sequences, run.epochs_run = len(x), fit.epochs_run
+        if self.settings.training == "sequences":
+            model, fit = self.train_sequences(period, scaler, rows, cols)
+        else:
+            x = gather(self.panel, scaler, rows, cols, self.length)
+            y = self.targets[rows, cols].astype("float32")
+            model = network.build_network(self.length, x.shape[-1], self.settings)
+            fit = network.fit_network(model, x, y, self.settings)
+        run.sequences, run.epochs_run = len(rows), fit.epochs_run
         run.best_val_loss, run.train_seconds = fit.best_val_loss, fit.train_seconds
         run.sequences_per_second = fit.sequences_per_second
         return model, scaler
+
+    def train_sequences(self, period: StudyPeriod, scaler: Scaler, rows, cols):
+        from stock_pipeline.universe import sequences
+
+        us = self.settings
+        data = sequences.span_data(
+            self.panel, period, scaler, self.targets, rows, cols, us.validation_fraction
+        )
+        model = sequences.build_sequence_network(data.x.shape[-1], us)
+        return model, sequences.fit_sequences(model, data, us)
+
+    def by_state(self) -> bool:
+        """Predictions carried by each stock's state from the period's first row."""
+        return self.settings.training == "sequences" and self.settings.predict_with == "state"
+
+    def probabilities(self, model, period, scaler, rows, cols) -> np.ndarray:
+        from stock_pipeline.universe import network, sequences
+
+        us = self.settings
+        if self.by_state():
+            return sequences.predict_state(
+                model, self.panel, scaler, period, rows, cols, max(us.sequence_batch, 64)
+            )
+        if us.training == "sequences":
+            model = sequences.windows_network(model, self.length, us)
+        return network.predict(model, gather(self.panel, scaler, rows, cols, self.length))
 
     def meta(self, digest: str, scaler: Scaler, run: PeriodRun) -> dict:
         return {
@@ -136,11 +165,10 @@ class PooledForecaster:
     ) -> pd.DataFrame:
         """Probabilities at the period's signal rows; cached ones whose inputs are
         unchanged are reused, the others computed (one ``predict`` call)."""
-        from stock_pipeline.universe import network
-
         last = len(self.panel.dates) - 1
         rows = period.signal_rows(last)
-        first = period.train_last - self.length + 1
+        # what a prediction reads: the state's whole run, or its last window
+        first = period.train_first if self.by_state() else period.train_last - self.length + 1
         chains = chain_digests(self.panel, first, rows, digest)
         known = {} if cache is None else cache.load_predictions()
         dates = [str(self.panel.dates[r]) for r in rows]
@@ -151,7 +179,7 @@ class PooledForecaster:
             c = np.array([p[1] for p in pairs], dtype=int)
             if model is None:
                 model = cache.load_model()
-            probs = network.predict(model, gather(self.panel, scaler, r, c, self.length))
+            probs = self.probabilities(model, period, scaler, r, c)
             for i in missing:
                 known[dates[i]] = [chains[i], {}]
             for row, col, p in zip(r, c, probs, strict=True):

@@ -23,7 +23,11 @@ from stock_pipeline_tests.support.universe import (
 TICKERS, DAYS = 16, 260
 
 
-def test_rewriting_every_bar_after_d_changes_nothing_as_of_d(tmp_path):
+@pytest.mark.parametrize(
+    "training, predict_with",
+    [("windows", "state"), ("sequences", "state"), ("sequences", "windows")],
+)
+def test_rewriting_every_bar_after_d_changes_nothing_as_of_d(tmp_path, training, predict_with):
     returns = universe_returns(DAYS, TICKERS, 0.3, seed=4)
     rewritten = returns.copy()
     rewritten[221:] = np.random.default_rng(9).normal(0, 0.05, (DAYS - 221, TICKERS))
@@ -31,7 +35,9 @@ def test_rewriting_every_bar_after_d_changes_nothing_as_of_d(tmp_path):
     tables = {}
     for name, world in (("original", returns), ("rewritten", rewritten)):
         # separate data folders: the second world trains its own models, no cache shared
-        settings = small_universe(Settings(data_dir=tmp_path / name), k=3)
+        settings = small_universe(
+            Settings(data_dir=tmp_path / name), k=3, training=training, predict_with=predict_with
+        )
         warehouse = store_universe(tmp_path / name / "w.duckdb", world)
         model = universe_model_asof(warehouse, d, settings)
         assert [p.mode for p in model.periods] == ["trained", "trained"]
