@@ -17,7 +17,8 @@ from stock_pipeline.warehouse import Connection, connect
 #: config to show in the UI, and the Alpha Vantage key stays a SecretStr).
 SettingsParam = ResourceParam[Settings]
 
-#: How the model-chain assets ask for the engine their per-ticker compute runs on.
+#: How the model-chain assets ask for the engine their per-ticker compute runs on (and
+#: ``universe_model`` the one its study periods run on).
 ComputeParam = ResourceParam[LazyEngine]
 
 

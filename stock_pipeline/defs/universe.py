@@ -45,7 +45,7 @@ from stock_pipeline.defs.asset_bodies import log_lines, table_md
 from stock_pipeline.defs.automation import CHAIN_SENSOR_INTERVAL_S, model_chain_job
 from stock_pipeline.defs.market_data import market_data_job
 from stock_pipeline.defs.partitions import TICKERS_PARTITION, make_date_partitions
-from stock_pipeline.defs.resources import DuckDBWarehouse, SettingsParam
+from stock_pipeline.defs.resources import ComputeParam, DuckDBWarehouse, SettingsParam
 from stock_pipeline.defs.run_requests import NIGHTLY_TAG
 from stock_pipeline.errors import error_text
 from stock_pipeline.settings import Settings
@@ -167,15 +167,18 @@ def build_model_asset(args: dict[str, Any]) -> AssetsDefinition:
         ),
     )
     def universe_model(
-        context: AssetExecutionContext, settings: SettingsParam, warehouse: DuckDBWarehouse
+        context: AssetExecutionContext,
+        settings: SettingsParam,
+        warehouse: DuckDBWarehouse,
+        compute: ComputeParam,
     ) -> MaterializeResult:
         from stock_pipeline import backend
         from stock_pipeline.universe.pooled import universe_model_asof
 
         backend.configure(settings.compute)  # the compilation cache, before the first compile
         tickers = registered(context)
-        runs, errors = per_day(
-            context, lambda d: universe_model_asof(warehouse, d, settings, tickers)
+        runs, errors = per_day(  # the study periods on the compute engine, a call each
+            context, lambda d: universe_model_asof(warehouse, d, settings, tickers, compute)
         )
         for r in runs:
             context.add_asset_metadata(model_metadata(r), partition_key=r.asof.isoformat())

@@ -10,17 +10,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stock_pipeline.backend import keras
+from stock_pipeline.backend import keras, layer_seeds
+from stock_pipeline.forecasting.network import ShuffledBatches
 from stock_pipeline.settings import UniverseSettings
 
 
 def build_network(length: int, n_features: int, settings: UniverseSettings) -> keras.Model:
     keras.utils.set_random_seed(settings.seed)  # initial weights are part of reproducibility
-    inputs = keras.Input((length, n_features))
-    x = keras.layers.LSTM(settings.lstm_units)(inputs)
-    x = keras.layers.Dropout(settings.dropout, seed=settings.seed)(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inputs, outputs)
+    # the initializers' seeds from a generator of this thread's own: not the process-wide
+    # one a Dask worker's event loop draws from meanwhile (``backend.layer_seeds``)
+    with layer_seeds(settings.seed):
+        inputs = keras.Input((length, n_features))
+        x = keras.layers.LSTM(settings.lstm_units)(inputs)
+        x = keras.layers.Dropout(settings.dropout, seed=settings.seed)(x)
+        outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+        model = keras.Model(inputs, outputs)
     model.compile(
         optimizer=keras.optimizers.RMSprop(settings.learning_rate),
         loss="binary_crossentropy",
@@ -60,13 +64,14 @@ def fit_network(
         monitor="val_loss", patience=settings.patience, restore_best_weights=True
     )
     started = time.perf_counter()
+    # shuffled within the training span only, by a generator of this fit's own
+    batches = ShuffledBatches(x[:split], y[:split], settings.batch_size, settings.seed)
     history = model.fit(
-        x[:split],
-        y[:split],
+        batches,
         validation_data=(x[split:], y[split:]),
+        validation_batch_size=settings.batch_size,
         epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        shuffle=True,  # within the training span only
+        shuffle=False,  # Keras' own shuffle of a PyDataset draws from Python's ``random``
         callbacks=[stop],
         verbose=0,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stock_pipeline.compute.engine import Engine
 from stock_pipeline.settings import Settings
 from stock_pipeline.universe import honesty
 from stock_pipeline.universe.panel import Panel, load_panel, median_targets
@@ -70,10 +71,16 @@ def prediction_rows(predictions: pd.DataFrame, asof: dt.date) -> pd.DataFrame:
 
 
 def universe_model_asof(
-    warehouse: Warehouse, asof: dt.date, settings: Settings, tickers: Sequence[str] | None = None
+    warehouse: Warehouse,
+    asof: dt.date,
+    settings: Settings,
+    tickers: Sequence[str] | None = None,
+    engine: Engine | None = None,
 ) -> UniverseModelRun:
     """Train (or reuse) every study period's model whose training ended by ``asof`` and
-    store its predictions of every signal date up to ``asof``."""
+    store its predictions of every signal date up to ``asof``. The periods are calls on
+    ``engine`` (default: in turn, in this process); the warehouse is read and written
+    here only."""
     started, us = time.perf_counter(), settings.universe
     with warehouse.connect(read_only=True) as con:
         panel = load_panel(con, asof, us, tickers)
@@ -84,7 +91,7 @@ def universe_model_asof(
             f"no study period has ended by {asof}: the first needs {us.train_sessions} "
             f"sessions of data (universe.train_sessions), the panel has {len(panel.dates)}"
         )
-    walk = PooledForecaster(panel, us, universe_models_dir(settings)).run(periods)
+    walk = PooledForecaster(panel, us, universe_models_dir(settings)).run(periods, engine)
     frame = prediction_rows(walk.predictions, asof)
     with warehouse.connect() as con:
         replace_universe(con, asof, {"universe_predictions": frame})

@@ -1,10 +1,17 @@
 """The walk-forward of the pooled model as of the panel's last session: for each study
 period whose model exists by then, train it (or reuse the cached one) and predict every
-signal date of its trading span up to the last session."""
+signal date of its trading span up to the last session.
+
+Each study period is one call on a compute engine (``run_period``: the cache check, the
+training, the period folder's model and predictions, all on the filesystem, nothing in
+the warehouse), so the periods train side by side on a cluster's workers. Each period has
+a folder of its own, so no two calls write one folder.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stock_pipeline.compute.engine import Engine, InProcess
 from stock_pipeline.settings import UniverseSettings
 from stock_pipeline.universe.cache import PeriodCache, chain_digests, period_digest
 from stock_pipeline.universe.panel import Panel, median_targets
@@ -53,6 +61,18 @@ class WalkResult:
         return sum(p.mode == "trained" for p in self.periods)
 
 
+class PeriodFailed(RuntimeError):
+    """A study period's call failed on the engine (it raised on its worker, or the worker
+    died): the pooled model is one model, so the walk fails, naming the period."""
+
+
+def run_period(
+    panel: Panel, settings: UniverseSettings, cache_root: Path | None, period: StudyPeriod
+) -> tuple[pd.DataFrame, PeriodRun]:
+    """One study period (the call an engine runs): its predictions and what it took."""
+    return PooledForecaster(panel, settings, cache_root).period(period)
+
+
 class PooledForecaster:
     """The study-period models of one panel under one configuration."""
 
@@ -62,12 +82,24 @@ class PooledForecaster:
         self.targets = median_targets(panel.returns)
         self.ready = complete_windows(panel, 0, self.length)
 
-    def run(self, periods: list[StudyPeriod]) -> WalkResult:
-        frames, runs = [], []
-        for period in periods:
-            frame, run = self.period(period)
-            frames.append(frame)
-            runs.append(run)
+    def run(self, periods: list[StudyPeriod], engine: Engine | None = None) -> WalkResult:
+        """Every period, a call each on ``engine`` (default: in turn, in this process),
+        reassembled in period order."""
+        done: dict[int, tuple[pd.DataFrame, PeriodRun]] = {}
+        if periods:  # no call, no cluster started
+            calls = [(self.panel, self.settings, self.cache_root, p) for p in periods]
+            with closing((engine or InProcess()).map(run_period, calls)) as outcomes:
+                for outcome in outcomes:  # closing: a failure cancels the periods pending
+                    if outcome.error is not None or outcome.value is None:
+                        period = periods[outcome.index]
+                        through = self.panel.dates[period.train_last].astype(object)
+                        raise PeriodFailed(
+                            f"study period {period.index} (training through {through}): "
+                            f"{outcome.error}"
+                        )
+                    done[outcome.index] = outcome.value
+        frames = [done[i][0] for i in sorted(done)]
+        runs = [done[i][1] for i in sorted(done)]
         columns = ["date", "ticker", "probability", "period"]
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
         return WalkResult(out, runs)
