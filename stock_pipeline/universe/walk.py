@@ -11,6 +11,7 @@ a folder of its own, so no two calls write one folder.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,8 @@ class PeriodRun:
     sequences_per_second: float = 0.0
     signal_dates: int = 0
     predictions_reused: int = 0
+    digest: str = ""  # of the model's training inputs (and its starting weights)
+    model: Any = field(default=None, repr=False)  # kept only for a warm start
 
 
 @dataclass
@@ -61,7 +64,7 @@ class WalkResult:
         return sum(p.mode == "trained" for p in self.periods)
 
 
-class PeriodFailed(RuntimeError):
+class PeriodFailed(ValueError):
     """A study period's call failed on the engine (it raised on its worker, or the worker
     died): the pooled model is one model, so the walk fails, naming the period."""
 
@@ -71,6 +74,14 @@ def run_period(
 ) -> tuple[pd.DataFrame, PeriodRun]:
     """One study period (the call an engine runs): its predictions and what it took."""
     return PooledForecaster(panel, settings, cache_root).period(period)
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """The previous study period's trained weights and the digest of what made them."""
+
+    weights: list[np.ndarray]
+    digest: str
 
 
 class PooledForecaster:
@@ -83,40 +94,71 @@ class PooledForecaster:
         self.ready = complete_windows(panel, 0, self.length)
 
     def run(self, periods: list[StudyPeriod], engine: Engine | None = None) -> WalkResult:
-        """Every period, a call each on ``engine`` (default: in turn, in this process),
-        reassembled in period order."""
-        done: dict[int, tuple[pd.DataFrame, PeriodRun]] = {}
-        if periods:  # no call, no cluster started
-            calls = [(self.panel, self.settings, self.cache_root, p) for p in periods]
-            with closing((engine or InProcess()).map(run_period, calls)) as outcomes:
-                for outcome in outcomes:  # closing: a failure cancels the periods pending
-                    if outcome.error is not None or outcome.value is None:
-                        period = periods[outcome.index]
-                        through = self.panel.dates[period.train_last].astype(object)
-                        raise PeriodFailed(
-                            f"study period {period.index} (training through {through}): "
-                            f"{outcome.error}"
-                        )
-                    done[outcome.index] = outcome.value
+        """Every period. The periods that must train are independent calls on ``engine``
+        (default: in turn, in this process); those whose model is cached only predict,
+        here. Warm-started periods depend on each other: all run here, in order."""
+        if self.settings.warm_start:
+            done, warm = {}, None
+            for period in periods:
+                done[period.index] = self.period(period, warm)
+                warm = self.warm_start_from(period, done[period.index][1])
+        else:
+            training = [p for p in periods if self.must_train(p)]
+            done = self.on_engine(training, engine or InProcess())
+            done |= {p.index: self.period(p) for p in periods if p.index not in done}
         frames = [done[i][0] for i in sorted(done)]
         runs = [done[i][1] for i in sorted(done)]
         columns = ["date", "ticker", "probability", "period"]
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
         return WalkResult(out, runs)
 
-    def period(self, period: StudyPeriod) -> tuple[pd.DataFrame, PeriodRun]:
-        through = self.panel.dates[period.train_last].astype(object)
+    def on_engine(self, periods: list[StudyPeriod], engine: Engine) -> dict[int, tuple]:
+        done: dict[int, tuple[pd.DataFrame, PeriodRun]] = {}
+        if not periods:  # no call, no cluster started
+            return done
+        calls = [(self.panel, self.settings, self.cache_root, p) for p in periods]
+        with closing(engine.map(run_period, calls)) as outcomes:
+            for outcome in outcomes:  # closing: a failure cancels the periods pending
+                period = periods[outcome.index]
+                if outcome.error is not None or outcome.value is None:
+                    raise PeriodFailed(
+                        f"study period {period.index} (training through "
+                        f"{self.through(period)}): {outcome.error}"
+                    )
+                done[period.index] = outcome.value
+        return done
+
+    def through(self, period: StudyPeriod) -> dt.date:
+        return self.panel.dates[period.train_last].astype(object)
+
+    def cache(self, period: StudyPeriod) -> PeriodCache | None:
+        if self.cache_root is None:
+            return None
+        return PeriodCache(self.cache_root, self.settings, self.through(period).isoformat())
+
+    def must_train(self, period: StudyPeriod) -> bool:
+        cache = self.cache(period)
         digest = period_digest(self.panel, period, self.settings)
-        cache = (
-            None
-            if self.cache_root is None
-            else PeriodCache(self.cache_root, self.settings, through.isoformat())
-        )
+        return cache is None or cache.model_digest() != digest
+
+    def warm_start_from(self, period: StudyPeriod, run: PeriodRun) -> WarmStart:
+        cache = self.cache(period)
+        model = run.model if run.model is not None else cache.load_model()
+        return WarmStart(model.get_weights(), run.digest)
+
+    def period(
+        self, period: StudyPeriod, warm: WarmStart | None = None
+    ) -> tuple[pd.DataFrame, PeriodRun]:
+        digest = period_digest(self.panel, period, self.settings)
+        if warm is not None:  # the starting weights are part of what made the model
+            digest = hashlib.sha256((digest + warm.digest).encode()).hexdigest()[:32]
+        cache = self.cache(period)
         fresh = cache is None or cache.model_digest() != digest
-        run = PeriodRun(period.index, through, "trained" if fresh else "cached")
+        run = PeriodRun(period.index, self.through(period), "trained" if fresh else "cached")
+        run.digest = digest
         model = None
         if fresh:
-            model, scaler = self.train(period, run)
+            model, scaler = self.train(period, run, warm)
             if cache is not None:
                 cache.save_model(model, self.meta(digest, scaler, run))
         else:
@@ -124,9 +166,13 @@ class PooledForecaster:
             scaler = Scaler(np.asarray(meta["mean"]), np.asarray(meta["std"]))
         frame = self.predict(period, digest, scaler, cache, model, run)
         frame["period"] = period.index
+        if warm is not None or self.settings.warm_start:
+            run.model = model  # the next period starts from it (not shipped by an engine)
         return frame, run
 
-    def train(self, period: StudyPeriod, run: PeriodRun) -> tuple[Any, Scaler]:
+    def train(
+        self, period: StudyPeriod, run: PeriodRun, warm: WarmStart | None = None
+    ) -> tuple[Any, Scaler]:
         from stock_pipeline.universe import network
 
         rows, cols = training_pairs(self.panel, period, self.targets, self.length)
@@ -136,27 +182,29 @@ class PooledForecaster:
                 f"no ticker has {self.length} sessions of data in its training span"
             )
         scaler = training_scaler(self.panel, period)
+        n_features = self.panel.features.shape[-1]
         if self.settings.training == "sequences":
-            model, fit = self.train_sequences(period, scaler, rows, cols)
+            from stock_pipeline.universe import sequences
+
+            us = self.settings
+            data = sequences.span_data(
+                self.panel, period, scaler, self.targets, rows, cols, us.validation_fraction
+            )
+            model = sequences.build_sequence_network(n_features, us)
+            if warm is not None:
+                model.set_weights(warm.weights)
+            fit = sequences.fit_sequences(model, data, us)
         else:
             x = gather(self.panel, scaler, rows, cols, self.length)
             y = self.targets[rows, cols].astype("float32")
-            model = network.build_network(self.length, x.shape[-1], self.settings)
+            model = network.build_network(self.length, n_features, self.settings)
+            if warm is not None:
+                model.set_weights(warm.weights)
             fit = network.fit_network(model, x, y, self.settings)
         run.sequences, run.epochs_run = len(rows), fit.epochs_run
         run.best_val_loss, run.train_seconds = fit.best_val_loss, fit.train_seconds
         run.sequences_per_second = fit.sequences_per_second
         return model, scaler
-
-    def train_sequences(self, period: StudyPeriod, scaler: Scaler, rows, cols):
-        from stock_pipeline.universe import sequences
-
-        us = self.settings
-        data = sequences.span_data(
-            self.panel, period, scaler, self.targets, rows, cols, us.validation_fraction
-        )
-        model = sequences.build_sequence_network(data.x.shape[-1], us)
-        return model, sequences.fit_sequences(model, data, us)
 
     def by_state(self) -> bool:
         """Predictions carried by each stock's state from the period's first row."""

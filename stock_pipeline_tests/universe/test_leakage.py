@@ -108,3 +108,39 @@ def test_a_night_retrains_only_when_a_study_period_ends(tmp_path):
         before.sort_values(keys)["probability"].to_numpy(),
         old.sort_values(keys)["probability"].to_numpy(),
     )
+
+
+def test_a_warm_start_begins_where_the_previous_period_ended_and_is_cached_by_it(tmp_path):
+    from stock_pipeline.universe import sequences
+
+    settings = small_universe(Settings(data_dir=tmp_path / "data"), k=3, warm_start=True)
+    returns = universe_returns(DAYS, TICKERS, 0.3, seed=5)
+    warehouse = store_universe(tmp_path / "w.duckdb", returns)
+    dates = bars_of(returns[:, 0])["date"].dt.date
+    starts = []
+    original = sequences.fit_sequences
+
+    def recording(model, data, us):
+        starts.append([w.copy() for w in model.get_weights()])
+        result = original(model, data, us)
+        starts.append([w.copy() for w in model.get_weights()])
+        return result
+
+    sequences.fit_sequences = recording
+    try:
+        first = universe_model_asof(warehouse, dates[230], settings)
+        nightly = universe_model_asof(warehouse, dates[231], settings)
+    finally:
+        sequences.fit_sequences = original
+    assert [p.mode for p in first.periods] == ["trained", "trained"]
+    assert [p.mode for p in nightly.periods] == ["cached", "cached"]
+    # period 1 started from period 0's trained weights, not from fresh ones
+    trained_0, start_1 = starts[1], starts[2]
+    assert all(np.array_equal(a, b) for a, b in zip(trained_0, start_1, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(starts[0], start_1, strict=True))
+    # a cold start keys period 1's model differently: it is never taken for the warm one
+    cold = small_universe(Settings(data_dir=tmp_path / "data"), k=3)
+    assert [p.mode for p in universe_model_asof(warehouse, dates[231], cold).periods] == [
+        "trained",
+        "trained",
+    ]

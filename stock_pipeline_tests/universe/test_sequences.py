@@ -52,10 +52,10 @@ def test_the_loss_falls_on_exactly_the_windows_pairs_split_the_same_way(world):
     stocks = sorted(set(cols.tolist()))
     assert stocks == [0, 1, 2, 3, 4]  # ticker 5 has no full window in rows 50..199
     # by hand: every (stock, step) a weight falls on is a windows pair, and back
-    want_train = {(stocks.index(c), r - 50) for r, c in zip(rows[:split], cols[:split])}
-    want_val = {(stocks.index(c), r - 50) for r, c in zip(rows[split:], cols[split:])}
-    assert set(zip(*np.nonzero(data.train))) == want_train
-    assert set(zip(*np.nonzero(data.validation))) == want_val
+    pairs = [(stocks.index(c), r - 50) for r, c in zip(rows, cols, strict=True)]
+    want_train, want_val = set(pairs[:split]), set(pairs[split:])
+    assert set(zip(*np.nonzero(data.train), strict=True)) == want_train
+    assert set(zip(*np.nonzero(data.validation), strict=True)) == want_val
     assert not want_train & want_val
     # a validation pair is never earlier than a training pair: the tail is time-ordered
     assert min(s for _, s in want_val) >= max(s for _, s in want_train)
@@ -80,7 +80,7 @@ def test_the_sequence_network_is_the_windows_network_over_the_whole_span(world):
     rows, cols = np.array([80, 130, 199]), np.array([0, 4, 4])
     by_windows = windows.predict(gather(panel, scaler, rows, cols, 20), verbose=0)[:, 0]
     # the sequence network started at the window's first row reads the same 20 inputs
-    for (r, c), want in zip(zip(rows, cols), by_windows, strict=True):
+    for (r, c), want in zip(zip(rows, cols, strict=True), by_windows, strict=True):
         x = sequences.span_inputs(panel, scaler, r - 19, r)[[c]]
         got = np.asarray(model(x, training=False))[0, -1, 0]
         assert got == pytest.approx(want, abs=1e-5)
@@ -94,9 +94,7 @@ def test_a_prediction_by_state_reads_nothing_after_its_day(world):
     probs = sequences.predict_state(model, panel, scaler, period, rows, cols, 64)
     later = panel.features.copy()
     later[231:] = 5.0
-    moved = sequences.predict_state(
-        model, panel_of(later[..., 0]), scaler, period, rows, cols, 64
-    )
+    moved = sequences.predict_state(model, panel_of(later[..., 0]), scaler, period, rows, cols, 64)
     assert np.array_equal(probs, moved)
     # and it does read its own history from the period's first row: by hand, one pass
     x = sequences.span_inputs(panel, scaler, 50, 230)[[1]]

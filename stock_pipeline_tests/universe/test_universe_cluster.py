@@ -5,7 +5,6 @@ SMALL settings (support.universe.SMALL_UNIVERSE), 16 tickers, 2 epochs."""
 
 from __future__ import annotations
 
-import json
 import random
 
 import numpy as np
@@ -87,15 +86,15 @@ def test_study_periods_on_a_local_cluster_store_what_the_in_process_run_stores(t
     assert [p.trained_through for p in walks["in_process"].periods] == [
         p.trained_through for p in walks["local_cluster"].periods
     ]
-    # the period whose cached model cannot be read fails the walk, named
+    # the period whose model cannot be stored fails the walk, named
     trained_through = walks["in_process"].periods[1].trained_through
     assert f"study period 1 (training through {trained_through})" in failed, failed
 
 
 def failing_period(settings: Settings, tmp_path, returns, asof, engine) -> str:
-    """Period 1 on ``engine`` with its cache folder holding an unreadable model under the
-    right digest: its worker fails to load it (an error that does not name the period)."""
-    from stock_pipeline.universe.cache import META_FILE, MODEL_FILE, PeriodCache, period_digest
+    """Period 1 on ``engine`` with its models' folder taken by a file: its worker trains
+    and fails to save the model (an error that does not name the period)."""
+    from stock_pipeline.universe.cache import PeriodCache
     from stock_pipeline.universe.panel import load_panel
     from stock_pipeline.universe.periods import study_periods
     from stock_pipeline.universe.walk import PeriodFailed, PooledForecaster
@@ -107,10 +106,8 @@ def failing_period(settings: Settings, tmp_path, returns, asof, engine) -> str:
     period = study_periods(len(panel.dates), us)[1]
     through = panel.dates[period.train_last].astype(object).isoformat()
     folder = PeriodCache(universe_models_dir(settings), us, through).folder
-    folder.mkdir(parents=True)
-    (folder / MODEL_FILE).write_bytes(b"not a model")
-    meta = {"inputs_digest": period_digest(panel, period, us), "mean": [0.0], "std": [1.0]}
-    (folder / META_FILE).write_text(json.dumps(meta))
+    folder.parent.parent.mkdir(parents=True)
+    folder.parent.write_text("not a folder")
     walk = PooledForecaster(panel, us, universe_models_dir(settings))
     with pytest.raises(PeriodFailed) as failed:
         walk.run([period], engine)
