@@ -1,7 +1,8 @@
-"""The pooled cross-sectional model (issue 16) at size, on synthetic tickers.
+"""The pooled cross-sectional model at size, on synthetic tickers.
 
     python -m benchmarks.universe_model [--tickers 50] [--years 4] [--epochs 3]
-        [--repeats 3] [--nights 2] [--part all|walk|throughput|period_end]
+        [--repeats 3] [--nights 2] [--part all|walk|throughput|period_end|at_size]
+        [--training windows|sequences] [--engine in_process|local_cluster] [--name F]
 
 In a fresh folder: N synthetic tickers x Y years of daily bars (a weak one-day
 cross-sectional reversal, phi 0.05) written straight to a DuckDB warehouse, the model at
@@ -9,7 +10,10 @@ the paper's defaults (sequences of 240, 25 units, study periods of 750 + 250, ba
 except that in ``walk`` and ``throughput`` every fit runs exactly ``--epochs`` epochs
 (patience = epochs), so the cost per epoch is measured. ``period_end`` keeps the
 defaults' early stopping: the nights on which study periods end, through Dagster, and
-the 500 x 10 walk-forward computed from them. Measured:
+the 500 x 10 walk-forward computed from them. ``at_size`` runs the whole walk-forward
+through Dagster at the defaults from an empty cache, then the night the last study
+period ends and a night on which none ends. ``--training`` overrides the default
+procedure, ``--engine`` the compute engine. Measured:
 
 - ``walk_forward_s``: ``universe_model_asof`` + ``universe_backtest_asof`` as of the
   second-last session with an empty model cache: every study period trained, every
@@ -141,6 +145,62 @@ def period_end_nights(args, settings, days) -> dict:
     }
 
 
+def at_size(args, settings, days) -> dict:
+    """The walk-forward at size through Dagster with the defaults, from an empty cache:
+    as of the session before the last study period ends (every earlier period trains),
+    then the night it ends (one period trains), then a night on which none ends."""
+    from stock_pipeline.universe.periods import study_periods
+    from stock_pipeline_tests.support.universe import ticker_names
+
+    us = settings.universe
+    last_end = study_periods(len(days), us)[-1].train_last
+    names = ticker_names(args.tickers)
+    nights = {}
+    for label, row in (
+        ("walk_forward_before_last_period_s", last_end - 1),
+        ("night_a_period_ends_s", last_end),
+        ("night_none_ends_s", last_end + 1),
+    ):
+        started = time.perf_counter()
+        nightly(settings, names, days[row])
+        nights[label] = round(time.perf_counter() - started, 1)
+        nights[label.replace("_s", "_asof")] = str(days[row])
+    facts = trained_periods(settings)
+    return {
+        "at_size_tickers": args.tickers,
+        "at_size_years": args.years,
+        "at_size_training": us.training,
+        "at_size_engine": settings.compute.engine,
+        **nights,
+        "walk_forward_empty_cache_s": round(
+            nights["walk_forward_before_last_period_s"] + nights["night_a_period_ends_s"], 1
+        ),
+        "periods": facts,
+        "at_size_note": "walk_forward_empty_cache_s: the first two runs together, every "
+        "study period trained from an empty cache; each run is a launch.materialize of "
+        "universe_model,universe_backtest (the CLI's path, an ephemeral instance)",
+    }
+
+
+def trained_periods(settings) -> list[dict]:
+    from stock_pipeline.universe.cache import META_FILE, config_digest
+    from stock_pipeline.universe.pooled import universe_models_dir
+
+    folder = universe_models_dir(settings) / config_digest(settings.universe)
+    out = []
+    for meta_path in sorted(folder.glob(f"*/{META_FILE}")):
+        meta = json.loads(meta_path.read_text())
+        out.append(
+            {
+                "trained_through": meta["trained_through"],
+                "epochs": meta["epochs_run"],
+                "train_s": round(meta["train_seconds"], 1),
+                "pairs": meta["sequences"],
+            }
+        )
+    return out
+
+
 def validation_split(sequences: int, us) -> int:
     from stock_pipeline.universe import network
 
@@ -182,7 +242,9 @@ def setup(args):
     folder = Path(tempfile.mkdtemp(prefix="universe_model_"))
     days = write_universe(folder / "warehouse.duckdb", args.tickers, args.years)
     settings = Settings(data_dir=folder, start_date=days[0], history_start=days[0])
-    if args.part != "period_end":  # fixed epochs: the cost per epoch
+    universe = {"training": args.training} if args.training else {}
+    settings = settings.with_changes(universe=universe, compute={"engine": args.engine})
+    if args.part in ("all", "walk", "throughput"):  # fixed epochs: the cost per epoch
         settings = settings.with_changes(universe={"epochs": args.epochs, "patience": args.epochs})
     return settings, WarehouseFile(settings.warehouse), days
 
@@ -254,8 +316,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--nights", type=int, default=2, help="period_end: periods trained")
     parser.add_argument(
-        "--part", choices=("all", "walk", "throughput", "period_end"), default="all"
+        "--part", choices=("all", "walk", "throughput", "period_end", "at_size"), default="all"
     )
+    parser.add_argument("--training", choices=("windows", "sequences"), default=None)
+    parser.add_argument("--engine", choices=("in_process", "local_cluster"), default="in_process")
+    parser.add_argument("--name", default="universe_model", help="results file name")
     args = parser.parse_args()
 
     results: dict = {"date": dt.date.today().isoformat()}
@@ -270,9 +335,13 @@ def main() -> None:
     if args.part == "period_end":
         results["period_end_load_average_at_start"] = round(os.getloadavg()[0], 1)
         results |= period_end_nights(args, settings, days)
-    stored = RESULTS / "universe_model.json"
+    if args.part == "at_size":
+        results["at_size_load_average_at_start"] = round(os.getloadavg()[0], 1)
+        results |= at_size(args, settings, days)
+        results["at_size_load_average_at_end"] = round(os.getloadavg()[0], 1)
+    stored = RESULTS / f"{args.name}.json"
     previous = json.loads(stored.read_text()) if stored.exists() else {}
-    save("universe_model", {**previous, **results})  # one part at a time keeps the other
+    save(args.name, {**previous, **results})  # one part at a time keeps the other
 
 
 def period_facts(p) -> dict:

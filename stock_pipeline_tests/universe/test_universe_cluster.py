@@ -1,7 +1,8 @@
 """The pooled model's study periods as calls on a real Dask ``LocalCluster`` (two worker
 processes on loopback): the predictions and the backtest are those of the in-process
-run, to the bit, and a period that fails on a worker fails the walk naming the period.
-SMALL settings (support.universe.SMALL_UNIVERSE), 16 tickers, 2 epochs."""
+run, to the bit, trained either way (windows or sequences), and a period that fails on
+a worker fails the walk naming the period. SMALL settings
+(support.universe.SMALL_UNIVERSE), 16 tickers, 2 epochs."""
 
 from __future__ import annotations
 
@@ -61,9 +62,16 @@ def test_study_periods_on_a_local_cluster_store_what_the_in_process_run_stores(t
     stored, walks = {}, {}
     with open_engine(compute) as cluster:
         cluster.engine  # noqa: B018  (the workers start while the in-process run trains)
-        for name, engine in (("in_process", None), ("local_cluster", cluster)):
+        runs = [
+            (f"{training}_{where}", training, engine)
+            for training in ("windows", "sequences")
+            for where, engine in (("in_process", None), ("local_cluster", cluster))
+        ]
+        for name, training, engine in runs:
             # separate data folders: each run trains its own models, no cache shared
-            settings = small_universe(Settings(data_dir=tmp_path / name), epochs=2)
+            settings = small_universe(
+                Settings(data_dir=tmp_path / name), epochs=2, training=training
+            )
             warehouse = store_universe(tmp_path / name / "w.duckdb", returns)
             walks[name] = universe_model_asof(warehouse, asof, settings, engine=engine)
             universe_backtest_asof(warehouse, asof, settings)
@@ -76,18 +84,20 @@ def test_study_periods_on_a_local_cluster_store_what_the_in_process_run_stores(t
         failed = failing_period(broken, tmp_path, returns, asof, cluster)
     for walk in walks.values():  # both periods trained, on the workers for the cluster run
         assert [(p.index, p.mode) for p in walk.periods] == [(0, "trained"), (1, "trained")]
-    local, remote = stored["in_process"], stored["local_cluster"]
-    assert len(local["universe_predictions"]) == TICKERS * (240 - 149 + 1)
-    assert len(local["universe_backtest_metrics"]) > 0
-    # to the bit: a period model trained on a worker is the one trained in process (the
-    # worker's event loop draws from the process-wide generators while a period trains)
-    for table in TABLES:
-        pd.testing.assert_frame_equal(local[table], remote[table], check_exact=True)
-    assert [p.trained_through for p in walks["in_process"].periods] == [
-        p.trained_through for p in walks["local_cluster"].periods
-    ]
+    for training in ("windows", "sequences"):
+        local, remote = stored[f"{training}_in_process"], stored[f"{training}_local_cluster"]
+        assert len(local["universe_predictions"]) == TICKERS * (240 - 149 + 1)
+        assert len(local["universe_backtest_metrics"]) > 0
+        # to the bit: a period model trained on a worker is the one trained in process
+        # (the worker's event loop draws from the process-wide generators meanwhile)
+        for table in TABLES:
+            pd.testing.assert_frame_equal(local[table], remote[table], check_exact=True)
+    # the two procedures are different models: the comparison above is not vacuous
+    assert not stored["windows_in_process"]["universe_predictions"].equals(
+        stored["sequences_in_process"]["universe_predictions"]
+    )
     # the period whose model cannot be stored fails the walk, named
-    trained_through = walks["in_process"].periods[1].trained_through
+    trained_through = walks["windows_in_process"].periods[1].trained_through
     assert f"study period 1 (training through {trained_through})" in failed, failed
 
 
