@@ -34,6 +34,11 @@ from stock_pipeline.universe.periods import Scaler, StudyPeriod
 
 jnp = jax.numpy
 
+#: Stocks per forward pass of the validation loss and of a prediction by state: a pass
+#: costs about the same at 16 stocks as at 128 (the scan's steps are sequential), so
+#: fewer, wider passes are cheaper. Padded to this size, so each compiles once.
+PASS_BATCH = 128
+
 
 def build_sequence_network(n_features: int, settings: UniverseSettings) -> keras.Model:
     """The windows network's layers with the sigmoid on every step: inputs [B, S, F] of
@@ -164,7 +169,7 @@ def fit_sequences(model: keras.Model, data: SpanData, settings: UniverseSettings
         for group in batches(n, size, rng.permutation(n)):
             w = _take(data.train, group)
             state, _ = trainer.step(state, _take(data.x, group), _take(data.y, group), w)
-        val = validation_loss(trainer, state, data, size)
+        val = validation_loss(trainer, state, data)
         if val < best:
             best, wait = val, 0
             best_weights = ([np.asarray(v) for v in state[0]], [np.asarray(v) for v in state[1]])
@@ -176,9 +181,9 @@ def fit_sequences(model: keras.Model, data: SpanData, settings: UniverseSettings
     return FitResult(epochs, float(best), time.perf_counter() - started, int(data.train.sum()))
 
 
-def validation_loss(trainer: SequenceTrainer, state, data: SpanData, size: int) -> float:
+def validation_loss(trainer: SequenceTrainer, state, data: SpanData) -> float:
     total, count = 0.0, 0.0
-    for group in batches(len(data.x), size, np.arange(len(data.x))):
+    for group in batches(len(data.x), PASS_BATCH, np.arange(len(data.x))):
         t, c = trainer.evaluate(
             state[0], state[1], _take(data.x, group), _take(data.y, group),
             _take(data.validation, group),
@@ -194,7 +199,6 @@ def predict_state(
     period: StudyPeriod,
     rows: np.ndarray,
     cols: np.ndarray,
-    batch: int,
 ) -> np.ndarray:
     """Probabilities at (``rows``, ``cols``) from one pass over each stock's rows from the
     period's first training row on: the state at row t has read rows R0..t only. The pass
@@ -211,7 +215,7 @@ def predict_state(
     forward = jax.jit(lambda t, f, x: model.stateless_call(t, f, x, training=False)[0])
     trainable = [v.value for v in model.trainable_variables]
     fixed = [v.value for v in model.non_trainable_variables]
-    groups = batches(len(stocks), batch, np.arange(len(stocks)))
+    groups = batches(len(stocks), PASS_BATCH, np.arange(len(stocks)))
     probs = np.concatenate(
         [np.asarray(forward(trainable, fixed, _take(x, g)))[..., 0] for g in groups]
     )

@@ -215,9 +215,7 @@ class PooledForecaster:
 
         us = self.settings
         if self.by_state():
-            return sequences.predict_state(
-                model, self.panel, scaler, period, rows, cols, max(us.sequence_batch, 64)
-            )
+            return sequences.predict_state(model, self.panel, scaler, period, rows, cols)
         if us.training == "sequences":
             model = sequences.windows_network(model, self.length, us)
         return network.predict(model, gather(self.panel, scaler, rows, cols, self.length))

@@ -91,19 +91,17 @@ def test_a_prediction_by_state_reads_nothing_after_its_day(world):
     model = sequences.build_sequence_network(1, settings)
     scaler = training_scaler(panel, period)
     rows, cols = np.array([199, 205, 230, 230]), np.array([0, 1, 1, 4])
-    probs = sequences.predict_state(model, panel, scaler, period, rows, cols, 64)
+    probs = sequences.predict_state(model, panel, scaler, period, rows, cols)
     later = panel.features.copy()
     later[231:] = 5.0
-    moved = sequences.predict_state(model, panel_of(later[..., 0]), scaler, period, rows, cols, 64)
+    moved = sequences.predict_state(model, panel_of(later[..., 0]), scaler, period, rows, cols)
     assert np.array_equal(probs, moved)
     # and it does read its own history from the period's first row: by hand, one pass
     x = sequences.span_inputs(panel, scaler, 50, 230)[[1]]
     assert probs[2] == pytest.approx(float(np.asarray(model(x))[0, -1, 0]), abs=1e-5)
     earlier = panel.features.copy()
     earlier[200, 1] += 0.05
-    changed = sequences.predict_state(
-        model, panel_of(earlier[..., 0]), scaler, period, rows, cols, 64
-    )
+    changed = sequences.predict_state(model, panel_of(earlier[..., 0]), scaler, period, rows, cols)
     assert changed[1] != probs[1] and changed[3] == probs[3]
 
 
@@ -129,7 +127,7 @@ def test_training_lowers_the_validation_loss_and_restores_the_best_epoch(world):
     assert fit.samples == validation_start(len(rows), 0.2)
     # the restored weights give the best validation loss found
     trainer = sequences.SequenceTrainer(model, settings)
-    again = sequences.validation_loss(trainer, trainer.state(), data, settings.sequence_batch)
+    again = sequences.validation_loss(trainer, trainer.state(), data)
     assert again == pytest.approx(fit.best_val_loss, rel=1e-5)
     # and the same seed trains the same weights
     twin = sequences.build_sequence_network(1, settings)
