@@ -1,5 +1,6 @@
 """``--tickers`` that names no ticker is an error naming the option, from the command
 line's own entry point, and nothing is run or created."""
+
 from __future__ import annotations
 
 import pytest
