@@ -2,7 +2,8 @@
 
     python -m benchmarks.universe_model [--tickers 50] [--years 4] [--epochs 3]
         [--repeats 3] [--nights 2] [--part all|walk|throughput|period_end|at_size]
-        [--training windows|sequences] [--engine in_process|local_cluster] [--name F]
+        [--training windows|sequences] [--engine in_process|local_cluster] [--warm-start]
+        [--name F]
 
 In a fresh folder: N synthetic tickers x Y years of daily bars (a weak one-day
 cross-sectional reversal, phi 0.05) written straight to a DuckDB warehouse, the model at
@@ -167,10 +168,12 @@ def at_size(args, settings, days) -> dict:
         nights[label.replace("_s", "_asof")] = str(days[row])
     facts = trained_periods(settings)
     return {
+        "skill_as_of_last_night": skill(settings, days[last_end + 1]),
         "at_size_tickers": args.tickers,
         "at_size_years": args.years,
         "at_size_training": us.training,
         "at_size_engine": settings.compute.engine,
+        "at_size_warm_start": us.warm_start,
         **nights,
         "walk_forward_empty_cache_s": round(
             nights["walk_forward_before_last_period_s"] + nights["night_a_period_ends_s"], 1
@@ -179,6 +182,24 @@ def at_size(args, settings, days) -> dict:
         "at_size_note": "walk_forward_empty_cache_s: the first two runs together, every "
         "study period trained from an empty cache; each run is a launch.materialize of "
         "universe_model,universe_backtest (the CLI's path, an ephemeral instance)",
+    }
+
+
+def skill(settings, asof) -> dict:
+    """The model's accuracy and the long-short's mean daily return as of ``asof``."""
+    from stock_pipeline.warehouse import connect
+    from stock_pipeline.warehouse.universe import read_universe_table
+
+    with connect(settings.warehouse, read_only=True) as con:
+        m = read_universe_table(con, "universe_backtest_metrics", asof)
+    wanted = {
+        ("lstm", "accuracy"), ("lstm", "predictions"), ("lstm_long_short", "nw_tstat"),
+        ("lstm_long_short", "mean_daily_return"), ("lstm_long_short", "mean_daily_return_gross"),
+    }  # fmt: skip
+    return {
+        f"{r.strategy}.{r.metric}": float(r.value)
+        for r in m.itertuples()
+        if (r.strategy, r.metric) in wanted
     }
 
 
@@ -243,6 +264,8 @@ def setup(args):
     days = write_universe(folder / "warehouse.duckdb", args.tickers, args.years)
     settings = Settings(data_dir=folder, start_date=days[0], history_start=days[0])
     universe = {"training": args.training} if args.training else {}
+    if args.warm_start:
+        universe["warm_start"] = True
     settings = settings.with_changes(universe=universe, compute={"engine": args.engine})
     if args.part in ("all", "walk", "throughput"):  # fixed epochs: the cost per epoch
         settings = settings.with_changes(universe={"epochs": args.epochs, "patience": args.epochs})
@@ -321,6 +344,7 @@ def main() -> None:
     parser.add_argument("--training", choices=("windows", "sequences"), default=None)
     parser.add_argument("--engine", choices=("in_process", "local_cluster"), default="in_process")
     parser.add_argument("--name", default="universe_model", help="results file name")
+    parser.add_argument("--warm-start", action="store_true", help="universe.warm_start")
     args = parser.parse_args()
 
     results: dict = {"date": dt.date.today().isoformat()}

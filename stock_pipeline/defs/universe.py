@@ -75,6 +75,7 @@ def model_metadata(r: "UniverseModelRun") -> dict[str, Any]:
     return {
         "tickers": r.tickers,
         "sessions": r.sessions,
+        "training": r.training,
         "study_periods": len(r.periods),
         "periods_trained": sum(p.mode == "trained" for p in r.periods),
         "predictions": r.predictions,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from stock_pipeline.compute.engine import Engine
-from stock_pipeline.settings import Settings
+from stock_pipeline.settings import Settings, UniverseSettings
 from stock_pipeline.universe import honesty
 from stock_pipeline.universe.panel import Panel, load_panel, median_targets
 from stock_pipeline.universe.periods import study_periods
@@ -51,6 +51,7 @@ class UniverseModelRun:
     latest: pd.DataFrame  # the ranking of the last signal date: ticker, probability, rank
     note: str = ""
     seconds: float = 0.0
+    training: str = ""  # the procedure (universe.training, and how it predicts)
 
 
 PREDICTION_COLUMNS = ["asof_date", "date", "ticker", "model", "probability", "rank"]
@@ -101,7 +102,17 @@ def universe_model_asof(
     return UniverseModelRun(
         asof, len(panel.tickers), len(panel.dates), walk.periods, len(frame),
         latest[["ticker", "probability", "rank"]], note, time.perf_counter() - started,
+        procedure(us),
     )  # fmt: skip
+
+
+def procedure(us: UniverseSettings) -> str:
+    """How the period models are trained and predict, in words (the asset's metadata)."""
+    if us.training == "windows":
+        return "windows (each pair its own sequence, as in the paper)"
+    return f"sequences (each stock's whole span), predicted by {us.predict_with}" + (
+        ", warm-started" if us.warm_start else ""
+    )
 
 
 @dataclass
