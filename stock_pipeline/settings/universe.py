@@ -63,7 +63,7 @@ class UniverseSettings(Section):
         "windows trains on (far cheaper; equivalent in skill, see benchmarks/README.md)",
     )
     sequence_batch: int = Field(
-        16, ge=1, description="sequences: stocks per gradient step (each its whole span)"
+        64, ge=1, description="sequences: stocks per gradient step (each its whole span)"
     )
     predict_with: Literal["state", "windows"] = Field(
         "state",
